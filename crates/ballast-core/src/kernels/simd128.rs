@@ -1,0 +1,48 @@
+//! SIMD128 micro-kernels (wasm32 only). Each mirrors a scalar function in its own kernel
+//! module and is tested against it.
+
+use core::arch::wasm32::*;
+
+use super::gemm::{MR, NR};
+
+/// `acc (MR×NR) = Σ_p a[p] ⊗ b[p]` over `kc` steps of packed panels: `a` holds MR values per
+/// step, `b` NR values per step (see `gemm::pack_a` / `gemm::pack_b`).
+///
+/// Eight accumulators of four lanes, two B vectors and one broadcast A value stay in
+/// registers (15 of the 16 that V8 maps v128 onto on x86-64).
+#[inline(always)]
+pub fn gemm_micro(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32; MR * NR]) {
+    assert!(a.len() >= kc * MR && b.len() >= kc * NR);
+    let zero = f32x4_splat(0.0);
+    let (mut c00, mut c01, mut c10, mut c11) = (zero, zero, zero, zero);
+    let (mut c20, mut c21, mut c30, mut c31) = (zero, zero, zero, zero);
+    let (ap, bp) = (a.as_ptr(), b.as_ptr());
+    for p in 0..kc {
+        // SAFETY: p < kc and the assert above bounds both panels; v128_load allows
+        // unaligned addresses.
+        unsafe {
+            let b0 = v128_load(bp.add(p * NR) as *const v128);
+            let b1 = v128_load(bp.add(p * NR + 4) as *const v128);
+            let a = ap.add(p * MR);
+            let a0 = f32x4_splat(*a);
+            c00 = f32x4_add(c00, f32x4_mul(a0, b0));
+            c01 = f32x4_add(c01, f32x4_mul(a0, b1));
+            let a1 = f32x4_splat(*a.add(1));
+            c10 = f32x4_add(c10, f32x4_mul(a1, b0));
+            c11 = f32x4_add(c11, f32x4_mul(a1, b1));
+            let a2 = f32x4_splat(*a.add(2));
+            c20 = f32x4_add(c20, f32x4_mul(a2, b0));
+            c21 = f32x4_add(c21, f32x4_mul(a2, b1));
+            let a3 = f32x4_splat(*a.add(3));
+            c30 = f32x4_add(c30, f32x4_mul(a3, b0));
+            c31 = f32x4_add(c31, f32x4_mul(a3, b1));
+        }
+    }
+    let out = acc.as_mut_ptr() as *mut v128;
+    // SAFETY: acc holds MR*NR = 32 f32, i.e. eight v128 slots.
+    unsafe {
+        for (i, v) in [c00, c01, c10, c11, c20, c21, c30, c31].into_iter().enumerate() {
+            v128_store(out.add(i), v);
+        }
+    }
+}

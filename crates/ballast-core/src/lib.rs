@@ -1,0 +1,12 @@
+//! Ballast's core: tensors, kernels, reverse-mode autodiff and the layers of a CNN with
+//! Batch Normalization. Pure Rust with no WebAssembly bindings, so `cargo test` runs natively;
+//! `ballast-wasm` is the thin boundary that exposes it to JavaScript.
+
+pub mod error;
+pub mod kernels;
+pub mod parallel;
+pub mod rng;
+pub mod tensor;
+
+pub use error::{Error, ErrorKind, Result};
+pub use tensor::Tensor;

@@ -1,0 +1,37 @@
+use wasm_bindgen::prelude::*;
+
+use crate::errors::IntoJs;
+
+/// A tensor living in WASM memory; JavaScript holds it as a handle.
+#[wasm_bindgen]
+pub struct Tensor {
+    pub(crate) inner: ballast_core::Tensor,
+}
+
+#[wasm_bindgen]
+impl Tensor {
+    /// Copies `data` into WASM memory with the given shape.
+    #[wasm_bindgen(constructor)]
+    pub fn new(data: &[f32], shape: &[u32]) -> Result<Tensor, JsValue> {
+        let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+        let inner = ballast_core::Tensor::new(data.to_vec(), &shape).js()?;
+        Ok(Tensor { inner })
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn shape(&self) -> Vec<u32> {
+        self.inner.shape().iter().map(|&d| d as u32).collect()
+    }
+
+    /// A copy of the values, as a `Float32Array`.
+    pub fn data(&self) -> Vec<f32> {
+        self.inner.data().to_vec()
+    }
+}
+
+/// `op(a)·op(b)` for rank-2 tensors.
+#[wasm_bindgen]
+pub fn matmul(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: bool) -> Result<Tensor, JsValue> {
+    let inner = a.inner.matmul(&b.inner, transpose_a, transpose_b).js()?;
+    Ok(Tensor { inner })
+}

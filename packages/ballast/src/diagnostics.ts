@@ -1,0 +1,20 @@
+/** Switches for benchmarks and cross-checks: kernel paths, thread use. */
+import { wasm } from './runtime.js';
+
+/** Use the SIMD128 kernels (true, the default) or the scalar ones. */
+export function setSimd(enabled: boolean): void {
+  wasm().setSimdEnabled(enabled);
+}
+
+/** Run kernels on one thread (1) or on the whole pool (0, the default). */
+export function setThreadLimit(limit: number): void {
+  wasm().setThreadLimit(limit);
+}
+
+/**
+ * Tasks each thread ran since the last call, and resets the counts: index 0 is the calling
+ * thread, index i+1 pool thread i.
+ */
+export function takeTaskCounts(): number[] {
+  return Array.from(wasm().takeTaskCounts());
+}

@@ -1,0 +1,49 @@
+/** Node entry point: the threaded build, its pool on `worker_threads`. */
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { readyWith, type BuildName, type Env, type Platform, type ReadyOptions, type WasmGlue } from './runtime.js';
+
+export * from './api.js';
+
+const wasmFiles: Record<BuildName, URL> = {
+  threads: new URL('../wasm/threads/ballast_wasm_bg.wasm', import.meta.url),
+  simd: new URL('../wasm/simd/ballast_wasm_bg.wasm', import.meta.url),
+};
+
+async function importGlue(build: BuildName): Promise<WasmGlue> {
+  return build === 'threads'
+    ? await import('../wasm/threads/ballast_wasm.js')
+    : ((await import('../wasm/simd/ballast_wasm.js')) as unknown as WasmGlue);
+}
+
+const node: Platform = {
+  cores: () => availableParallelism(),
+  threadsUnavailable: () => null,
+  async load(build) {
+    const [glue, bytes] = await Promise.all([importGlue(build), readFile(wasmFiles[build])]);
+    return { glue, module: await WebAssembly.compile(bytes) };
+  },
+  async startWorkers(build, module, memory, count) {
+    const url = new URL('./pool-worker-node.js', import.meta.url);
+    await Promise.all(
+      Array.from({ length: count }, () => {
+        const worker = new Worker(url, { workerData: { build, module, memory } });
+        // Pool threads block in WASM forever; they must not keep the process alive.
+        worker.unref();
+        return new Promise<void>((resolve, reject) => {
+          worker.once('message', () => resolve());
+          worker.once('error', reject);
+        });
+      }),
+    );
+  },
+};
+
+/**
+ * Loads the WASM core. In Node this is the threaded build with one pool thread per core
+ * unless `threads` says otherwise; resolves to what was loaded.
+ */
+export function ready(options?: ReadyOptions): Promise<Env> {
+  return readyWith(node, options);
+}

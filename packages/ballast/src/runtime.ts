@@ -1,0 +1,96 @@
+/**
+ * Loading the WASM core, shared by the Node and browser entry points.
+ *
+ * There are two builds: `threads` (atomics, shared memory, a rayon pool on workers) and
+ * `simd` (SIMD128 only). A platform (Node or web) says how to fetch and compile a build and
+ * how to start workers; this module decides which build to use and keeps the one instance.
+ */
+import type * as Glue from '../wasm/threads/ballast_wasm.js';
+import { ArgumentError, StateError } from './errors.js';
+
+export type BuildName = 'threads' | 'simd';
+export type WasmGlue = typeof Glue;
+
+/** What {@link ready} got. */
+export interface Env {
+  /** Which WASM build runs. */
+  build: BuildName;
+  /** Threads the kernels use (1 for the SIMD-only build). */
+  threads: number;
+  /** Whether the SIMD128 kernels are in use. */
+  simd: boolean;
+  /** Why the threaded build was not used, when it was not. */
+  fallbackReason?: string;
+}
+
+export interface ReadyOptions {
+  /**
+   * Threads for the kernels: a number, or `true` / omitted for one per core. `false` or 1
+   * asks for the single-threaded SIMD build.
+   */
+  threads?: number | boolean;
+}
+
+export interface Platform {
+  /** Cores available to the pool. */
+  cores(): number;
+  /** Why threads cannot run here, or null when they can. */
+  threadsUnavailable(): string | null;
+  /** Imports a build's JS glue and compiles its module. */
+  load(build: BuildName): Promise<{ glue: WasmGlue; module: WebAssembly.Module }>;
+  /** Starts `count` workers, each running one pool thread over `memory`. */
+  startWorkers(build: BuildName, module: WebAssembly.Module, memory: WebAssembly.Memory, count: number): Promise<void>;
+}
+
+interface Loaded {
+  env: Env;
+  glue: WasmGlue;
+}
+
+let loading: Promise<Loaded> | null = null;
+let loaded: Loaded | null = null;
+let requested: string | null = null;
+
+function threadCount(platform: Platform, threads: ReadyOptions['threads']): number {
+  if (threads === undefined || threads === true) return platform.cores();
+  if (threads === false) return 1;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new ArgumentError(`ready({ threads }) needs a positive integer or a boolean, got ${threads}`);
+  }
+  return threads;
+}
+
+async function load(platform: Platform, wanted: number): Promise<Loaded> {
+  const reason = wanted > 1 ? platform.threadsUnavailable() : null;
+  const build: BuildName = wanted > 1 && reason === null ? 'threads' : 'simd';
+  const { glue, module } = await platform.load(build);
+  const exports = glue.initSync({ module });
+  if (build === 'threads') {
+    await platform.startWorkers(build, module, exports.memory, wanted);
+    glue.buildThreadPool(wanted);
+  }
+  const info = glue.buildInfo() as { simd: boolean; poolSize: number };
+  const env: Env = { build, threads: build === 'threads' ? info.poolSize : 1, simd: info.simd };
+  if (reason) env.fallbackReason = reason;
+  return { env, glue };
+}
+
+/** Loads the core once; later calls return the same environment. */
+export function readyWith(platform: Platform, options: ReadyOptions = {}): Promise<Env> {
+  const wanted = threadCount(platform, options.threads);
+  const key = String(wanted);
+  if (requested !== null && requested !== key) {
+    return Promise.reject(
+      new StateError(`ready() was already called with ${requested} thread(s); a process has one WASM instance`),
+    );
+  }
+  requested = key;
+  loading ??= load(platform, wanted).then((l) => (loaded = l));
+  return loading.then((l) => ({ ...l.env }));
+}
+
+/** The loaded glue; throws when {@link readyWith} has not finished. */
+export function wasm(): WasmGlue {
+  if (!loaded) throw new StateError('Ballast is not loaded: `await ready()` first');
+  return loaded.glue;
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds ballast-wasm twice, each with its wasm-bindgen glue, into packages/ballast/wasm/:
+#   threads/  atomics + bulk-memory + simd128, shared memory, rayon pool  (Node, isolated pages)
+#   simd/     simd128 only, no atomics                                    (pages without isolation)
+# Usage: scripts/build-wasm.sh [--if-stale]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$BALLAST_ROOT"
+
+out="packages/ballast/wasm"
+if [[ "${1:-}" == "--if-stale" && -f "$out/threads/ballast_wasm_bg.wasm" && -f "$out/simd/ballast_wasm_bg.wasm" ]]; then
+  newest_src=$(find crates Cargo.toml Cargo.lock scripts/build-wasm.sh -newer "$out/simd/ballast_wasm_bg.wasm" -type f | head -1)
+  if [[ -z "$newest_src" ]]; then
+    echo "wasm builds are up to date"
+    exit 0
+  fi
+fi
+
+llvm=$(rustc_llvm_major)
+linker="/usr/lib/llvm-$llvm/bin/wasm-ld"
+if [[ -z "$llvm" || ! -x "$linker" ]]; then
+  echo "error: Debian's rustc (LLVM ${llvm:-?}) needs wasm-ld from lld-$llvm; run scripts/setup.sh" >&2
+  exit 1
+fi
+wasm_bindgen=$(wasm_bindgen_bin)
+[[ -x "$wasm_bindgen" ]] || { echo "error: $wasm_bindgen missing; run scripts/setup.sh" >&2; exit 1; }
+
+# Link arguments for threads follow wasm-bindgen's threading docs: memory is imported and
+# shared, and the TLS symbols are exported so each worker can set up its own TLS block.
+common_flags="-C target-feature=+simd128,+bulk-memory -C link-arg=--max-memory=2147483648"
+thread_flags="-C target-feature=+atomics,+bulk-memory,+simd128 -C link-arg=--shared-memory \
+ -C link-arg=--import-memory -C link-arg=--max-memory=2147483648 -C link-arg=--export=__heap_base \
+ -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size \
+ -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base"
+
+build() { # name, rustflags, cargo feature args...
+  local name=$1 flags=$2; shift 2
+  echo "== building ballast-wasm ($name)"
+  RUSTC="$DEBIAN_RUSTC" RUSTC_BOOTSTRAP=1 \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$linker" \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags" \
+    "$DEBIAN_CARGO" build -p ballast-wasm --release --target wasm32-unknown-unknown \
+      -Z build-std=std,panic_abort --target-dir "target/wasm-$name" "$@"
+  rm -rf "$out/$name"
+  "$wasm_bindgen" --target web --out-dir "$out/$name" \
+    "target/wasm-$name/wasm32-unknown-unknown/release/ballast_wasm.wasm"
+}
+
+build threads "$thread_flags" --features threads
+build simd "$common_flags"
+echo "wasm builds written to $out/{threads,simd}"
