@@ -2,6 +2,7 @@
 //! Batch Normalization. Pure Rust with no WebAssembly bindings, so `cargo test` runs natively;
 //! `ballast-wasm` is the thin boundary that exposes it to JavaScript.
 
+pub mod data;
 pub mod error;
 pub mod kernels;
 pub mod parallel;

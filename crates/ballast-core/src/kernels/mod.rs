@@ -2,7 +2,9 @@
 //! reference the SIMD path is tested against) and, on wasm32 with `simd128`, a SIMD128 path.
 //! Which one runs is decided here, once, so benchmarks and tests can compare them side by side.
 
+pub mod conv;
 pub mod gemm;
+pub mod pool;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
 

@@ -1,0 +1,1 @@
+//! Data sets: IDX files (plain and gzip), batching, seeded shuffling.

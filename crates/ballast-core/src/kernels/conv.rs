@@ -1,0 +1,1 @@
+//! Conv2D kernels (NHWC input, HWIO filter).
