@@ -76,17 +76,15 @@ async function load(platform: Platform, wanted: number): Promise<Loaded> {
 }
 
 /** Loads the core once; later calls return the same environment. */
-export function readyWith(platform: Platform, options: ReadyOptions = {}): Promise<Env> {
+export async function readyWith(platform: Platform, options: ReadyOptions = {}): Promise<Env> {
   const wanted = threadCount(platform, options.threads);
   const key = String(wanted);
   if (requested !== null && requested !== key) {
-    return Promise.reject(
-      new StateError(`ready() was already called with ${requested} thread(s); a process has one WASM instance`),
-    );
+    throw new StateError(`ready() was already called with ${requested} thread(s); a process has one WASM instance`);
   }
   requested = key;
   loading ??= load(platform, wanted).then((l) => (loaded = l));
-  return loading.then((l) => ({ ...l.env }));
+  return { ...(await loading).env };
 }
 
 /** The loaded glue; throws when {@link readyWith} has not finished. */

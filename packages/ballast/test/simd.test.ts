@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import { ready, ArgumentError } from 'ballast';
+import { matmulCases } from './matmul-cases.js';
+
+describe('SIMD-only build in Node', async () => {
+  await expect(ready({ threads: 0 })).rejects.toThrow(ArgumentError);
+  const env = await ready({ threads: false });
+
+  it('loads the single-threaded SIMD build', () => {
+    expect(env).toEqual({ build: 'simd', threads: 1, simd: true });
+  });
+
+  matmulCases();
+});

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
+import { ready, matmul, tensor, diagnostics } from 'ballast';
+import { matmulCases } from './matmul-cases.js';
+import { randomArray, rng } from './reference.js';
+
+const env = await ready({ threads: 2 });
+
+describe('threaded build in Node', () => {
+  it('loads the threads + SIMD build with the requested pool', () => {
+    expect(env).toEqual({ build: 'threads', threads: 2, simd: true });
+  });
+
+  matmulCases();
+
+  it('really runs on more than one pool thread', () => {
+    const random = rng(1);
+    const a = tensor(randomArray(512 * 512, random), [512, 512]);
+    diagnostics.takeTaskCounts();
+    matmul(a, a).dispose();
+    const counts = diagnostics.takeTaskCounts();
+    const busyPoolThreads = counts.slice(1).filter((c) => c > 0).length;
+    expect(busyPoolThreads, `tasks per thread: ${counts}`).toBe(2);
+    expect(counts[0], 'the calling thread only waits').toBe(0);
+  });
+
+  it('one thread and the pool give identical results', () => {
+    const random = rng(2);
+    const a = tensor(randomArray(300 * 200, random), [300, 200]);
+    const b = tensor(randomArray(200 * 100, random), [200, 100]);
+    diagnostics.setThreadLimit(1);
+    const one = matmul(a, b).data();
+    diagnostics.setThreadLimit(0);
+    const pool = matmul(a, b).data();
+    expect(Array.from(one)).toEqual(Array.from(pool));
+  });
+
+  it('asking again for another thread count is refused', async () => {
+    await expect(ready({ threads: 1 })).rejects.toThrow(/already called with 2/);
+    expect(await ready({ threads: 2 })).toEqual(env);
+    expect(availableParallelism()).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every test: set-up (idempotent), the Rust core natively, then the npm package against the
+# real WASM builds in Node and in Chromium.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$BALLAST_ROOT"
+bash scripts/setup.sh
+
+echo "== cargo test (native)"
+cargo test --workspace --exclude ballast-wasm --release
+
+echo "== vitest (Node + Chromium, against the WASM builds)"
+pnpm --filter ballast exec vitest run
