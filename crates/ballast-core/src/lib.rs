@@ -2,9 +2,11 @@
 //! Batch Normalization. Pure Rust with no WebAssembly bindings, so `cargo test` runs natively;
 //! `ballast-wasm` is the thin boundary that exposes it to JavaScript.
 
+pub mod autograd;
 pub mod data;
 pub mod error;
 pub mod kernels;
+pub mod ops;
 pub mod parallel;
 pub mod rng;
 pub mod tensor;

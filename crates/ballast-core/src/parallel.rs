@@ -77,6 +77,32 @@ where
     }
 }
 
+/// `task(i)` for every `i` in `0..n`, results in order (on the pool when threads are allowed).
+/// Partial results combined in index order stay deterministic whatever the thread count.
+pub fn map_tasks<T, F>(n: usize, task: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize) -> T + Sync + Send,
+{
+    #[cfg(feature = "threads")]
+    if n > 1 && threads() > 1 {
+        use rayon::prelude::*;
+        return (0..n)
+            .into_par_iter()
+            .map(|i| {
+                record_task();
+                task(i)
+            })
+            .collect();
+    }
+    (0..n)
+        .map(|i| {
+            record_task();
+            task(i)
+        })
+        .collect()
+}
+
 /// Mutable chunks of `data`, each of length `chunk` (the last may be shorter), processed as tasks.
 pub fn for_each_chunk_mut<F>(data: &mut [f32], chunk: usize, task: F)
 where

@@ -103,3 +103,154 @@ mod tests {
         assert!(Tensor::new(vec![0.0; 5], &[2, 3]).is_err());
     }
 }
+
+/// The shape two operands broadcast to (NumPy rules), or a ShapeError naming both.
+pub fn broadcast_shapes(a: &[usize], b: &[usize], op: &str) -> Result<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let mut out = vec![0; rank];
+    for i in 0..rank {
+        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
+        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => {
+                return Err(Error::shape(format!(
+                    "{op}: shapes {} and {} cannot be broadcast together",
+                    shape_str(a),
+                    shape_str(b)
+                )))
+            }
+        };
+    }
+    Ok(out)
+}
+
+/// Row-major strides of `shape` as seen from a broadcast output of rank `rank`
+/// (stride 0 along broadcast dimensions).
+fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
+    let rank = out.len();
+    let mut strides = vec![0; rank];
+    let mut s = 1;
+    for i in (0..shape.len()).rev() {
+        let o = i + rank - shape.len();
+        strides[o] = if shape[i] == 1 && out[o] != 1 { 0 } else { s };
+        s *= shape[i];
+    }
+    strides
+}
+
+impl Tensor {
+    pub fn scalar(v: f32) -> Tensor {
+        Tensor { shape: vec![], data: vec![v] }
+    }
+
+    pub fn full(shape: &[usize], v: f32) -> Tensor {
+        Tensor { shape: shape.to_vec(), data: vec![v; shape.iter().product()] }
+    }
+
+    /// Same data, another shape with the same number of elements.
+    pub fn reshape(mut self, shape: &[usize]) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        if n != self.data.len() {
+            return Err(Error::shape(format!(
+                "reshape: cannot view {} ({} values) as {}",
+                shape_str(&self.shape),
+                self.data.len(),
+                shape_str(shape)
+            )));
+        }
+        self.shape = shape.to_vec();
+        Ok(self)
+    }
+
+    pub fn map(&self, f: impl Fn(f32) -> f32) -> Tensor {
+        Tensor { shape: self.shape.clone(), data: self.data.iter().map(|&v| f(v)).collect() }
+    }
+
+    /// `f(a, b)` elementwise with NumPy broadcasting.
+    pub fn zip_broadcast(&self, other: &Tensor, op: &str, f: impl Fn(f32, f32) -> f32) -> Result<Tensor> {
+        if self.shape == other.shape {
+            let data = self.data.iter().zip(&other.data).map(|(&a, &b)| f(a, b)).collect();
+            return Ok(Tensor { shape: self.shape.clone(), data });
+        }
+        let shape = broadcast_shapes(&self.shape, &other.shape, op)?;
+        let (sa, sb) = (broadcast_strides(&self.shape, &shape), broadcast_strides(&other.shape, &shape));
+        let n: usize = shape.iter().product();
+        let mut data = Vec::with_capacity(n);
+        let mut index = vec![0usize; shape.len()];
+        let (mut ia, mut ib) = (0usize, 0usize);
+        for _ in 0..n {
+            data.push(f(self.data[ia], other.data[ib]));
+            // Odometer increment, keeping both flat offsets in step.
+            for d in (0..shape.len()).rev() {
+                index[d] += 1;
+                ia += sa[d];
+                ib += sb[d];
+                if index[d] < shape[d] {
+                    break;
+                }
+                ia -= sa[d] * shape[d];
+                ib -= sb[d] * shape[d];
+                index[d] = 0;
+            }
+        }
+        Ok(Tensor { shape, data })
+    }
+
+    /// Sums a broadcast gradient back down to `shape` (the inverse of broadcasting).
+    pub fn sum_to_shape(&self, shape: &[usize]) -> Tensor {
+        if self.shape == shape {
+            return self.clone();
+        }
+        let strides = broadcast_strides(shape, &self.shape);
+        let mut out = Tensor::zeros(shape);
+        let mut index = vec![0usize; self.shape.len()];
+        let mut io = 0usize;
+        for &v in &self.data {
+            out.data[io] += v;
+            for d in (0..self.shape.len()).rev() {
+                index[d] += 1;
+                io += strides[d];
+                if index[d] < self.shape[d] {
+                    break;
+                }
+                io -= strides[d] * self.shape[d];
+                index[d] = 0;
+            }
+        }
+        out
+    }
+
+    pub fn sum(&self) -> f32 {
+        // Pairwise-ish: f64 accumulation keeps large sums accurate.
+        self.data.iter().map(|&v| v as f64).sum::<f64>() as f32
+    }
+
+    pub fn all_finite(&self) -> bool {
+        self.data.iter().all(|v| v.is_finite())
+    }
+}
+
+#[cfg(test)]
+mod broadcast_tests {
+    use super::*;
+
+    #[test]
+    fn broadcasting_and_its_inverse() {
+        let a = Tensor::new(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+        let b = Tensor::new(vec![10.0, 20.0, 30.0], &[3]).unwrap();
+        let c = a.zip_broadcast(&b, "add", |x, y| x + y).unwrap();
+        assert_eq!(c.data(), &[11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
+        let col = Tensor::new(vec![1.0, 2.0], &[2, 1]).unwrap();
+        let d = col.zip_broadcast(&b, "mul", |x, y| x * y).unwrap();
+        assert_eq!(d.shape(), &[2, 3]);
+        assert_eq!(d.data(), &[10.0, 20.0, 30.0, 20.0, 40.0, 60.0]);
+        assert_eq!(d.sum_to_shape(&[3]).data(), &[30.0, 60.0, 90.0]);
+        assert_eq!(d.sum_to_shape(&[2, 1]).data(), &[60.0, 120.0]);
+        assert_eq!(d.sum_to_shape(&[]).data(), &[180.0]);
+        let err = a.zip_broadcast(&Tensor::zeros(&[2]), "add", |x, _| x).unwrap_err();
+        assert!(err.message.contains("[2, 3] and [2]"), "{}", err.message);
+    }
+}

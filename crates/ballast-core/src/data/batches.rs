@@ -45,7 +45,7 @@ pub fn batch_order(n: usize, shuffle: bool, seed: u64, epoch: u64) -> Vec<u32> {
 pub fn gather_rows(src: &[f32], row_len: usize, indices: &[u32], dst: &mut Vec<f32>) {
     dst.clear();
     dst.reserve(indices.len().saturating_mul(row_len));
-    let rows = if row_len == 0 { 0 } else { src.len() / row_len };
+    let rows = src.len().checked_div(row_len).unwrap_or(0);
     for &i in indices {
         let i = i as usize;
         assert!(row_len == 0 || i < rows, "gather_rows: row {i} out of range for {rows} rows");

@@ -31,51 +31,33 @@ pub enum IdxType {
     F64,
 }
 
+/// Each type with its code, element size in bytes and name, in one table so they cannot drift.
+const TYPES: [(IdxType, u8, usize, &str); 6] = [
+    (IdxType::U8, 0x08, 1, "u8"),
+    (IdxType::I8, 0x09, 1, "i8"),
+    (IdxType::I16, 0x0B, 2, "i16"),
+    (IdxType::I32, 0x0C, 4, "i32"),
+    (IdxType::F32, 0x0D, 4, "f32"),
+    (IdxType::F64, 0x0E, 8, "f64"),
+];
+
 impl IdxType {
+    fn entry(self) -> (IdxType, u8, usize, &'static str) {
+        TYPES[self as usize] // the table is in declaration order
+    }
     pub fn from_code(code: u8) -> Option<IdxType> {
-        Some(match code {
-            0x08 => IdxType::U8,
-            0x09 => IdxType::I8,
-            0x0B => IdxType::I16,
-            0x0C => IdxType::I32,
-            0x0D => IdxType::F32,
-            0x0E => IdxType::F64,
-            _ => return None,
-        })
+        TYPES.iter().find(|t| t.1 == code).map(|t| t.0)
     }
-
     pub fn code(self) -> u8 {
-        match self {
-            IdxType::U8 => 0x08,
-            IdxType::I8 => 0x09,
-            IdxType::I16 => 0x0B,
-            IdxType::I32 => 0x0C,
-            IdxType::F32 => 0x0D,
-            IdxType::F64 => 0x0E,
-        }
+        self.entry().1
     }
-
     /// Bytes per element.
     pub fn size(self) -> usize {
-        match self {
-            IdxType::U8 | IdxType::I8 => 1,
-            IdxType::I16 => 2,
-            IdxType::I32 | IdxType::F32 => 4,
-            IdxType::F64 => 8,
-        }
+        self.entry().2
     }
-
     pub fn name(self) -> &'static str {
-        match self {
-            IdxType::U8 => "u8",
-            IdxType::I8 => "i8",
-            IdxType::I16 => "i16",
-            IdxType::I32 => "i32",
-            IdxType::F32 => "f32",
-            IdxType::F64 => "f64",
-        }
+        self.entry().3
     }
-
     /// True for the integer types, whose values are exact in f32 up to 2^24.
     pub fn is_integer(self) -> bool {
         !matches!(self, IdxType::F32 | IdxType::F64)
@@ -162,20 +144,12 @@ fn parse_plain(bytes: &[u8], what: &str) -> Result<IdxArray> {
             bytes.len()
         ))
     })?;
-    let shape: Vec<usize> = dim_bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
-        .collect();
+    let shape: Vec<usize> =
+        dim_bytes.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
     // Checked: dims come from the file, and their product overflows usize on wasm32 easily.
-    let expected = shape
-        .iter()
-        .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| {
-            Error::data(format!(
-                "{what}: IDX dimensions {} are too large (the data size overflows)",
-                shape_str(&shape)
-            ))
-        })?;
+    let expected = shape.iter().try_fold(dtype.size(), |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
+        Error::data(format!("{what}: IDX dimensions {} are too large (the data size overflows)", shape_str(&shape)))
+    })?;
     let payload = &bytes[header_len..]; // header_len ≤ bytes.len(): checked by the get above
     if payload.len() < expected {
         return Err(Error::data(format!(
@@ -202,9 +176,7 @@ fn convert(payload: &[u8], dtype: IdxType) -> Vec<f32> {
         IdxType::U8 => payload.iter().map(|&b| b as f32).collect(),
         IdxType::I8 => payload.iter().map(|&b| b as i8 as f32).collect(),
         IdxType::I16 => payload.chunks_exact(2).map(|c| i16::from_be_bytes([c[0], c[1]]) as f32).collect(),
-        IdxType::I32 => {
-            payload.chunks_exact(4).map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]) as f32).collect()
-        }
+        IdxType::I32 => payload.chunks_exact(4).map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]) as f32).collect(),
         IdxType::F32 => payload.chunks_exact(4).map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect(),
         IdxType::F64 => payload
             .chunks_exact(8)
@@ -251,6 +223,15 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Data, "{e}");
         assert!(e.message.contains("test-file"), "{e}");
         assert!(e.message.contains(needle), "expected {needle:?} in {e}");
+    }
+
+    #[test]
+    fn type_table_is_consistent() {
+        for (i, &(t, code, size, name)) in TYPES.iter().enumerate() {
+            assert_eq!((t as usize, t.code(), t.size(), t.name()), (i, code, size, name));
+            assert_eq!(IdxType::from_code(code), Some(t));
+        }
+        assert_eq!(IdxType::from_code(0x0A), None);
     }
 
     #[test]
@@ -320,7 +301,10 @@ mod tests {
     fn error_too_short_for_header() {
         data_err(&[], "0 bytes is too short for an IDX header");
         data_err(&[0, 0, 8], "3 bytes is too short");
-        data_err(&[0, 0, 8, 3, 0, 0, 0, 1, 0, 0], "10 bytes is too short for an IDX header with 3 dimensions (16 bytes");
+        data_err(
+            &[0, 0, 8, 3, 0, 0, 0, 1, 0, 0],
+            "10 bytes is too short for an IDX header with 3 dimensions (16 bytes",
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ import { startStaticServer, packageRoot, type StaticServer } from './server.js';
 
 const CHROMIUM = process.env.BALLAST_CHROMIUM ?? '/usr/bin/chromium';
 const TIMEOUT = 60_000;
-const TOLERANCE = -1;
+const TOLERANCE = 1e-4;
 
 interface PageResult {
   error?: string;
@@ -67,15 +67,15 @@ async function runPage(isolated: boolean): Promise<{ result: PageResult; log: st
   const context = await browser.newContext();
   const page = await context.newPage();
   const messages: string[] = [];
-  const record = (where: string) => (msg: ConsoleMessage) => {
+  page.on('console', (msg: ConsoleMessage) => {
     const { url, lineNumber } = msg.location();
-    messages.push(`[${where} ${msg.type()}] ${msg.text()}${url ? ` (${url}:${lineNumber})` : ''}`);
-  };
-  page.on('console', record('page'));
+    messages.push(`[console ${msg.type()}] ${msg.text()}${url ? ` (${url}:${lineNumber})` : ''}`);
+  });
   page.on('pageerror', (err) => messages.push(`[page uncaught] ${err.stack ?? err.message}`));
+  // page.on('console') also carries the console of the page's workers (nested ones included);
+  // each message's location says where it came from.
   page.on('worker', (worker) => {
     messages.push(`[worker started] ${worker.url()}`);
-    worker.on('console', record(`worker ${worker.url().replace(server.origin, '')}`));
     worker.on('close', () => messages.push(`[worker closed] ${worker.url()}`));
   });
   page.on('requestfailed', (req) => messages.push(`[request failed] ${req.url()}: ${req.failure()?.errorText}`));
@@ -106,12 +106,18 @@ async function runPage(isolated: boolean): Promise<{ result: PageResult; log: st
   }
 }
 
-/** Runs assertions; a failure carries the browser's console and the server's log. */
+/** The page's result, one line per matmul case. */
+function describeResult(result: PageResult): string {
+  const { checks, ...rest } = result;
+  return [JSON.stringify(rest, null, 2), 'checks:', ...(checks ?? []).map((c) => `  ${JSON.stringify(c)}`)].join('\n');
+}
+
+/** Runs assertions; a failure carries the page's result, the browser's console and the server's log. */
 function withLog(log: string, result: PageResult, assertions: () => void): void {
   try {
     assertions();
   } catch (err) {
-    (err as Error).message += `\n--- page result ---\n${JSON.stringify(result, null, 2)}\n${log}`;
+    (err as Error).message += `\n--- page result ---\n${describeResult(result)}\n${log}`;
     throw err;
   }
 }

@@ -1,0 +1,122 @@
+//! Convolution and max pooling on NHWC tensors, over the kernels in `crate::kernels`.
+
+use crate::autograd::{Tape, Var};
+use crate::error::Error;
+use crate::kernels::conv::{self as k, Conv2dGeometry, Padding};
+use crate::kernels::pool::{self as p, Pool2dGeometry};
+use crate::tensor::shape_str;
+use crate::{Result, Tensor};
+
+/// `conv2d(x, filter) + bias`; `x: [n, h, w, in]`, `filter: [kh, kw, in, out]`, `bias: [out]`.
+pub fn conv2d(
+    tape: &mut Tape,
+    x: Var,
+    filter: Var,
+    bias: Option<Var>,
+    strides: (usize, usize),
+    padding: Padding,
+) -> Result<Var> {
+    let (xs, fs) = (tape.value(x).shape().to_vec(), tape.value(filter).shape().to_vec());
+    if fs.len() != 4 || xs.len() != 4 || fs[2] != xs[3] {
+        return Err(Error::shape(format!(
+            "conv2d: input {} does not fit filter {} (expected [batch, height, width, {}])",
+            shape_str(&xs),
+            shape_str(&fs),
+            fs.get(2).copied().unwrap_or(0)
+        )));
+    }
+    let g = Conv2dGeometry::new(&xs, (fs[0], fs[1]), fs[3], strides, padding)?;
+    if let Some(b) = bias {
+        if tape.value(b).shape() != [fs[3]] {
+            return Err(Error::shape(format!("conv2d: bias {} should be [{}]", shape_str(tape.value(b).shape()), fs[3])));
+        }
+    }
+    let mut out = Tensor::zeros(&g.output_shape());
+    let bias_data = bias.map(|b| tape.value(b).data());
+    k::conv2d_forward(&g, tape.value(x).data(), tape.value(filter).data(), bias_data, out.data_mut());
+    let mut inputs = vec![x, filter];
+    inputs.extend(bias);
+    Ok(tape.push(
+        out,
+        &inputs,
+        Box::new(move |grad, inputs, _| {
+            let (x, f) = (inputs[0], inputs[1]);
+            let mut gx = Tensor::zeros(x.shape());
+            let mut gf = Tensor::zeros(f.shape());
+            k::conv2d_backward_input(&g, grad.data(), f.data(), gx.data_mut());
+            k::conv2d_backward_filter(&g, x.data(), grad.data(), gf.data_mut());
+            let mut grads = vec![Some(gx), Some(gf)];
+            if inputs.len() == 3 {
+                let mut gb = Tensor::zeros(&[g.out_c]);
+                k::conv2d_backward_bias(&g, grad.data(), gb.data_mut());
+                grads.push(Some(gb));
+            }
+            grads
+        }),
+    ))
+}
+
+/// Max pooling over `[n, h, w, c]`.
+pub fn max_pool2d(
+    tape: &mut Tape,
+    x: Var,
+    pool: (usize, usize),
+    strides: (usize, usize),
+    padding: Padding,
+) -> Result<Var> {
+    let g = Pool2dGeometry::new(tape.value(x).shape(), pool, strides, padding)?;
+    let mut out = Tensor::zeros(&g.output_shape());
+    let mut argmax = vec![0u32; out.len()];
+    p::max_pool2d_forward(&g, tape.value(x).data(), out.data_mut(), &mut argmax);
+    Ok(tape.push(
+        out,
+        &[x],
+        Box::new(move |grad, inputs, _| {
+            let mut gx = Tensor::zeros(inputs[0].shape());
+            p::max_pool2d_backward(&g, grad.data(), &argmax, gx.data_mut());
+            vec![Some(gx)]
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autograd::gradcheck::Check;
+    use crate::rng::Rng;
+
+    fn random(shape: &[usize], seed: u64) -> Tensor {
+        let mut r = Rng::new(seed);
+        let n = shape.iter().product();
+        Tensor::new((0..n).map(|_| r.uniform(-1.0, 1.0)).collect(), shape).unwrap()
+    }
+
+    #[test]
+    fn conv_op_gradients() {
+        let check = Check::default();
+        let ins = [random(&[2, 5, 6, 3], 1), random(&[3, 2, 3, 4], 2), random(&[4], 3)];
+        check.run("conv2d valid", &ins, |t, v| conv2d(t, v[0], v[1], Some(v[2]), (1, 1), Padding::Valid));
+        check.run("conv2d same s2", &ins, |t, v| conv2d(t, v[0], v[1], Some(v[2]), (2, 2), Padding::Same));
+        check.run("conv2d no bias", &ins[..2], |t, v| conv2d(t, v[0], v[1], None, (1, 2), Padding::Same));
+    }
+
+    #[test]
+    fn pool_op_gradient() {
+        // A permutation of distinct values: no ties for finite differences to straddle.
+        let mut values: Vec<f32> = (0..2 * 6 * 6 * 2).map(|v| v as f32 * 0.1).collect();
+        Rng::new(4).shuffle(&mut values);
+        let x = Tensor::new(values, &[2, 6, 6, 2]).unwrap();
+        let check = Check { eps: 1e-2, ..Check::default() };
+        check.run("max_pool2d 2x2", &[x.clone()], |t, v| max_pool2d(t, v[0], (2, 2), (2, 2), Padding::Valid));
+        check.run("max_pool2d 3x3 s2 same", &[x], |t, v| max_pool2d(t, v[0], (3, 3), (2, 2), Padding::Same));
+    }
+
+    #[test]
+    fn mismatched_filter_is_a_shape_error() {
+        let mut t = Tape::new();
+        let x = t.leaf(Tensor::zeros(&[1, 5, 5, 3]), false);
+        let f = t.leaf(Tensor::zeros(&[3, 3, 2, 4]), false);
+        let err = conv2d(&mut t, x, f, None, (1, 1), Padding::Valid).unwrap_err();
+        assert!(err.message.contains("[1, 5, 5, 3]") && err.message.contains("[3, 3, 2, 4]"), "{}", err.message);
+    }
+}

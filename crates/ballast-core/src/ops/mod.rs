@@ -1,0 +1,18 @@
+//! Differentiable ops. Each takes a tape and its input vars, computes its output and records
+//! the closure for its gradient right beside it.
+
+pub mod activation;
+// pub mod conv; (enabled once kernels::pool lands)
+pub mod dropout;
+pub mod elementwise;
+pub mod linalg;
+pub mod loss;
+pub mod norm;
+pub mod reduce;
+pub mod shape;
+
+pub use activation::{log_softmax, relu, sigmoid, softmax, tanh};
+pub use elementwise::{add, div, mul, scale, sub};
+pub use linalg::{dense, matmul};
+pub use reduce::{mean, sum};
+pub use shape::{flatten, reshape, transpose};

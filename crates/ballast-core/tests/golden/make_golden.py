@@ -1,0 +1,577 @@
+#!/usr/bin/env python3
+"""Golden reference values for Ballast, computed with PyTorch (an independent reference).
+
+Run from anywhere (needs PyTorch, CPU is enough, and NumPy; on Debian
+`apt-get install python3-torch`):
+
+    /usr/bin/python3 crates/ballast-core/tests/golden/make_golden.py
+
+It writes, next to this script:
+
+* ``golden.json``        -- per-op cases (batch normalization, conv2d, max-pool, dense,
+                            activations, softmax / log-softmax, losses): inputs, outputs and
+                            gradients of L = sum(y * dy) for a fixed upstream gradient ``dy``.
+* ``seed_cnn_adam.json`` -- one full training step (forward, backward, Keras Adam update,
+                            BN moving-statistics update) of the seed CNN.
+
+Both files map case name -> {"config": {...}, "tensors": {name: {"shape": [...], "b64": ...}}},
+where "b64" is base64 of the little-endian float32 values in row-major order.
+
+Ballast follows Keras semantics, so everything is translated from PyTorch here:
+images are NHWC, conv filters HWIO, dense kernels [in, out]; "same" padding is TensorFlow's
+(extra padding on the bottom/right); batch normalization uses Keras's epsilon, momentum and
+biased-variance moving statistics; Adam is Keras's formula (epsilon outside the bias
+correction). All inputs and parameters are drawn with fixed seeds, rounded to float32 (the
+values stored), and the computation is done in float64 from those float32 values; results
+are rounded to float32 only when stored. The run is deterministic: rerunning it reproduces
+the files byte for byte.
+"""
+
+import base64
+import json
+import math
+import os
+import sys
+import zlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float64)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+BN_EPS = 1e-3
+BN_MOMENTUM = 0.99
+ADAM = dict(learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-7)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def rng_for(name):
+    """A NumPy generator seeded from the case name, so cases do not depend on each other."""
+    return np.random.default_rng(zlib.crc32(name.encode("utf-8")))
+
+
+def f32(a):
+    """Round to float32 (the stored precision) and return a float64 torch tensor."""
+    return torch.from_numpy(np.asarray(a, dtype=np.float32).astype(np.float64))
+
+
+def leaf(a):
+    return f32(a).requires_grad_(True)
+
+
+def enc(t):
+    if isinstance(t, torch.Tensor):
+        t = t.detach().cpu().numpy()
+    a = np.asarray(t, dtype="<f4")
+    if a.ndim == 0:
+        a = a.reshape(1)  # scalars (losses) are stored with shape [1]
+    a = np.ascontiguousarray(a)
+    assert np.all(np.isfinite(a)), "non-finite value in a golden tensor"
+    return {"shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def case(config, **tensors):
+    assert all(isinstance(v, (bool, int, float, str)) for v in config.values()), config
+    return {"config": config, "tensors": {k: enc(v) for k, v in tensors.items()}}
+
+
+def grads_of(y, dy, inputs):
+    """Gradients of L = sum(y * dy) with respect to each tensor in `inputs`."""
+    L = (y * dy).sum()
+    return torch.autograd.grad(L, inputs)
+
+
+def nhwc_to_nchw(x):
+    return x.permute(0, 3, 1, 2)
+
+
+def nchw_to_nhwc(x):
+    return x.permute(0, 2, 3, 1)
+
+
+def same_pads(size, k, stride):
+    """TensorFlow 'same': (before, after) padding along one spatial axis."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv2d_nhwc(x, w_hwio, b, stride, padding):
+    """Keras Conv2D: x NHWC, kernel HWIO, bias [out] -> NHWC."""
+    xc = nhwc_to_nchw(x)
+    kh, kw = w_hwio.shape[0], w_hwio.shape[1]
+    if padding == "same":
+        pt, pb = same_pads(xc.shape[2], kh, stride)
+        pl, pr = same_pads(xc.shape[3], kw, stride)
+        xc = F.pad(xc, (pl, pr, pt, pb))
+    else:
+        assert padding == "valid"
+    y = F.conv2d(xc, w_hwio.permute(3, 2, 0, 1), b, stride=stride)
+    return nchw_to_nhwc(y)
+
+
+def maxpool_nhwc(x, pool, stride, padding):
+    xc = nhwc_to_nchw(x)
+    if padding == "same":
+        pt, pb = same_pads(xc.shape[2], pool, stride)
+        pl, pr = same_pads(xc.shape[3], pool, stride)
+        xc = F.pad(xc, (pl, pr, pt, pb), value=-math.inf)
+    else:
+        assert padding == "valid"
+    return nchw_to_nhwc(F.max_pool2d(xc, pool, stride))
+
+
+def bn_train(x, gamma, beta, eps=BN_EPS):
+    """Keras BatchNormalization, training mode. Returns y, batch mean, biased batch variance."""
+    axes = tuple(range(x.dim() - 1))  # all but the channel (last) axis
+    mean = x.mean(dim=axes)
+    var = ((x - mean) ** 2).mean(dim=axes)
+    y = (x - mean) / torch.sqrt(var + eps)
+    if gamma is not None:
+        y = y * gamma
+    if beta is not None:
+        y = y + beta
+    return y, mean, var
+
+
+def bn_infer(x, gamma, beta, mm, mv, eps=BN_EPS):
+    y = (x - mm) / torch.sqrt(mv + eps)
+    if gamma is not None:
+        y = y * gamma
+    if beta is not None:
+        y = y + beta
+    return y
+
+
+def moving_update(moving, batch, momentum=BN_MOMENTUM):
+    return moving * momentum + batch * (1.0 - momentum)
+
+
+def close(a, b, tol=1e-10):
+    a = a.detach() if isinstance(a, torch.Tensor) else torch.as_tensor(a)
+    b = b.detach() if isinstance(b, torch.Tensor) else torch.as_tensor(b)
+    err = (a - b).abs().max().item()
+    scale = max(1.0, b.abs().max().item())
+    assert err <= tol * scale, f"mismatch: max abs err {err}"
+    return err
+
+
+# --------------------------------------------------------------------------- sanity checks
+
+def sanity_checks():
+    """Check the translations against independent formulas / direct implementations."""
+    rng = np.random.default_rng(12345)
+
+    # Batch norm (training): our formula vs torch's F.batch_norm, and autograd vs the
+    # hand-derived gradient dx = gamma/sqrt(var+eps) * (dy - mean(dy) - xhat*mean(dy*xhat)).
+    x = leaf(rng.normal(size=(3, 4, 5, 2)) * 2 + 1)
+    g = leaf(rng.normal(size=2))
+    b = leaf(rng.normal(size=2))
+    dy = f32(rng.normal(size=(3, 4, 5, 2)))
+    y, mean, var = bn_train(x, g, b)
+    rm, rv = torch.zeros(2), torch.ones(2)
+    y_t = F.batch_norm(nhwc_to_nchw(x), rm, rv, g, b, training=True, momentum=0.01, eps=BN_EPS)
+    close(y, nchw_to_nhwc(y_t))
+    # torch's running_var uses the unbiased variance: check we are not accidentally using it.
+    n = 3 * 4 * 5
+    close(rv, 0.99 * 1 + 0.01 * var * n / (n - 1))
+    dx, dg, db = grads_of(y, dy, (x, g, b))
+    axes = (0, 1, 2)
+    xhat = (x - mean) / torch.sqrt(var + BN_EPS)
+    dx_hand = g / torch.sqrt(var + BN_EPS) * (
+        dy - dy.mean(dim=axes) - xhat * (dy * xhat).mean(dim=axes))
+    close(dx, dx_hand)
+    close(dg, (dy * xhat).sum(dim=axes))
+    close(db, dy.sum(dim=axes))
+
+    # Conv "same" padding (stride 2, odd/even sizes): vs a direct loop implementation.
+    x = rng.normal(size=(1, 6, 5, 2))
+    w = rng.normal(size=(3, 3, 2, 3))
+    bias = rng.normal(size=3)
+    for stride, (H, W) in [(2, (6, 5)), (1, (6, 5)), (3, (6, 5))]:
+        got = conv2d_nhwc(f32(x), f32(w), f32(bias), stride, "same").numpy()
+        xs, ws, bs = (np.asarray(a, np.float32).astype(np.float64) for a in (x, w, bias))
+        oh, ow = -(-H // stride), -(-W // stride)
+        pt = max((oh - 1) * stride + 3 - H, 0) // 2
+        pl = max((ow - 1) * stride + 3 - W, 0) // 2
+        want = np.zeros((1, oh, ow, 3))
+        for i in range(oh):
+            for j in range(ow):
+                for di in range(3):
+                    for dj in range(3):
+                        r, c = i * stride + di - pt, j * stride + dj - pl
+                        if 0 <= r < H and 0 <= c < W:
+                            want[0, i, j] += xs[0, r, c] @ ws[di, dj]
+                want[0, i, j] += bs
+        close(torch.from_numpy(got), torch.from_numpy(want))
+
+    # Max pool "same": vs a direct loop (padding ignored).
+    x = rng.normal(size=(1, 7, 6, 2))
+    got = maxpool_nhwc(f32(x), 3, 2, "same").numpy()
+    xs = np.asarray(x, np.float32).astype(np.float64)
+    oh, ow = 4, 3
+    pt = max((oh - 1) * 2 + 3 - 7, 0) // 2
+    pl = max((ow - 1) * 2 + 3 - 6, 0) // 2
+    want = np.full((1, oh, ow, 2), -np.inf)
+    for i in range(oh):
+        for j in range(ow):
+            for di in range(3):
+                for dj in range(3):
+                    r, c = i * 2 + di - pt, j * 2 + dj - pl
+                    if 0 <= r < 7 and 0 <= c < 6:
+                        want[0, i, j] = np.maximum(want[0, i, j], xs[0, r, c])
+    close(torch.from_numpy(got), torch.from_numpy(want))
+
+    # Dense: kernel [in, out] vs torch Linear convention.
+    x = f32(rng.normal(size=(3, 4)))
+    k = f32(rng.normal(size=(4, 2)))
+    bb = f32(rng.normal(size=2))
+    close(x @ k + bb, F.linear(x, k.t(), bb))
+    print("sanity checks passed")
+
+
+# --------------------------------------------------------------------------- per-op cases
+
+def bn_train_case(name, shape, center, scale):
+    rng = rng_for(name)
+    C = shape[-1]
+    x = leaf(rng.normal(size=shape) * 2 + 1)
+    gamma = leaf(rng.normal(size=C) * 0.5 + 1) if scale else None
+    beta = leaf(rng.normal(size=C) * 0.5) if center else None
+    dy = f32(rng.normal(size=shape))
+    y, mean, var = bn_train(x, gamma, beta)
+    params = [p for p in (x, gamma, beta) if p is not None]
+    grads = grads_of(y, dy, params)
+    t = {"x": x}
+    if scale:
+        t["gamma"] = gamma
+    if center:
+        t["beta"] = beta
+    t.update(dy=dy, y=y, dx=grads[0])
+    gi = 1
+    if scale:
+        t["dgamma"] = grads[gi]
+        gi += 1
+    if center:
+        t["dbeta"] = grads[gi]
+    t.update(batch_mean=mean, batch_var=var,
+             moving_mean=moving_update(torch.zeros(C), mean),
+             moving_variance=moving_update(torch.ones(C), var))
+    cfg = {"epsilon": BN_EPS, "momentum": BN_MOMENTUM, "center": center, "scale": scale,
+           "training": True, "initial_moving_mean": 0.0, "initial_moving_variance": 1.0}
+    return case(cfg, **t)
+
+
+def bn_inference_case(name):
+    rng = rng_for(name)
+    shape, C = (3, 4, 4, 2), 2
+    x = leaf(rng.normal(size=shape) * 2 + 1)
+    gamma = leaf(rng.normal(size=C) * 0.5 + 1)
+    beta = leaf(rng.normal(size=C) * 0.5)
+    mm = f32(rng.normal(size=C))
+    mv = f32(rng.uniform(0.5, 3.0, size=C))
+    dy = f32(rng.normal(size=shape))
+    y = bn_infer(x, gamma, beta, mm, mv)
+    dx, dg, db = grads_of(y, dy, (x, gamma, beta))
+    cfg = {"epsilon": BN_EPS, "momentum": BN_MOMENTUM, "center": True, "scale": True,
+           "training": False}
+    return case(cfg, x=x, gamma=gamma, beta=beta, moving_mean=mm, moving_variance=mv,
+                dy=dy, y=y, dx=dx, dgamma=dg, dbeta=db)
+
+
+def bn_moving_stats_case(name):
+    rng = rng_for(name)
+    C = 2
+    mm, mv = torch.zeros(C), torch.ones(C)
+    gamma, beta = torch.ones(C), torch.zeros(C)
+    xs = {}
+    for step in range(5):
+        x = f32(rng.normal(size=(8, 3, 3, C)) * (1 + step) + step - 2)
+        xs[f"x{step}"] = x
+        y, mean, var = bn_train(x, gamma, beta)
+        mm, mv = moving_update(mm, mean), moving_update(mv, var)
+    cfg = {"epsilon": BN_EPS, "momentum": BN_MOMENTUM, "steps": 5, "training": True,
+           "initial_moving_mean": 0.0, "initial_moving_variance": 1.0}
+    return case(cfg, **xs, gamma=gamma, beta=beta, moving_mean=mm, moving_variance=mv, y4=y)
+
+
+def conv_case(name, xshape, fshape, stride, padding):
+    rng = rng_for(name)
+    x = leaf(rng.normal(size=xshape))
+    w = leaf(rng.normal(size=fshape) * 0.3)
+    b = leaf(rng.normal(size=fshape[-1]) * 0.1)
+    y = conv2d_nhwc(x, w, b, stride, padding)
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    dx, dw, db = grads_of(y, dy, (x, w, b))
+    cfg = {"strides": stride, "padding": padding, "kernel_h": fshape[0], "kernel_w": fshape[1],
+           "filters": fshape[3]}
+    return case(cfg, x=x, filter=w, bias=b, dy=dy, y=y, dx=dx, dfilter=dw, dbias=db)
+
+
+def distinct_values(rng, shape):
+    """Values with no ties: a random permutation of a grid, plus small jitter."""
+    n = int(np.prod(shape))
+    v = (rng.permutation(n) - n / 2) * 0.05 + rng.uniform(-0.01, 0.01, size=n)
+    a = v.reshape(shape).astype(np.float32)
+    assert len(np.unique(a)) == n
+    return a
+
+
+def maxpool_case(name, xshape, pool, stride, padding):
+    rng = rng_for(name)
+    x = leaf(distinct_values(rng, xshape))
+    y = maxpool_nhwc(x, pool, stride, padding)
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    (dx,) = grads_of(y, dy, (x,))
+    cfg = {"pool_size": pool, "strides": stride, "padding": padding}
+    return case(cfg, x=x, dy=dy, y=y, dx=dx)
+
+
+def dense_case(name):
+    rng = rng_for(name)
+    x = leaf(rng.normal(size=(5, 7)))
+    k = leaf(rng.normal(size=(7, 3)) * 0.4)
+    b = leaf(rng.normal(size=3) * 0.1)
+    y = x @ k + b
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    dx, dk, db = grads_of(y, dy, (x, k, b))
+    return case({"units": 3}, x=x, kernel=k, bias=b, dy=dy, y=y, dx=dx, dkernel=dk, dbias=db)
+
+
+def activation_input(rng):
+    a = rng.normal(size=(4, 6)) * 2.0
+    # values near zero (but not zero), on both sides
+    a[0, :4] = [1e-3, -1e-3, 2.5e-2, -2.5e-2]
+    a[1, 0], a[2, 1], a[3, 2] = 1e-6, -1e-6, 0.1
+    a = a.astype(np.float32)
+    assert np.all(a != 0)
+    return a
+
+
+def activation_case(name, fn, **cfg):
+    rng = rng_for(name)
+    x = leaf(activation_input(rng))
+    y = fn(x)
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    (dx,) = grads_of(y, dy, (x,))
+    return case(dict(cfg), x=x, dy=dy, y=y, dx=dx)
+
+
+def softmax_ce_case(name):
+    rng = rng_for(name)
+    N, K = 6, 10
+    logits = leaf(rng.normal(size=(N, K)) * 2)
+    idx = rng.integers(0, K, size=N)
+    labels = np.eye(K)[idx]
+    loss = -(f32(labels) * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+    (dl,) = torch.autograd.grad(loss, (logits,))
+    # cross-check against torch's own cross-entropy with class indices, and (p - y)/N
+    close(loss, F.cross_entropy(logits, torch.from_numpy(idx)))
+    close(dl, (F.softmax(logits, dim=-1) - f32(labels)) / N)
+    cfg = {"reduction": "mean_over_batch", "from_logits": True}
+    return case(cfg, logits=logits, labels=labels, label_indices=idx.astype(np.float32),
+                loss=loss, dlogits=dl)
+
+
+def mse_case(name):
+    rng = rng_for(name)
+    pred = leaf(rng.normal(size=(5, 3)))
+    target = f32(rng.normal(size=(5, 3)))
+    loss = ((pred - target) ** 2).mean()
+    (dp,) = torch.autograd.grad(loss, (pred,))
+    close(dp, 2 * (pred - target) / pred.numel())
+    return case({"reduction": "mean_over_all_elements"}, pred=pred, target=target,
+                loss=loss, dpred=dp)
+
+
+def golden_cases():
+    c = {}
+    c["bn_train_4d"] = bn_train_case("bn_train_4d", (4, 5, 5, 3), True, True)
+    c["bn_train_2d"] = bn_train_case("bn_train_2d", (6, 4), True, True)
+    c["bn_train_4d_no_center"] = bn_train_case("bn_train_4d_no_center", (4, 5, 5, 3), False, True)
+    c["bn_train_4d_no_scale"] = bn_train_case("bn_train_4d_no_scale", (4, 5, 5, 3), True, False)
+    c["bn_train_4d_plain"] = bn_train_case("bn_train_4d_plain", (4, 5, 5, 3), False, False)
+    c["bn_inference_4d"] = bn_inference_case("bn_inference_4d")
+    c["bn_moving_stats"] = bn_moving_stats_case("bn_moving_stats")
+    c["conv2d_valid"] = conv_case("conv2d_valid", (2, 7, 7, 3), (3, 3, 3, 4), 1, "valid")
+    c["conv2d_same_stride2"] = conv_case("conv2d_same_stride2", (2, 8, 7, 3), (3, 3, 3, 5), 2,
+                                         "same")
+    c["conv2d_cin1"] = conv_case("conv2d_cin1", (3, 10, 10, 1), (3, 3, 1, 6), 1, "valid")
+    c["maxpool_2x2"] = maxpool_case("maxpool_2x2", (2, 6, 6, 3), 2, 2, "valid")
+    c["maxpool_3x3_s2_same"] = maxpool_case("maxpool_3x3_s2_same", (2, 7, 7, 2), 3, 2, "same")
+    c["dense"] = dense_case("dense")
+    c["relu"] = activation_case("relu", torch.relu)
+    c["sigmoid"] = activation_case("sigmoid", torch.sigmoid)
+    c["tanh"] = activation_case("tanh", torch.tanh)
+    c["softmax"] = activation_case("softmax", lambda t: F.softmax(t, dim=-1), axis=-1)
+    c["log_softmax"] = activation_case("log_softmax", lambda t: F.log_softmax(t, dim=-1), axis=-1)
+    c["softmax_cross_entropy"] = softmax_ce_case("softmax_cross_entropy")
+    c["mse"] = mse_case("mse")
+    return c
+
+
+# --------------------------------------------------------------------------- seed CNN + Adam
+
+SEED_PARAMS = [  # (name, shape, trainable)
+    ("bn/gamma", (1,), True),
+    ("bn/beta", (1,), True),
+    ("bn/moving_mean", (1,), False),
+    ("bn/moving_variance", (1,), False),
+    ("conv1/kernel", (3, 3, 1, 32), True),
+    ("conv1/bias", (32,), True),
+    ("conv2/kernel", (3, 3, 32, 64), True),
+    ("conv2/bias", (64,), True),
+    ("dense1/kernel", (1600, 128), True),
+    ("dense1/bias", (128,), True),
+    ("dense2/kernel", (128, 10), True),
+    ("dense2/bias", (10,), True),
+]
+
+
+def glorot_uniform(rng, shape):
+    if len(shape) == 4:
+        rf = shape[0] * shape[1]
+        fan_in, fan_out = rf * shape[2], rf * shape[3]
+    else:
+        fan_in, fan_out = shape
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape)
+
+
+def pool_gap(a):
+    """Smallest gap between the largest and second-largest value of a 2x2/stride-2 window
+    whose maximum is positive (a near tie could send the gradient elsewhere in float32)."""
+    n, H, W, C = a.shape
+    w = a[:, :H // 2 * 2, :W // 2 * 2].reshape(n, H // 2, 2, W // 2, 2, C)
+    w = w.permute(0, 1, 3, 5, 2, 4).reshape(-1, 4)
+    s, _ = w.sort(dim=1, descending=True)
+    m = s[:, 0] > 0
+    return (s[m, 0] - s[m, 1]).min().item()
+
+
+def seed_forward(p, x, labels):
+    """Forward pass of the seed CNN. Also returns the smallest |pre-activation| of each ReLU
+    and the smallest max-pool top-2 gap (how far the float64 reference is from a point
+    where float32 rounding could change a ReLU or max-pool decision)."""
+    margins = {}
+    h, mean, var = bn_train(x, p["bn/gamma"], p["bn/beta"])
+    z = conv2d_nhwc(h, p["conv1/kernel"], p["conv1/bias"], 1, "valid")
+    margins["conv1_relu"] = z.abs().min().item()
+    h = torch.relu(z)
+    margins["pool1"] = pool_gap(h.detach())
+    h = maxpool_nhwc(h, 2, 2, "valid")
+    z = conv2d_nhwc(h, p["conv2/kernel"], p["conv2/bias"], 1, "valid")
+    margins["conv2_relu"] = z.abs().min().item()
+    h = torch.relu(z)
+    margins["pool2"] = pool_gap(h.detach())
+    h = maxpool_nhwc(h, 2, 2, "valid")
+    assert tuple(h.shape[1:]) == (5, 5, 64)
+    h = h.reshape(h.shape[0], -1)  # h is NHWC here, so this is the Keras Flatten order
+    z = h @ p["dense1/kernel"] + p["dense1/bias"]
+    margins["dense1_relu"] = z.abs().min().item()
+    h = torch.relu(z)
+    # Dropout(0.5) is disabled for this test: identity.
+    logits = h @ p["dense2/kernel"] + p["dense2/bias"]
+    logp = F.log_softmax(logits, dim=-1)
+    loss = -(labels * logp).sum(dim=-1).mean()
+    return loss, logits, logp.exp(), mean, var, margins
+
+
+def seed_draw(seed):
+    rng = np.random.default_rng(seed)
+    init = {}
+    for name, shape, _ in SEED_PARAMS:
+        if name == "bn/gamma":
+            v = 1 + 0.1 * rng.normal(size=shape)
+        elif name == "bn/beta":
+            v = 0.1 * rng.normal(size=shape)
+        elif name == "bn/moving_mean":
+            v = np.zeros(shape)
+        elif name == "bn/moving_variance":
+            v = np.ones(shape)
+        elif name.endswith("/kernel"):
+            v = glorot_uniform(rng, shape)
+        else:
+            v = 0.05 * rng.normal(size=shape)
+        init[name] = v.astype(np.float32)
+    x = rng.uniform(0.0, 1.0, size=(16, 28, 28, 1)).astype(np.float32)
+    cls = rng.integers(0, 10, size=16)
+    return init, x, cls
+
+
+SEED_BASE = 20240601
+MIN_MARGIN = 1e-6  # float32 rounding of these O(1) activations is ~1e-7
+
+
+def seed_cnn_adam():
+    # Deterministically take the first seed whose forward pass has no ReLU input and no
+    # max-pool near-tie within MIN_MARGIN, so a float32 implementation makes the same
+    # discrete decisions as this float64 reference.
+    for seed in range(SEED_BASE, SEED_BASE + 100):
+        init, x, cls = seed_draw(seed)
+        p = {n: leaf(init[n]) if tr else f32(init[n]) for n, _, tr in SEED_PARAMS}
+        labels = np.eye(10, dtype=np.float32)[cls]
+        loss, logits, probs, mean, var, margins = seed_forward(p, f32(x), f32(labels))
+        if min(margins.values()) >= MIN_MARGIN:
+            break
+    else:
+        raise RuntimeError("no seed with comfortable ReLU / max-pool margins")
+    trainable = [n for n, _, tr in SEED_PARAMS if tr]
+    # Keras's CCE on probabilities clips them to [1e-7, 1 - 1e-7]; check it is inactive here.
+    assert probs.min().item() > 1e-7 and probs.max().item() < 1 - 1e-7
+    grads = dict(zip(trainable, torch.autograd.grad(loss, [p[n] for n in trainable])))
+
+    lr, b1, b2, eps = ADAM["learning_rate"], ADAM["beta1"], ADAM["beta2"], ADAM["epsilon"]
+    t = 1
+    lr_t = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    after = {}
+    for n in trainable:
+        g = grads[n]
+        m = (1 - b1) * g          # from m = 0
+        v = (1 - b2) * g * g      # from v = 0
+        after[n] = p[n].detach() - lr_t * m / (torch.sqrt(v) + eps)
+    after["bn/moving_mean"] = moving_update(p["bn/moving_mean"], mean.detach())
+    after["bn/moving_variance"] = moving_update(p["bn/moving_variance"], var.detach())
+
+    tensors = {}
+    for n, _, _ in SEED_PARAMS:
+        tensors[f"{n}@initial"] = p[n]
+        tensors[f"{n}@after"] = after[n]
+    for n in trainable:
+        tensors[f"grad/{n}"] = grads[n]
+    tensors.update(x=x, y=labels, label_indices=cls.astype(np.float32), loss=loss, probs=probs,
+                   logits=logits)
+    cfg = dict(ADAM, bn_epsilon=BN_EPS, bn_momentum=BN_MOMENTUM, adam_step=1,
+               batch_size=16, dropout="disabled", numpy_seed=seed,
+               **{f"min_margin_{k}": float(f"{v:.3g}") for k, v in margins.items()})
+    print(f"seed CNN: numpy seed {seed}, loss before the step {loss.item():.6f}, "
+          f"min margins {margins}")
+    return {"seed_cnn_adam": case(cfg, **tensors)}
+
+
+# --------------------------------------------------------------------------- main
+
+def write(path, cases):
+    with open(path, "w") as f:
+        json.dump(cases, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+    for cname, c in cases.items():
+        shapes = ", ".join(f"{k}{v['shape']}" for k, v in c["tensors"].items())
+        print(f"  {cname}: {shapes}")
+
+
+def main():
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}")
+    sanity_checks()
+    write(os.path.join(HERE, "golden.json"), golden_cases())
+    write(os.path.join(HERE, "seed_cnn_adam.json"), seed_cnn_adam())
+
+
+if __name__ == "__main__":
+    main()
