@@ -126,7 +126,6 @@ where
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::*;
     use std::sync::Mutex;
 
     /// The thread limit is process-wide; tests that change it hold this lock.

@@ -3,13 +3,16 @@
 //! error kind (`ShapeError`, ...), which the TypeScript package maps onto its error classes.
 //! No maths lives here.
 
+mod data;
 mod errors;
+mod model;
 #[cfg(feature = "threads")]
 mod pool;
 mod tensor;
 
 use wasm_bindgen::prelude::*;
 
+pub use model::Model;
 pub use tensor::{matmul, Tensor};
 
 /// What this build can do: `{ threads, simd, poolSize }`.

@@ -35,3 +35,9 @@ pub fn matmul(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: bool) -> R
     let inner = a.inner.matmul(&b.inner, transpose_a, transpose_b).js()?;
     Ok(Tensor { inner })
 }
+
+/// Rows `rows` of `t` (along the first axis), as a new tensor.
+#[wasm_bindgen(js_name = takeRows)]
+pub fn take_rows(t: &Tensor, rows: &[u32]) -> Result<Tensor, JsValue> {
+    Ok(Tensor { inner: crate::model::gather(&t.inner, rows)? })
+}

@@ -2,4 +2,11 @@
 export { BallastError, ShapeError, ArgumentError, DataError, NumericError, StateError } from './errors.js';
 export { Tensor, tensor, matmul, type MatmulOptions } from './tensor.js';
 export type { Env, ReadyOptions, BuildName } from './runtime.js';
+export { layers, Layer } from './layers.js';
+export type * from './layers.js';
+export { optimizers, type OptimizerConfig } from './optimizers.js';
+export { Sequential, loadModel, modelFromFiles } from './model.js';
+export type { CompileOptions, FitOptions, History, Logs, Callbacks, BatchInfo, LossName, WeightInfo, SummaryRow } from './model.js';
+export { datasets, type LabelledData } from './datasets.js';
+export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './safetensors.js';
 export * as diagnostics from './diagnostics.js';

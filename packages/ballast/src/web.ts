@@ -3,6 +3,7 @@
  * and must run off the main thread (which may not block on Atomics.wait): run Ballast in a
  * Worker. Elsewhere the SIMD-only build loads and `ready()` says why.
  */
+import { DataError, StateError } from './errors.js';
 import { readyWith, type BuildName, type Env, type Platform, type ReadyOptions, type WasmGlue } from './runtime.js';
 
 export * from './api.js';
@@ -49,6 +50,17 @@ const web: Platform = {
         });
       }),
     );
+  },
+  async readFile(url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new DataError(`could not fetch ${url}: HTTP ${response.status}`);
+    return new Uint8Array(await response.arrayBuffer());
+  },
+  async writeFiles() {
+    throw new StateError('saving to a directory needs Node; in a browser use model.save to IndexedDB or a download');
+  },
+  async mnistLocation() {
+    throw new DataError('in a browser, pass the URL prefix of the MNIST IDX files: datasets.mnist({ location })');
   },
 };
 

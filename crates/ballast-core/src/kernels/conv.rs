@@ -165,12 +165,14 @@ struct Plan {
 }
 
 fn plan(g: &Conv2dGeometry) -> Plan {
-    let rows_budget = (COL_BUDGET / g.patch_len()).max(1);
+    let budget = match (EXPERIMENT.load(std::sync::atomic::Ordering::Relaxed) >> 4) & 15 { 0 => COL_BUDGET, x => 1 << (12 + x) };
+    let rows_budget = (budget / g.patch_len()).max(1);
     let pixels = g.out_pixels();
     if pixels > rows_budget {
         return Plan { images: 1, rows: rows_budget };
     }
-    let images = (rows_budget / pixels).min(g.batch.div_ceil(MIN_TASKS)).max(1);
+    let mt = match EXPERIMENT.load(std::sync::atomic::Ordering::Relaxed) >> 8 { 0 => MIN_TASKS, x => 1 << x };
+    let images = (rows_budget / pixels).min(g.batch.div_ceil(mt)).max(1);
     Plan { images, rows: images * pixels }
 }
 
@@ -190,8 +192,7 @@ fn with_cols<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     r
 }
 
-/// The input columns `kx` of a window starting at padded column `x0` that lie inside the
-/// image, as a range of `kx`.
+/// The taps `k` of a window starting at padded position `x0` that fall inside the input.
 #[inline]
 fn valid_taps(x0: usize, pad: usize, k: usize, size: usize) -> std::ops::Range<usize> {
     let lo = pad.saturating_sub(x0).min(k);
@@ -199,62 +200,164 @@ fn valid_taps(x0: usize, pad: usize, k: usize, size: usize) -> std::ops::Range<u
     lo..hi.max(lo)
 }
 
-/// Visits each output pixel `p` in `rows` (flat over `batch*out_h*out_w`) and each kernel
-/// row `ky` whose input row exists, as `f(row offset in cols, offset of (ky, kx) in the
-/// patch, offset into the input, number of floats)` for the run of in-image taps `kx`.
-/// Everything not visited is padding.
-#[inline]
-fn for_each_run(g: &Conv2dGeometry, rows: std::ops::Range<usize>, mut f: impl FnMut(usize, usize, usize, usize)) {
-    let pixels = g.out_pixels();
-    let k = g.patch_len();
-    for (r, p) in rows.enumerate() {
+/// Where the im2col row of output pixel `p` (flat over `batch*out_h*out_w`) comes from.
+enum Window {
+    /// Entirely inside the input: patch element `q` is `input[base + offsets[q]]`.
+    Inside { base: usize },
+    /// Touches the padding: runs `(offset in the patch, offset in the input, length)` of
+    /// in-image taps, one per kernel row that exists; the rest of the patch is padding.
+    Border,
+}
+
+/// Lays out the patch: `offsets[q]` is the input offset of patch element `q` from the
+/// window's first element, and runs of `kw*in_c` floats are contiguous in the input.
+struct Patch {
+    offsets: Vec<usize>,
+    run: usize,
+    row_stride: usize,
+}
+
+impl Patch {
+    fn new(g: &Conv2dGeometry) -> Patch {
+        let (run, row_stride) = (g.kw * g.in_c, g.in_w * g.in_c);
+        let offsets = (0..g.patch_len()).map(|q| q / run * row_stride + q % run).collect();
+        Patch { offsets, run, row_stride }
+    }
+
+    fn window(g: &Conv2dGeometry, p: usize) -> (Window, usize, usize, usize) {
+        let pixels = g.out_pixels();
         let (n, rem) = (p / pixels, p % pixels);
-        let (oy, ox) = (rem / g.out_w, rem % g.out_w);
-        let (y0, x0) = (oy * g.stride_h, ox * g.stride_w);
+        let (y0, x0) = (rem / g.out_w * g.stride_h, rem % g.out_w * g.stride_w);
+        let inside = |x0: usize, pad: usize, k: usize, size: usize| x0 >= pad && x0 + k <= size + pad;
+        if inside(y0, g.pad_top, g.kh, g.in_h) && inside(x0, g.pad_left, g.kw, g.in_w) {
+            let base = ((n * g.in_h + y0 - g.pad_top) * g.in_w + x0 - g.pad_left) * g.in_c;
+            (Window::Inside { base }, n, y0, x0)
+        } else {
+            (Window::Border, n, y0, x0)
+        }
+    }
+
+    /// Calls `f(offset in the patch, offset in the input, length)` for each run of in-image
+    /// taps of a border window.
+    fn border_runs(g: &Conv2dGeometry, n: usize, y0: usize, x0: usize, mut f: impl FnMut(usize, usize, usize)) {
         let taps = valid_taps(x0, g.pad_left, g.kw, g.in_w);
         if taps.is_empty() {
-            continue;
+            return;
         }
         for ky in valid_taps(y0, g.pad_top, g.kh, g.in_h) {
             let (iy, ix) = (y0 + ky - g.pad_top, x0 + taps.start - g.pad_left);
             let src = ((n * g.in_h + iy) * g.in_w + ix) * g.in_c;
-            f(r * k, (ky * g.kw + taps.start) * g.in_c, src, taps.len() * g.in_c);
+            f((ky * g.kw + taps.start) * g.in_c, src, taps.len() * g.in_c);
         }
     }
 }
 
+/// Runs shorter than this are moved element by element: a call to memcpy (memory.copy in
+/// wasm) per run of a few floats costs more than the copy (the first layer has runs of 3).
+const SHORT_RUN: usize = 16;
+
 /// Writes the im2col rows of output pixels `rows` into `cols` (`rows.len() * K` floats).
 fn im2col(g: &Conv2dGeometry, input: &[f32], rows: std::ops::Range<usize>, cols: &mut [f32]) {
-    let full = g.kh * g.kw * g.in_c;
-    let interior = |x0: usize, pad: usize, k: usize, size: usize| x0 >= pad && x0 + k <= size + pad;
-    // Padding is rare (borders only), so zero only rows whose window sticks out.
-    let pixels = g.out_pixels();
-    for (r, p) in rows.clone().enumerate() {
-        let rem = p % pixels;
-        let (y0, x0) = (rem / g.out_w * g.stride_h, rem % g.out_w * g.stride_w);
-        if !(interior(y0, g.pad_top, g.kh, g.in_h) && interior(x0, g.pad_left, g.kw, g.in_w)) {
-            cols[r * full..(r + 1) * full].fill(0.0);
+    let patch = Patch::new(g);
+    for (dst, p) in cols.chunks_exact_mut(g.patch_len()).zip(rows) {
+        match Patch::window(g, p) {
+            (Window::Inside { base }, ..) if patch.run < SHORT_RUN => {
+                for (d, &o) in dst.iter_mut().zip(&patch.offsets) {
+                    *d = input[base + o];
+                }
+            }
+            (Window::Inside { base }, ..) => {
+                for (ky, d) in dst.chunks_exact_mut(patch.run).enumerate() {
+                    d.copy_from_slice(&input[base + ky * patch.row_stride..][..patch.run]);
+                }
+            }
+            (Window::Border, n, y0, x0) => {
+                dst.fill(0.0);
+                Patch::border_runs(g, n, y0, x0, |off, src, len| {
+                    dst[off..off + len].copy_from_slice(&input[src..src + len]);
+                });
+            }
         }
     }
-    for_each_run(g, rows, |row, off, src, len| {
-        cols[row + off..row + off + len].copy_from_slice(&input[src..src + len]);
-    });
 }
 
 /// Adds the im2col rows `cols` of output pixels `rows` back onto their input positions;
 /// `grad_input` holds the images from `first_image` on.
 fn col2im(g: &Conv2dGeometry, cols: &[f32], rows: std::ops::Range<usize>, first_image: usize, grad_input: &mut [f32]) {
-    let base = first_image * g.image_len();
-    for_each_run(g, rows, |row, off, src, len| {
-        let dst = &mut grad_input[src - base..src - base + len];
-        for (d, s) in dst.iter_mut().zip(&cols[row + off..row + off + len]) {
-            *d += s;
+    let patch = Patch::new(g);
+    let shift = first_image * g.image_len();
+    let add = |dst: &mut [f32], src: &[f32]| dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+    for (src, p) in cols.chunks_exact(g.patch_len()).zip(rows) {
+        match Patch::window(g, p) {
+            (Window::Inside { base }, ..) if patch.run < SHORT_RUN => {
+                for (&s, &o) in src.iter().zip(&patch.offsets) {
+                    grad_input[base - shift + o] += s;
+                }
+            }
+            (Window::Inside { base }, ..) => {
+                for (ky, s) in src.chunks_exact(patch.run).enumerate() {
+                    add(&mut grad_input[base - shift + ky * patch.row_stride..][..patch.run], s);
+                }
+            }
+            (Window::Border, n, y0, x0) => {
+                Patch::border_runs(g, n, y0, x0, |off, at, len| {
+                    add(&mut grad_input[at - shift..at - shift + len], &src[off..off + len]);
+                });
+            }
         }
-    });
+    }
 }
 
 fn run_gemm(shape: Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
     gemm(shape, a, b, c).expect("conv2d: operand lengths follow from the geometry");
+}
+
+/// Depths up to which the small-K kernel replaces `gemm`: there, packing costs about as
+/// much as the arithmetic (the first layer of a CNN has K = 3*3*1 = 9).
+const SMALL_K: usize = 32;
+pub static EXPERIMENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+fn exp(bit: usize) -> bool { EXPERIMENT.load(std::sync::atomic::Ordering::Relaxed) & bit != 0 }
+/// Register tile of the small-K kernel, the same as the GEMM micro-kernel's.
+const TR: usize = 4;
+const TC: usize = 8;
+
+/// `C [m, n] += Σ_p A(i, p)·B(p, j)` with `A(i, p) = a[i*a_lane + p*a_step]` and
+/// `B(p, j) = b[p*b_step + j]`: a GEMM that reads its operands in place instead of packing
+/// them. `a_lane = k, a_step = 1` is `A·B`; `a_lane = 1, a_step = m` is `Aᵀ·B`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_strided(m: usize, n: usize, k: usize, a: &[f32], a_lane: usize, a_step: usize, b: &[f32], b_step: usize, c: &mut [f32]) {
+    for i0 in (0..m).step_by(TR) {
+        for j0 in (0..n).step_by(TC) {
+            let (mr, nr) = (TR.min(m - i0), TC.min(n - j0));
+            let a = &a[i0 * a_lane..];
+            let b = &b[j0..];
+            if mr < TR || nr < TC {
+                for i in 0..mr {
+                    for j in 0..nr {
+                        let s: f32 = (0..k).map(|p| a[i * a_lane + p * a_step] * b[p * b_step + j]).sum();
+                        c[(i0 + i) * n + j0 + j] += s;
+                    }
+                }
+                continue;
+            }
+            // Fixed-size tiles that LLVM keeps in registers and vectorizes (two f32x4 per row).
+            let mut acc = [[0.0f32; TC]; TR];
+            for p in 0..k {
+                let bp: &[f32; TC] = b[p * b_step..][..TC].try_into().unwrap();
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let av = a[i * a_lane + p * a_step];
+                    for (x, &bv) in row.iter_mut().zip(bp) {
+                        *x += av * bv;
+                    }
+                }
+            }
+            for (i, row) in acc.iter().enumerate() {
+                for (x, v) in c[(i0 + i) * n + j0..][..TC].iter_mut().zip(row) {
+                    *x += v;
+                }
+            }
+        }
+    }
 }
 
 /// out = conv(input, filter) + bias   (overwrites out; lengths checked with debug_assert,
@@ -278,11 +381,16 @@ pub fn conv2d_forward(g: &Conv2dGeometry, input: &[f32], filter: &[f32], bias: O
                 }
                 let shape = Gemm::new(r1 - r0, oc, k).accumulate(true);
                 let (p0, p1) = (first_row + r0, first_row + r1);
-                if g.is_pointwise() {
-                    run_gemm(shape, &input[p0 * k..p1 * k], filter, dst);
+                let cols = if g.is_pointwise() {
+                    &input[p0 * k..p1 * k]
                 } else {
                     let cols = &mut cols[..(r1 - r0) * k];
-                    im2col(g, input, p0..p1, cols);
+                    if !exp(4) { im2col(g, input, p0..p1, cols); }
+                    &*cols
+                };
+                if exp(8) {} else if k <= SMALL_K && !exp(1) {
+                    gemm_strided(r1 - r0, oc, k, cols, k, 1, filter, oc, dst);
+                } else {
                     run_gemm(shape, cols, filter, dst);
                 }
             }
@@ -334,6 +442,10 @@ pub fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32
     let mut partials = PARTIALS.with(Cell::take);
     partials.clear();
     partials.resize(tasks * flen, 0.0);
+    // With gemm, each slot holds grad_filterᵀ [out_c, K] = grad_outᵀ · cols: packing then
+    // copies whole rows of cols instead of gathering four floats at a time from each.
+    let small = k <= SMALL_K && !exp(1);
+    let tr = !exp(2);
     parallel::for_each_chunk_mut(&mut partials, flen, |t, part| {
         let first_row = t * plan.images * pixels;
         let rows = (g.batch - t * plan.images).min(plan.images) * pixels;
@@ -341,28 +453,48 @@ pub fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32
             for r0 in (0..rows).step_by(plan.rows) {
                 let r1 = (r0 + plan.rows).min(rows);
                 let (p0, p1) = (first_row + r0, first_row + r1);
-                let shape = Gemm::new(k, oc, r1 - r0).trans_a(true).accumulate(r0 > 0);
                 let go = &grad_out[p0 * oc..p1 * oc];
-                if g.is_pointwise() {
-                    run_gemm(shape, &input[p0 * k..p1 * k], go, part);
+                let cols = if g.is_pointwise() {
+                    &input[p0 * k..p1 * k]
                 } else {
                     let cols = &mut cols[..(r1 - r0) * k];
                     im2col(g, input, p0..p1, cols);
-                    run_gemm(shape, cols, go, part);
+                    &*cols
+                };
+                if small {
+                    // Blocks of rows, so the slices of cols and grad_out that each register
+                    // tile reads stay in L1 for the next tile.
+                    for b0 in (0..r1 - r0).step_by(256) {
+                        let b1 = (b0 + 256).min(r1 - r0);
+                        let (a, go) = (&cols[b0 * k..b1 * k], &go[b0 * oc..b1 * oc]);
+                        gemm_strided(k, oc, b1 - b0, a, 1, k, go, oc, part);
+                    }
+                } else {
+                    if tr { run_gemm(Gemm::new(oc, k, r1 - r0).trans_a(true).accumulate(r0 > 0), go, cols, part); }
+                    else { run_gemm(Gemm::new(k, oc, r1 - r0).trans_a(true).accumulate(r0 > 0), cols, go, part); }
                 }
             }
         })
     });
-    let partials_ref = &partials;
-    parallel::for_each_chunk_mut(grad_filter, 4096, |c, dst| {
+    let (sum, rest) = partials.split_at_mut(flen);
+    let rest = &*rest;
+    parallel::for_each_chunk_mut(sum, 4096, |c, dst| {
         let off = c * 4096;
-        dst.copy_from_slice(&partials_ref[off..off + dst.len()]);
-        for part in partials_ref.chunks_exact(flen).skip(1) {
+        for part in rest.chunks_exact(flen) {
             for (d, s) in dst.iter_mut().zip(&part[off..]) {
                 *d += s;
             }
         }
     });
+    if small || !tr {
+        grad_filter.copy_from_slice(&partials[..flen]);
+    } else {
+        for (j, row) in partials[..flen].chunks_exact(k).enumerate() {
+            for (t, &v) in row.iter().enumerate() {
+                grad_filter[t * oc + j] = v;
+            }
+        }
+    }
     PARTIALS.with(|c| c.set(partials));
 }
 

@@ -67,17 +67,7 @@ pub fn categorical_cross_entropy(tape: &mut Tape, probs: Var, labels: &Tensor) -
     ))
 }
 
-/// One-hot rows from class indices, checking each against the number of classes.
-pub fn one_hot(indices: &[u32], classes: usize) -> Result<Tensor> {
-    let mut t = Tensor::zeros(&[indices.len(), classes]);
-    for (i, &k) in indices.iter().enumerate() {
-        if k as usize >= classes {
-            return Err(Error::argument(format!("label {k} at index {i} is out of range for {classes} classes")));
-        }
-        t.data_mut()[i * classes + k as usize] = 1.0;
-    }
-    Ok(t)
-}
+pub use crate::data::one_hot;
 
 /// Sparse form: labels are class indices.
 pub fn sparse_softmax_cross_entropy(tape: &mut Tape, logits: Var, labels: &[u32]) -> Result<Var> {

@@ -2,7 +2,7 @@
 //! the closure for its gradient right beside it.
 
 pub mod activation;
-// pub mod conv; (enabled once kernels::pool lands)
+pub mod conv;
 pub mod dropout;
 pub mod elementwise;
 pub mod linalg;

@@ -1,0 +1,195 @@
+//! A compiled model: a Sequential network with a loss and an optimizer, and the training
+//! step that runs entirely in the core (forward, backward, update) so each batch crosses the
+//! JS/WASM boundary once.
+
+use crate::autograd::Tape;
+use crate::error::Error;
+use crate::nn::{BatchNorm, Sequential};
+use crate::ops::loss::{
+    accuracy, categorical_cross_entropy, mean_squared_error, one_hot, softmax_cross_entropy,
+};
+use crate::optim::Optimizer;
+use crate::rng::Rng;
+use crate::tensor::shape_str;
+use crate::{Result, Tensor};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// Targets one-hot `[batch, classes]`.
+    CategoricalCrossentropy,
+    /// Targets are class indices, `[batch]`.
+    SparseCategoricalCrossentropy,
+    MeanSquaredError,
+}
+
+impl Loss {
+    pub fn parse(name: &str) -> Result<Loss> {
+        Ok(match name {
+            "categoricalCrossentropy" | "categorical_crossentropy" => Loss::CategoricalCrossentropy,
+            "sparseCategoricalCrossentropy" | "sparse_categorical_crossentropy" => Loss::SparseCategoricalCrossentropy,
+            "meanSquaredError" | "mean_squared_error" | "mse" => Loss::MeanSquaredError,
+            _ => {
+                return Err(Error::argument(format!(
+                    "unknown loss '{name}' (categoricalCrossentropy, sparseCategoricalCrossentropy, meanSquaredError)"
+                )))
+            }
+        })
+    }
+}
+
+/// Loss and accuracy of one batch (accuracy is NaN for regression losses).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepStats {
+    pub loss: f32,
+    pub accuracy: f32,
+}
+
+pub struct Model {
+    pub net: Sequential,
+    pub loss: Loss,
+    pub optimizer: Box<dyn Optimizer>,
+    rng: Rng,
+}
+
+impl Model {
+    /// `seed` drives dropout; the same seed and thread count repeat a run exactly.
+    pub fn new(net: Sequential, loss: Loss, optimizer: Box<dyn Optimizer>, seed: u64) -> Result<Model> {
+        if !net.is_built() {
+            return Err(Error::state("compile needs a built model (give the model an input shape)"));
+        }
+        Ok(Model { net, loss, optimizer, rng: Rng::new(seed ^ 0x5EED_D20F) })
+    }
+
+    /// One-hot targets for the loss, after checking them against the model's output.
+    fn targets(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let n = x.shape().first().copied().unwrap_or(0);
+        let out = self.net.output_shape();
+        match self.loss {
+            Loss::SparseCategoricalCrossentropy => {
+                let ok = (y.rank() == 1 && y.shape()[0] == n) || (y.rank() == 2 && y.shape() == [n, 1]);
+                if !ok || out.len() != 1 {
+                    return Err(Error::shape(format!(
+                        "sparse labels must be [{n}] for input batch {n} and a [batch, classes] output, got {}",
+                        shape_str(y.shape())
+                    )));
+                }
+                let mut labels = Vec::with_capacity(n);
+                for (i, &v) in y.data().iter().enumerate() {
+                    if !(v >= 0.0 && v.fract() == 0.0) {
+                        return Err(Error::argument(format!("label {v} at index {i} is not a class index")));
+                    }
+                    labels.push(v as u32);
+                }
+                one_hot(&labels, out[0])
+            }
+            _ => {
+                let want: Vec<usize> = std::iter::once(n).chain(out.iter().copied()).collect();
+                if y.shape() != want {
+                    return Err(Error::shape(format!(
+                        "targets {} do not match the model output {} for a batch of {n}",
+                        shape_str(y.shape()),
+                        shape_str(&want)
+                    )));
+                }
+                Ok(y.clone())
+            }
+        }
+    }
+
+    /// Loss and accuracy of `x` against `y`; with `train`, also back-propagates and updates.
+    fn step(&mut self, x: &Tensor, y: &Tensor, train: bool) -> Result<StepStats> {
+        self.net.check_input(x)?;
+        let targets = self.targets(x, y)?;
+        let classify = self.loss != Loss::MeanSquaredError;
+        let logits = classify && self.net.ends_in_softmax();
+        let mut tape = Tape::new();
+        let input = tape.constant(x.clone());
+        let run = |tape: &mut Tape, net: &mut Sequential, rng: &mut Rng| net.forward(tape, input, train, logits, rng);
+        let (out, param_vars) = if train {
+            run(&mut tape, &mut self.net, &mut self.rng)?
+        } else {
+            tape.no_grad(|t| run(t, &mut self.net, &mut self.rng))?
+        };
+        let loss = match (self.loss, logits) {
+            (Loss::MeanSquaredError, _) => mean_squared_error(&mut tape, out, &targets)?,
+            (_, true) => softmax_cross_entropy(&mut tape, out, &targets)?,
+            (_, false) => categorical_cross_entropy(&mut tape, out, &targets)?,
+        };
+        let loss_value = tape.value(loss).data()[0];
+        let acc = if classify { accuracy(tape.value(out), &targets)? } else { f32::NAN };
+        if !loss_value.is_finite() {
+            // Nothing is updated: the weights stay those of the last finite step.
+            return Err(Error::numeric(format!(
+                "the loss is {loss_value} (step {} of the optimizer); weights were not updated",
+                self.optimizer.iterations() + 1
+            )));
+        }
+        if train {
+            tape.backward(loss)?;
+            let mut grads = Vec::new();
+            for (layer, vars) in self.net.layers().iter().zip(&param_vars) {
+                if layer.trainable() {
+                    grads.extend(vars.iter().map(|&v| tape.take_grad(v).expect("trainable parameters get gradients")));
+                }
+            }
+            let mut params: Vec<_> =
+                self.net.layers_mut().iter_mut().filter(|l| l.trainable()).flat_map(|l| l.params_mut()).collect();
+            self.optimizer.step(&mut params, &grads)?;
+        }
+        Ok(StepStats { loss: loss_value, accuracy: acc })
+    }
+
+    /// Forward, backward and one optimizer update on a batch.
+    pub fn train_step(&mut self, x: &Tensor, y: &Tensor) -> Result<StepStats> {
+        self.step(x, y, true)
+    }
+
+    /// Loss and accuracy in inference mode (moving statistics, no dropout), no update.
+    pub fn test_step(&mut self, x: &Tensor, y: &Tensor) -> Result<StepStats> {
+        self.step(x, y, false)
+    }
+
+    /// Model outputs in inference mode (probabilities for a softmax model).
+    pub fn predict(&mut self, x: &Tensor) -> Result<Tensor> {
+        predict(&mut self.net, x)
+    }
+
+    /// Precise-BN: recomputes every BN layer's population statistics from `batches` run in
+    /// training mode (no weight update). Returns the number of batches used.
+    pub fn recalibrate_batch_norm<'a>(&mut self, batches: impl IntoIterator<Item = &'a Tensor>) -> Result<usize> {
+        let bns = |net: &mut Sequential| -> Vec<*mut BatchNorm> {
+            net.layers_mut().iter_mut().filter_map(|l| l.as_any_mut().downcast_mut::<BatchNorm>()).map(|b| b as *mut _).collect()
+        };
+        for bn in bns(&mut self.net) {
+            // SAFETY: the pointers come from distinct layers of `self.net`, used one at a time
+            // while no other borrow of the network is alive.
+            unsafe { (*bn).begin_recalibration() };
+        }
+        let mut count = 0;
+        let mut result = Ok(());
+        for x in batches {
+            let mut tape = Tape::new();
+            let input = tape.constant(x.clone());
+            if let Err(e) = tape.no_grad(|t| self.net.forward(t, input, true, false, &mut self.rng)) {
+                result = Err(e);
+                break;
+            }
+            count += 1;
+        }
+        for bn in bns(&mut self.net) {
+            // SAFETY: as above.
+            let used = unsafe { (*bn).finish_recalibration() };
+            debug_assert!(result.is_err() || used == count);
+        }
+        result.map(|_| count)
+    }
+}
+
+/// Outputs of a network in inference mode, without gradients (no compile needed).
+pub fn predict(net: &mut Sequential, x: &Tensor) -> Result<Tensor> {
+    let mut tape = Tape::new();
+    let input = tape.constant(x.clone());
+    // Inference draws no random numbers (dropout is off), so any generator will do.
+    let (out, _) = tape.no_grad(|t| net.forward(t, input, false, false, &mut Rng::new(0)))?;
+    Ok(tape.value(out).clone())
+}

@@ -1,0 +1,95 @@
+//! Weight initializers, as Keras names them.
+
+use crate::error::Error;
+use crate::rng::Rng;
+use crate::{Result, Tensor};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Initializer {
+    Zeros,
+    Ones,
+    Constant(f32),
+    /// U(−l, l) with l = √(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010).
+    GlorotUniform,
+    /// N(0, 2 / (fan_in + fan_out)), truncated at 2σ as Keras does.
+    GlorotNormal,
+    /// U(−l, l) with l = √(6 / fan_in) (He et al., 2015).
+    HeUniform,
+    /// N(0, 2 / fan_in), truncated at 2σ.
+    HeNormal,
+    RandomNormal { mean: f32, stddev: f32 },
+    RandomUniform { min: f32, max: f32 },
+}
+
+impl Initializer {
+    pub fn parse(name: &str) -> Result<Initializer> {
+        Ok(match name {
+            "zeros" => Initializer::Zeros,
+            "ones" => Initializer::Ones,
+            "glorotUniform" | "glorot_uniform" => Initializer::GlorotUniform,
+            "glorotNormal" | "glorot_normal" => Initializer::GlorotNormal,
+            "heUniform" | "he_uniform" => Initializer::HeUniform,
+            "heNormal" | "he_normal" => Initializer::HeNormal,
+            _ => {
+                return Err(Error::argument(format!(
+                    "unknown initializer '{name}' (zeros, ones, glorotUniform, glorotNormal, heUniform, heNormal)"
+                )))
+            }
+        })
+    }
+
+    /// A tensor of `shape`; `fans` = (fan_in, fan_out) for the variance-scaling kinds.
+    pub fn init(&self, shape: &[usize], fans: (usize, usize), rng: &mut Rng) -> Tensor {
+        let n: usize = shape.iter().product();
+        let (fan_in, fan_out) = (fans.0.max(1) as f32, fans.1.max(1) as f32);
+        let truncated = |rng: &mut Rng, std: f32| loop {
+            let z = rng.normal();
+            if z.abs() <= 2.0 {
+                // Keras rescales by 0.8796 so the truncated normal keeps the target variance.
+                break z * std / 0.879_625_7;
+            }
+        };
+        let data: Vec<f32> = match *self {
+            Initializer::Zeros => vec![0.0; n],
+            Initializer::Ones => vec![1.0; n],
+            Initializer::Constant(v) => vec![v; n],
+            Initializer::GlorotUniform => {
+                let l = (6.0 / (fan_in + fan_out)).sqrt();
+                (0..n).map(|_| rng.uniform(-l, l)).collect()
+            }
+            Initializer::GlorotNormal => {
+                let s = (2.0 / (fan_in + fan_out)).sqrt();
+                (0..n).map(|_| truncated(rng, s)).collect()
+            }
+            Initializer::HeUniform => {
+                let l = (6.0 / fan_in).sqrt();
+                (0..n).map(|_| rng.uniform(-l, l)).collect()
+            }
+            Initializer::HeNormal => {
+                let s = (2.0 / fan_in).sqrt();
+                (0..n).map(|_| truncated(rng, s)).collect()
+            }
+            Initializer::RandomNormal { mean, stddev } => (0..n).map(|_| mean + stddev * rng.normal()).collect(),
+            Initializer::RandomUniform { min, max } => (0..n).map(|_| rng.uniform(min, max)).collect(),
+        };
+        Tensor::new(data, shape).expect("length matches shape")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glorot_uniform_has_the_keras_limit_and_variance() {
+        let t = Initializer::GlorotUniform.init(&[300, 100], (300, 100), &mut Rng::new(1));
+        let l = (6.0f32 / 400.0).sqrt();
+        assert!(t.data().iter().all(|v| v.abs() <= l));
+        let var = t.data().iter().map(|v| v * v).sum::<f32>() / t.len() as f32;
+        assert!((var - 2.0 / 400.0).abs() < 2e-4, "{var}");
+        let h = Initializer::HeNormal.init(&[200, 200], (200, 200), &mut Rng::new(2));
+        let var = h.data().iter().map(|v| v * v).sum::<f32>() / h.len() as f32;
+        assert!((var - 2.0 / 200.0).abs() < 5e-4, "{var}");
+        assert!(Initializer::parse("lecun").is_err());
+    }
+}
