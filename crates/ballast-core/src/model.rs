@@ -97,7 +97,14 @@ impl Model {
     }
 
     /// Loss and accuracy of `x` against `y`; with `train`, also back-propagates and updates.
+    /// All or nothing: when any part fails, no weight or statistic changes.
     fn step(&mut self, x: &Tensor, y: &Tensor, train: bool) -> Result<StepStats> {
+        let result = self.try_step(x, y, train);
+        self.net.end_step(result.is_ok());
+        result
+    }
+
+    fn try_step(&mut self, x: &Tensor, y: &Tensor, train: bool) -> Result<StepStats> {
         self.net.check_input(x)?;
         let targets = self.targets(x, y)?;
         let classify = self.loss != Loss::MeanSquaredError;
@@ -174,6 +181,7 @@ impl Model {
                 result = Err(e);
                 break;
             }
+            self.net.end_step(false);
             count += 1;
         }
         for bn in bns(&mut self.net) {

@@ -120,6 +120,7 @@ fn forward_layer(layer: &mut dyn Layer, x: &Tensor, training: bool) -> Tensor {
     let mut rng = Rng::new(0);
     let mut ctx = ballast_core::nn::Ctx { tape: &mut tape, training, rng: &mut rng, logits: false };
     let y = layer.forward(&mut ctx, xv, &params).unwrap();
+    layer.end_step(true);
     tape.value(y).clone()
 }
 

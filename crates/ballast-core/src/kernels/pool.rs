@@ -1,10 +1,15 @@
-//! 2-D max pooling on NHWC tensors. The forward pass records, for every output, the flat
-//! index of the input that won, so the backward pass is a scatter-add of the gradient.
+//! 2-D max pooling (NHWC), with TensorFlow's padding rules: padded positions never win.
+//!
+//! The forward pass records, for every output, the flat input index of its maximum; the
+//! backward pass scatters the output gradient back through those indices. Work is split
+//! into tasks of whole images (an index never leaves its image), so overlapping windows
+//! accumulate inside one task, in output order, whatever the number of threads.
+
+use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::kernels::conv::Padding;
+use crate::kernels::conv::{checked_len, valid_taps, Padding};
 use crate::parallel;
-use crate::tensor::shape_str;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pool2dGeometry {
@@ -22,51 +27,46 @@ pub struct Pool2dGeometry {
     pub out_w: usize,
 }
 
-/// Output size and leading padding along one axis, TensorFlow's rules.
-fn axis(input: usize, window: usize, stride: usize, padding: Padding) -> Option<(usize, usize)> {
-    match padding {
-        Padding::Valid => (input >= window).then(|| ((input - window) / stride + 1, 0)),
-        Padding::Same => {
-            let out = input.div_ceil(stride);
-            let total = ((out - 1) * stride + window).saturating_sub(input);
-            Some((out, total / 2))
-        }
-    }
-}
-
 impl Pool2dGeometry {
+    /// Validates the shapes: a rank-4 NHWC input without zero dimensions (and few enough
+    /// elements for `u32` argmax indices), a non-empty window that fits the (padded) input,
+    /// positive strides.
     pub fn new(input_shape: &[usize], pool: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Self> {
         let &[batch, in_h, in_w, channels] = input_shape else {
             return Err(Error::shape(format!(
-                "max_pool2d expects input [batch, height, width, channels], got {}",
-                shape_str(input_shape)
+                "max_pool2d: input must have rank 4 [batch, height, width, channels], got shape {input_shape:?}"
             )));
         };
         if input_shape.contains(&0) {
-            return Err(Error::shape(format!("max_pool2d: input {} has an empty dimension", shape_str(input_shape))));
+            return Err(Error::shape(format!("max_pool2d: input shape {input_shape:?} has a zero dimension")));
         }
-        if pool.0 == 0 || pool.1 == 0 || strides.0 == 0 || strides.1 == 0 {
-            return Err(Error::argument(format!("max_pool2d: pool size {pool:?} and strides {strides:?} must be positive")));
-        }
-        let (Some((out_h, pad_top)), Some((out_w, pad_left))) =
-            (axis(in_h, pool.0, strides.0, padding), axis(in_w, pool.1, strides.1, padding))
-        else {
-            return Err(Error::shape(format!(
-                "max_pool2d: pool {}x{} is larger than the input {} with 'valid' padding",
-                pool.0,
-                pool.1,
-                shape_str(input_shape)
+        let ((ph, pw), (sh, sw)) = (pool, strides);
+        if ph == 0 || pw == 0 || sh == 0 || sw == 0 {
+            return Err(Error::argument(format!(
+                "max_pool2d: pool size {ph}x{pw} and strides ({sh}, {sw}) must be positive (input shape {input_shape:?})"
             )));
+        }
+        if checked_len(input_shape).is_none_or(|len| len > u32::MAX as usize) {
+            return Err(Error::shape(format!(
+                "max_pool2d: input shape {input_shape:?} has more elements than u32 argmax indices can address"
+            )));
+        }
+        let too_big = || {
+            Error::shape(format!(
+                "max_pool2d: pool size {ph}x{pw} is larger than the input {in_h}x{in_w} with {padding:?} padding (input shape {input_shape:?})"
+            ))
         };
+        let (out_h, pad_top) = padding.resolve(in_h, ph, sh).ok_or_else(too_big)?;
+        let (out_w, pad_left) = padding.resolve(in_w, pw, sw).ok_or_else(too_big)?;
         Ok(Pool2dGeometry {
             batch,
             in_h,
             in_w,
             channels,
-            pool_h: pool.0,
-            pool_w: pool.1,
-            stride_h: strides.0,
-            stride_w: strides.1,
+            pool_h: ph,
+            pool_w: pw,
+            stride_h: sh,
+            stride_w: sw,
             pad_top,
             pad_left,
             out_h,
@@ -78,46 +78,60 @@ impl Pool2dGeometry {
         [self.batch, self.out_h, self.out_w, self.channels]
     }
 
-    /// Rows `[lo, hi)` (or columns) of the input inside the window at output position `o`;
-    /// padded positions are outside and never win.
-    fn window(o: usize, stride: usize, pad: usize, size: usize, input: usize) -> (usize, usize) {
-        let start = (o * stride) as isize - pad as isize;
-        let lo = start.max(0) as usize;
-        let hi = ((start + size as isize).max(0) as usize).min(input);
-        (lo, hi)
+    fn image_len(&self) -> usize {
+        self.in_h * self.in_w * self.channels
+    }
+
+    fn out_image_len(&self) -> usize {
+        self.out_h * self.out_w * self.channels
+    }
+
+    /// Images per task: about 16 tasks when the batch allows, so a pool stays balanced.
+    fn images_per_task(&self) -> usize {
+        self.batch.div_ceil(16)
     }
 }
 
-/// Max over each window; `argmax[i]` is the flat input index of output `i`'s maximum (the
-/// first one on ties).
+/// Max pooling; padded positions never win (TF "same" semantics). argmax[i] = flat index
+/// into input of the max for output i (first max wins on ties; a NaN wins over numbers).
 pub fn max_pool2d_forward(g: &Pool2dGeometry, input: &[f32], out: &mut [f32], argmax: &mut [u32]) {
-    debug_assert_eq!(input.len(), g.batch * g.in_h * g.in_w * g.channels);
-    debug_assert_eq!(out.len(), g.batch * g.out_h * g.out_w * g.channels);
+    debug_assert_eq!(input.len(), g.batch * g.image_len(), "max_pool2d: input length");
+    debug_assert_eq!(out.len(), g.batch * g.out_image_len(), "max_pool2d: output length");
+    debug_assert_eq!(argmax.len(), out.len(), "max_pool2d: argmax length");
     let c = g.channels;
-    let row = g.out_w * c;
-    // One task per output row (image, oh): tasks write disjoint rows of `out` and `argmax`.
-    let argmax_ptr = ArgmaxPtr(argmax.as_mut_ptr());
-    parallel::for_each_chunk_mut(out, row, |r, out_row| {
-        let (n, oh) = (r / g.out_h, r % g.out_h);
-        // SAFETY: chunk r of `out` pairs with the same range of `argmax` (same length), and
-        // each chunk index is visited by exactly one task.
-        let arg_row = unsafe { std::slice::from_raw_parts_mut(argmax_ptr.get().add(r * row), out_row.len()) };
-        let (h0, h1) = Pool2dGeometry::window(oh, g.stride_h, g.pad_top, g.pool_h, g.in_h);
-        for ow in 0..g.out_w {
-            let (w0, w1) = Pool2dGeometry::window(ow, g.stride_w, g.pad_left, g.pool_w, g.in_w);
-            let best = &mut out_row[ow * c..(ow + 1) * c];
-            let arg = &mut arg_row[ow * c..(ow + 1) * c];
-            best.fill(f32::NEG_INFINITY);
+    let chunk = g.images_per_task() * g.out_image_len();
+    // Each task locks only its own pair of chunks, so the locks are never contended; they
+    // hand two disjoint mutable slices to a task without unsafe code.
+    let tasks: Vec<Mutex<(&mut [f32], &mut [u32])>> =
+        out.chunks_mut(chunk).zip(argmax.chunks_mut(chunk)).map(Mutex::new).collect();
+    parallel::for_each_task(tasks.len(), |t| {
+        let mut guard = tasks[t].lock().unwrap_or_else(|e| e.into_inner());
+        let (out, argmax) = &mut *guard;
+        let first_pixel = t * chunk / c;
+        for (i, (best, arg)) in out.chunks_exact_mut(c).zip(argmax.chunks_exact_mut(c)).enumerate() {
+            let p = first_pixel + i;
+            let (n, oy, ox) = (p / (g.out_h * g.out_w), p / g.out_w % g.out_h, p % g.out_w);
+            let (y0, x0) = (oy * g.stride_h, ox * g.stride_w);
+            let ys = valid_taps(y0, g.pad_top, g.pool_h, g.in_h);
+            let xs = valid_taps(x0, g.pad_left, g.pool_w, g.in_w);
+            // Geometries from `new` always have an in-image element; others get no source.
+            best.fill(0.0);
             arg.fill(u32::MAX);
-            for h in h0..h1 {
-                for w in w0..w1 {
-                    let base = ((n * g.in_h + h) * g.in_w + w) * c;
-                    for ch in 0..c {
-                        let v = input[base + ch];
-                        // `>` keeps the first maximum; NaN propagates like TensorFlow's.
-                        if v > best[ch] || (v.is_nan() && !best[ch].is_nan()) || arg[ch] == u32::MAX {
-                            best[ch] = v;
-                            arg[ch] = (base + ch) as u32;
+            let mut first = true;
+            for iy in y0 + ys.start - g.pad_top..y0 + ys.end - g.pad_top {
+                for ix in x0 + xs.start - g.pad_left..x0 + xs.end - g.pad_left {
+                    let base = ((n * g.in_h + iy) * g.in_w + ix) * c;
+                    let src = &input[base..base + c];
+                    if first {
+                        best.copy_from_slice(src);
+                        arg.iter_mut().enumerate().for_each(|(ch, a)| *a = (base + ch) as u32);
+                        first = false;
+                        continue;
+                    }
+                    for (ch, ((b, a), &v)) in best.iter_mut().zip(arg.iter_mut()).zip(src).enumerate() {
+                        if v > *b || (v.is_nan() && !b.is_nan()) {
+                            *b = v;
+                            *a = (base + ch) as u32;
                         }
                     }
                 }
@@ -126,28 +140,22 @@ pub fn max_pool2d_forward(g: &Pool2dGeometry, input: &[f32], out: &mut [f32], ar
     });
 }
 
-#[derive(Clone, Copy)]
-struct ArgmaxPtr(*mut u32);
-impl ArgmaxPtr {
-    fn get(self) -> *mut u32 {
-        self.0
-    }
-}
-// SAFETY: tasks write disjoint ranges through it (see `max_pool2d_forward`).
-unsafe impl Send for ArgmaxPtr {}
-unsafe impl Sync for ArgmaxPtr {}
-
-/// `grad_input = Σ grad_out` scattered at the winners. Each task owns whole images, so
-/// overlapping windows (stride < pool) accumulate without races.
+/// grad_input = scatter-add of grad_out at argmax (overwrites grad_input, zero elsewhere).
+/// Indices outside the input (or outside the output's own image) are ignored.
 pub fn max_pool2d_backward(g: &Pool2dGeometry, grad_out: &[f32], argmax: &[u32], grad_input: &mut [f32]) {
-    debug_assert_eq!(grad_out.len(), argmax.len());
-    let image_in = g.in_h * g.in_w * g.channels;
-    let image_out = g.out_h * g.out_w * g.channels;
-    parallel::for_each_chunk_mut(grad_input, image_in, |n, dst| {
-        dst.fill(0.0);
-        let base = n * image_in;
-        for i in n * image_out..(n + 1) * image_out {
-            dst[argmax[i] as usize - base] += grad_out[i];
+    debug_assert_eq!(grad_out.len(), g.batch * g.out_image_len(), "max_pool2d: grad_out length");
+    debug_assert_eq!(argmax.len(), grad_out.len(), "max_pool2d: argmax length");
+    debug_assert_eq!(grad_input.len(), g.batch * g.image_len(), "max_pool2d: grad_input length");
+    let images = g.images_per_task();
+    let (in_chunk, out_chunk) = (images * g.image_len(), images * g.out_image_len());
+    parallel::for_each_chunk_mut(grad_input, in_chunk, |t, gi| {
+        gi.fill(0.0);
+        let first = t * in_chunk;
+        let outs = t * out_chunk..((t + 1) * out_chunk).min(grad_out.len());
+        for (&d, &a) in grad_out[outs.clone()].iter().zip(&argmax[outs]) {
+            if let Some(slot) = (a as usize).checked_sub(first).and_then(|i| gi.get_mut(i)) {
+                *slot += d;
+            }
         }
     });
 }
@@ -156,94 +164,235 @@ pub fn max_pool2d_backward(g: &Pool2dGeometry, grad_out: &[f32], argmax: &[u32],
 mod tests {
     use super::*;
     use crate::rng::Rng;
+    use crate::ErrorKind;
 
-    fn naive(g: &Pool2dGeometry, x: &[f32]) -> Vec<f32> {
-        let mut out = Vec::new();
+    fn geometry(shape: &[usize], pool: (usize, usize), s: (usize, usize), p: Padding) -> Pool2dGeometry {
+        Pool2dGeometry::new(shape, pool, s, p).unwrap()
+    }
+
+    /// Distinct values in random order, so no window has a tie.
+    fn distinct(len: usize, seed: u64) -> Vec<f32> {
+        let mut v: Vec<f32> = (0..len).map(|i| i as f32 * 0.25 - len as f32 * 0.125).collect();
+        Rng::new(seed).shuffle(&mut v);
+        v
+    }
+
+    /// Direct reference: every window position in order, padding skipped, first max kept.
+    fn naive_forward(g: &Pool2dGeometry, input: &[f32]) -> (Vec<f32>, Vec<u32>) {
+        let (mut out, mut arg) = (Vec::new(), Vec::new());
         for n in 0..g.batch {
-            for oh in 0..g.out_h {
-                for ow in 0..g.out_w {
-                    for c in 0..g.channels {
-                        let mut best = f32::NEG_INFINITY;
-                        for ph in 0..g.pool_h {
-                            for pw in 0..g.pool_w {
-                                let h = (oh * g.stride_h + ph) as isize - g.pad_top as isize;
-                                let w = (ow * g.stride_w + pw) as isize - g.pad_left as isize;
-                                if h >= 0 && w >= 0 && (h as usize) < g.in_h && (w as usize) < g.in_w {
-                                    best = best.max(x[((n * g.in_h + h as usize) * g.in_w + w as usize) * g.channels + c]);
+            for oy in 0..g.out_h {
+                for ox in 0..g.out_w {
+                    for ch in 0..g.channels {
+                        let mut best: Option<(f32, usize)> = None;
+                        for ky in 0..g.pool_h {
+                            for kx in 0..g.pool_w {
+                                let (y, x) = (oy * g.stride_h + ky, ox * g.stride_w + kx);
+                                if y < g.pad_top
+                                    || x < g.pad_left
+                                    || y - g.pad_top >= g.in_h
+                                    || x - g.pad_left >= g.in_w
+                                {
+                                    continue;
+                                }
+                                let i = ((n * g.in_h + y - g.pad_top) * g.in_w + x - g.pad_left) * g.channels + ch;
+                                if best.is_none_or(|(b, _)| input[i] > b) {
+                                    best = Some((input[i], i));
                                 }
                             }
                         }
-                        out.push(best);
+                        let (b, i) = best.unwrap();
+                        out.push(b);
+                        arg.push(i as u32);
                     }
                 }
             }
         }
-        out
+        (out, arg)
+    }
+
+    fn cases() -> Vec<Pool2dGeometry> {
+        use Padding::*;
+        vec![
+            geometry(&[1, 4, 4, 1], (2, 2), (2, 2), Valid),
+            geometry(&[3, 7, 9, 5], (2, 2), (2, 2), Valid),
+            geometry(&[3, 7, 9, 5], (2, 2), (2, 2), Same),
+            geometry(&[2, 9, 8, 3], (3, 3), (2, 2), Valid),
+            geometry(&[2, 9, 8, 3], (3, 3), (2, 2), Same),
+            geometry(&[3, 6, 5, 2], (2, 2), (1, 1), Valid),
+            geometry(&[3, 6, 5, 2], (2, 2), (1, 1), Same),
+            geometry(&[1, 7, 8, 4], (2, 3), (1, 2), Same),
+            geometry(&[1, 3, 3, 2], (5, 5), (1, 1), Same),
+            geometry(&[40, 5, 6, 3], (3, 3), (2, 2), Same),
+        ]
     }
 
     #[test]
-    fn matches_naive_for_valid_same_and_overlapping() {
-        for (shape, pool, stride, pad) in [
-            ([2, 6, 6, 3], (2, 2), (2, 2), Padding::Valid),
-            ([2, 7, 7, 2], (3, 3), (2, 2), Padding::Same),
-            ([1, 5, 4, 1], (2, 2), (1, 1), Padding::Valid),
-            ([3, 5, 5, 4], (2, 3), (2, 1), Padding::Same),
-        ] {
-            let g = Pool2dGeometry::new(&shape, pool, stride, pad).unwrap();
-            let mut r = Rng::new(3);
-            let x: Vec<f32> = (0..shape.iter().product()).map(|_| r.uniform(-1.0, 1.0)).collect();
-            let mut out = vec![0.0; g.output_shape().iter().product()];
-            let mut arg = vec![0u32; out.len()];
-            max_pool2d_forward(&g, &x, &mut out, &mut arg);
-            assert_eq!(out, naive(&g, &x), "{shape:?} {pool:?} {stride:?} {pad:?}");
-            assert!(arg.iter().zip(&out).all(|(&a, &o)| x[a as usize] == o));
-            // Backward: each gradient lands on its winner, summed where windows overlap.
-            let go: Vec<f32> = (0..out.len()).map(|i| i as f32).collect();
-            let mut gi = vec![1.0; x.len()];
-            max_pool2d_backward(&g, &go, &arg, &mut gi);
-            let mut want = vec![0.0; x.len()];
-            for (i, &a) in arg.iter().enumerate() {
-                want[a as usize] += go[i];
+    fn forward_and_backward_match_naive() {
+        for (seed, g) in cases().into_iter().enumerate() {
+            let input = distinct(g.batch * g.image_len(), seed as u64);
+            let (want, want_arg) = naive_forward(&g, &input);
+            let (mut out, mut arg) = (vec![f32::NAN; want.len()], vec![0; want.len()]);
+            max_pool2d_forward(&g, &input, &mut out, &mut arg);
+            assert_eq!(out, want, "{g:?}");
+            assert_eq!(arg, want_arg, "{g:?}");
+
+            let mut rng = Rng::new(seed as u64);
+            let grad_out: Vec<f32> = (0..out.len()).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let mut want_gi = vec![0.0; input.len()];
+            for (&d, &a) in grad_out.iter().zip(&want_arg) {
+                want_gi[a as usize] += d;
             }
-            assert_eq!(gi, want);
+            let mut gi = vec![f32::NAN; input.len()];
+            max_pool2d_backward(&g, &grad_out, &arg, &mut gi);
+            assert_eq!(gi, want_gi, "{g:?}");
         }
     }
 
     #[test]
-    fn padding_never_wins() {
-        let g = Pool2dGeometry::new(&[1, 3, 3, 1], (3, 3), (2, 2), Padding::Same).unwrap();
-        let x = vec![-5.0; 9];
-        let mut out = vec![0.0; 4];
-        let mut arg = vec![0; 4];
-        max_pool2d_forward(&g, &x, &mut out, &mut arg);
-        assert_eq!(out, vec![-5.0; 4]);
+    fn gradient_matches_finite_differences() {
+        // Inputs are 0.25 apart and eps is 0.01, so no perturbation changes a window's
+        // maximum: the loss is locally linear and central differences are exact up to f32
+        // rounding of the inputs (|x| <= 30 moves by at most 2e-6, relative error 1e-4).
+        const EPS: f32 = 0.01;
+        for g in [
+            geometry(&[2, 7, 6, 3], (3, 3), (2, 2), Padding::Same),
+            geometry(&[1, 6, 5, 2], (2, 2), (1, 1), Padding::Valid),
+        ] {
+            let input = distinct(g.batch * g.image_len(), 3);
+            let mut rng = Rng::new(4);
+            let r: Vec<f32> = (0..g.batch * g.out_image_len()).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let loss = |x: &[f32]| {
+                let (mut out, mut arg) = (vec![0.0; r.len()], vec![0; r.len()]);
+                max_pool2d_forward(&g, x, &mut out, &mut arg);
+                out.iter().zip(&r).map(|(&o, &w)| o as f64 * w as f64).sum::<f64>()
+            };
+            let (mut out, mut arg) = (vec![0.0; r.len()], vec![0; r.len()]);
+            max_pool2d_forward(&g, &input, &mut out, &mut arg);
+            let mut gi = vec![0.0; input.len()];
+            max_pool2d_backward(&g, &r, &arg, &mut gi);
+            for (i, &analytic) in gi.iter().enumerate() {
+                let mut x = input.clone();
+                x[i] += EPS;
+                let plus = loss(&x);
+                x[i] = input[i] - EPS;
+                let numeric = (plus - loss(&x)) / (2.0 * EPS as f64);
+                assert!(
+                    (numeric - analytic as f64).abs() <= 1e-3 * (1.0 + numeric.abs()),
+                    "[{i}]: {analytic} vs {numeric}"
+                );
+            }
+        }
     }
 
     #[test]
-    fn geometry_errors() {
-        assert!(Pool2dGeometry::new(&[1, 4, 4], (2, 2), (2, 2), Padding::Valid).unwrap_err().message.contains("[1, 4, 4]"));
-        let e = Pool2dGeometry::new(&[1, 2, 2, 1], (3, 3), (1, 1), Padding::Valid).unwrap_err();
-        assert!(e.message.contains("larger than the input [1, 2, 2, 1]"), "{}", e.message);
-        assert!(Pool2dGeometry::new(&[1, 4, 4, 1], (2, 2), (0, 1), Padding::Valid).is_err());
+    fn same_padding_never_picks_padding() {
+        // All inputs negative: a zero from the padding would win if it took part.
+        for (pool, s) in [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((3, 3), (1, 1)), ((2, 3), (3, 2))] {
+            let g = geometry(&[2, 5, 7, 3], pool, s, Padding::Same);
+            let input: Vec<f32> = distinct(g.batch * g.image_len(), 8).iter().map(|v| -1.0 - v.abs()).collect();
+            let (want, want_arg) = naive_forward(&g, &input);
+            let (mut out, mut arg) = (vec![0.0; want.len()], vec![0; want.len()]);
+            max_pool2d_forward(&g, &input, &mut out, &mut arg);
+            assert!(out.iter().all(|&v| v < 0.0), "{g:?}");
+            assert_eq!((out, arg), (want, want_arg), "{g:?}");
+        }
     }
 
     #[test]
-    fn threads_agree_with_one_thread() {
-        let _guard = crate::parallel::tests::LIMIT_LOCK.lock().unwrap();
-        let g = Pool2dGeometry::new(&[8, 26, 26, 32], (2, 2), (2, 2), Padding::Valid).unwrap();
-        let mut r = Rng::new(5);
-        let x: Vec<f32> = (0..8 * 26 * 26 * 32).map(|_| r.uniform(-1.0, 1.0)).collect();
+    fn ties_and_nan() {
+        // Equal values: the first window position (row-major) wins.
+        let g = geometry(&[1, 4, 4, 1], (2, 2), (2, 2), Padding::Valid);
+        let (mut out, mut arg) = (vec![0.0; 4], vec![0; 4]);
+        max_pool2d_forward(&g, &[1.0; 16], &mut out, &mut arg);
+        assert_eq!(arg, vec![0, 2, 8, 10]);
+        // A NaN in a window propagates, so training notices it.
+        let mut input: Vec<f32> = (0..16).map(|i| i as f32).collect();
+        input[5] = f32::NAN;
+        max_pool2d_forward(&g, &input, &mut out, &mut arg);
+        assert!(out[0].is_nan() && arg[0] == 5);
+        assert_eq!(&out[1..], &[7.0, 13.0, 15.0]);
+    }
+
+    #[test]
+    fn geometry_follows_tensorflow() {
+        let g = geometry(&[128, 26, 26, 32], (2, 2), (2, 2), Padding::Valid);
+        assert_eq!(g.output_shape(), [128, 13, 13, 32]);
+        let g = geometry(&[128, 11, 11, 64], (2, 2), (2, 2), Padding::Valid);
+        assert_eq!(g.output_shape(), [128, 5, 5, 64]);
+        let g = geometry(&[1, 11, 11, 1], (2, 2), (2, 2), Padding::Same);
+        assert_eq!((g.out_h, g.pad_top, g.out_w, g.pad_left), (6, 0, 6, 0));
+        let g = geometry(&[1, 6, 7, 1], (3, 3), (2, 2), Padding::Same);
+        assert_eq!((g.out_h, g.pad_top, g.out_w, g.pad_left), (3, 0, 4, 1));
+    }
+
+    #[test]
+    fn bad_geometry_is_an_error() {
+        let err = |shape: &[usize], pool, s, p| Pool2dGeometry::new(shape, pool, s, p).unwrap_err();
+        let e = err(&[4, 4, 1], (2, 2), (2, 2), Padding::Valid);
+        assert_eq!(e.kind, ErrorKind::Shape);
+        assert!(e.message.contains("rank 4") && e.message.contains("[4, 4, 1]"), "{}", e.message);
+        let e = err(&[1, 4, 2, 1], (3, 3), (1, 1), Padding::Valid);
+        assert_eq!(e.kind, ErrorKind::Shape);
+        assert!(e.message.contains("3x3") && e.message.contains("[1, 4, 2, 1]"), "{}", e.message);
+        let e = err(&[1, 4, 4, 1], (2, 2), (2, 0), Padding::Same);
+        assert_eq!(e.kind, ErrorKind::Argument);
+        assert!(e.message.contains("(2, 0)") && e.message.contains("[1, 4, 4, 1]"), "{}", e.message);
+        assert_eq!(err(&[1, 4, 4, 1], (0, 2), (1, 1), Padding::Same).kind, ErrorKind::Argument);
+        assert_eq!(err(&[2, 0, 4, 1], (2, 2), (1, 1), Padding::Same).kind, ErrorKind::Shape);
+        assert_eq!(err(&[1 << 16, 1 << 8, 1 << 8, 2], (2, 2), (2, 2), Padding::Valid).kind, ErrorKind::Shape);
+    }
+
+    #[test]
+    fn single_thread_and_pool_agree_bitwise() {
+        let g = geometry(&[37, 12, 11, 8], (3, 3), (1, 1), Padding::Same);
+        let mut rng = Rng::new(6);
+        // Few distinct values: many ties, and overlapping windows share maxima.
+        let input: Vec<f32> = (0..g.batch * g.image_len()).map(|_| rng.below(5) as f32).collect();
+        let grad_out: Vec<f32> = (0..g.batch * g.out_image_len()).map(|_| rng.uniform(-1.0, 1.0)).collect();
         let run = || {
-            let mut out = vec![0.0; g.output_shape().iter().product()];
-            let mut arg = vec![0; out.len()];
-            max_pool2d_forward(&g, &x, &mut out, &mut arg);
-            let mut gi = vec![0.0; x.len()];
-            max_pool2d_backward(&g, &out, &arg, &mut gi);
-            (out, gi)
+            let (mut out, mut arg) = (vec![0.0; grad_out.len()], vec![0; grad_out.len()]);
+            max_pool2d_forward(&g, &input, &mut out, &mut arg);
+            let mut gi = vec![0.0; input.len()];
+            max_pool2d_backward(&g, &grad_out, &arg, &mut gi);
+            (out, arg, gi)
         };
-        crate::parallel::set_thread_limit(Some(1));
+        let _guard = crate::parallel::tests::LIMIT_LOCK.lock().unwrap();
+        parallel::set_thread_limit(Some(1));
         let one = run();
-        crate::parallel::set_thread_limit(None);
+        parallel::set_thread_limit(None);
         assert_eq!(one, run());
+    }
+
+    /// `cargo test -p ballast-core --release pool_timing -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn pool_timing() {
+        let _guard = crate::parallel::tests::LIMIT_LOCK.lock().unwrap();
+        for threads in [Some(1), None] {
+            parallel::set_thread_limit(threads);
+            for shape in [[128, 26, 26, 32], [128, 11, 11, 64]] {
+                let g = geometry(&shape, (2, 2), (2, 2), Padding::Valid);
+                let input = distinct(g.batch * g.image_len(), 1);
+                let len = g.batch * g.out_image_len();
+                let (mut out, mut arg, mut gi) = (vec![0.0; len], vec![0; len], vec![0.0; input.len()]);
+                let best = |f: &mut dyn FnMut()| {
+                    (0..6)
+                        .map(|_| {
+                            let t = std::time::Instant::now();
+                            f();
+                            t.elapsed().as_secs_f64() * 1e3
+                        })
+                        .fold(f64::INFINITY, f64::min)
+                };
+                let fwd = best(&mut || max_pool2d_forward(&g, &input, &mut out, &mut arg));
+                let bwd = best(&mut || max_pool2d_backward(&g, &out, &arg, &mut gi));
+                println!(
+                    "max_pool 2x2 {shape:?} threads={}: forward {fwd:.2} ms, backward {bwd:.2} ms",
+                    parallel::threads()
+                );
+            }
+        }
+        parallel::set_thread_limit(None);
     }
 }

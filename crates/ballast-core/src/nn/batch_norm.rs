@@ -77,11 +77,13 @@ pub struct BatchNorm {
     /// γ then β, whichever are enabled.
     params: Vec<Param>,
     /// Moving mean then moving variance.
-    moving: Vec<Param>,
+    pub(crate) moving: Vec<Param>,
     /// Resolved axis of the full input (batch axis = 0).
     axis: usize,
     batches_seen: u64,
     recalibration: Option<Recalibration>,
+    /// Batch statistics of the current training step, applied by `end_step(true)`.
+    pending: Option<BatchStats>,
 }
 
 impl BatchNorm {
@@ -103,6 +105,7 @@ impl BatchNorm {
             axis: 0,
             batches_seen: 0,
             recalibration: None,
+            pending: None,
         })
     }
 
@@ -216,9 +219,15 @@ impl Layer for BatchNorm {
                     r.sum_second_moment[c] += v + m * m;
                 }
             }
-            None => self.update_moving(&stats),
+            None => self.pending = Some(stats),
         }
         Ok(y)
+    }
+
+    fn end_step(&mut self, commit: bool) {
+        if let Some(stats) = self.pending.take().filter(|_| commit) {
+            self.update_moving(&stats);
+        }
     }
 
     fn params(&self) -> Vec<&Param> {

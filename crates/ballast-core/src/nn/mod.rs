@@ -14,6 +14,8 @@ mod fold;
 mod init;
 mod pooling;
 mod sequential;
+#[cfg(test)]
+mod tests;
 
 pub use activation::{Activation, ActivationLayer};
 pub use batch_norm::{BatchNorm, BatchNormConfig, MovingAverage};
@@ -84,6 +86,12 @@ pub trait Layer: Send {
     /// inference mode with frozen statistics).
     fn trainable(&self) -> bool;
     fn set_trainable(&mut self, trainable: bool);
+    /// Ends a training step: state changes a forward pass prepared (BN's moving statistics)
+    /// take effect when `commit` is true and are dropped otherwise, so a step that fails
+    /// (a NaN loss, an error in a later layer) changes nothing.
+    fn end_step(&mut self, commit: bool) {
+        let _ = commit;
+    }
     /// Whether this layer ends in a softmax (so the loss may take its logits instead).
     fn ends_in_softmax(&self) -> bool {
         false

@@ -159,6 +159,11 @@ impl Sequential {
         Ok((h, param_vars))
     }
 
+    /// Ends a training step in every layer (see [`Layer::end_step`]).
+    pub fn end_step(&mut self, commit: bool) {
+        self.layers.iter_mut().for_each(|l| l.end_step(commit));
+    }
+
     /// Every weight, layer by layer: trainable parameters, then state.
     pub fn weights(&self) -> Vec<&Param> {
         self.layers.iter().flat_map(|l| l.params().into_iter().chain(l.state())).collect()

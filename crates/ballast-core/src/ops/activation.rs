@@ -33,7 +33,8 @@ pub(crate) fn par_zip(g: &Tensor, y: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync
 }
 
 pub fn relu(tape: &mut Tape, x: Var) -> Var {
-    let value = par_map(tape.value(x), |v| v.max(0.0));
+    // Not `v.max(0.0)`: that maps NaN to 0 and would hide a diverged network.
+    let value = par_map(tape.value(x), |v| if v < 0.0 { 0.0 } else { v });
     // The output alone decides the gradient: y > 0 exactly where x > 0.
     tape.push(value, &[x], Box::new(|g, _, y| vec![Some(par_zip(g, y, |g, y| if y > 0.0 { g } else { 0.0 }))]))
 }
@@ -133,6 +134,15 @@ mod tests {
         check.run("tanh", &x, |t, v| Ok(tanh(t, v[0])));
         check.run("softmax", &x, |t, v| softmax(t, v[0]));
         check.run("log_softmax", &x, |t, v| log_softmax(t, v[0]));
+    }
+
+    #[test]
+    fn relu_propagates_nan() {
+        let mut t = Tape::new();
+        let x = t.leaf(Tensor::new(vec![f32::NAN, -1.0, 2.0], &[3]).unwrap(), false);
+        let y = relu(&mut t, x);
+        assert!(t.value(y).data()[0].is_nan());
+        assert_eq!(&t.value(y).data()[1..], &[0.0, 2.0]);
     }
 
     #[test]

@@ -1,0 +1,163 @@
+//! Layer-level tests: finite-difference gradients through every layer (inputs and
+//! parameters), and the BN features beyond Keras.
+
+use super::*;
+use crate::autograd::gradcheck::Check;
+use crate::kernels::conv::Padding;
+use crate::model::{Loss, Model};
+use crate::optim::Adam;
+
+fn random(shape: &[usize], seed: u64, scale: f32) -> Tensor {
+    let mut r = Rng::new(seed);
+    let n = shape.iter().product();
+    Tensor::new((0..n).map(|_| r.normal() * scale).collect(), shape).unwrap()
+}
+
+/// Checks d(out)/d(input) and d(out)/d(params) of `layer` built for `shape` (batch first).
+fn check_layer(name: &str, layer: Box<dyn Layer>, shape: &[usize], training: bool, check: &Check) {
+    check_layer_on(name, layer, random(shape, 2, 1.0), training, check)
+}
+
+fn check_layer_on(name: &str, mut layer: Box<dyn Layer>, x: Tensor, training: bool, check: &Check) {
+    layer.set_name(name.into());
+    layer.build(&x.shape()[1..], &mut Rng::new(1)).unwrap();
+    let mut inputs = vec![x];
+    inputs.extend(layer.params().iter().map(|p| p.value.clone()));
+    let layer = std::sync::Mutex::new(layer);
+    check.run(name, &inputs, |tape, v| {
+        let mut rng = Rng::new(3); // the same dropout mask at every evaluation
+        let mut ctx = Ctx { tape, training, rng: &mut rng, logits: false };
+        let mut l = layer.lock().unwrap();
+        let y = l.forward(&mut ctx, v[0], &v[1..]);
+        l.end_step(false);
+        y
+    });
+}
+
+#[test]
+fn every_layer_passes_a_gradient_check() {
+    let check = Check::default();
+    let act = |a| Activation::parse(a).unwrap();
+    check_layer("dense", Box::new(Dense::new(DenseConfig::new(4).activation(act("tanh")))), &[3, 5], true, &check);
+    check_layer("dense_softmax", Box::new(Dense::new(DenseConfig::new(4).activation(act("softmax")))), &[3, 5], true, &check);
+    let conv = Conv2dConfig { padding: Padding::Same, strides: (2, 1), ..Conv2dConfig::new(3, (3, 2)) }.activation(act("sigmoid"));
+    check_layer("conv2d", Box::new(Conv2d::new(conv)), &[2, 5, 4, 2], true, &check);
+    // Distinct, well-separated inputs keep max pooling away from ties.
+    let mut distinct: Vec<f32> = (0..96).map(|v| v as f32 * 0.1).collect();
+    Rng::new(4).shuffle(&mut distinct);
+    let x = Tensor::new(distinct, &[2, 4, 4, 3]).unwrap();
+    check_layer_on("pool", Box::new(MaxPool2d::new((2, 2), None, Padding::Valid)), x, true, &check);
+    check_layer("flatten", Box::new(Flatten::new()), &[2, 3, 2, 2], true, &check);
+    check_layer("dropout", Box::new(Dropout::new(0.3).unwrap()), &[4, 6], true, &check);
+    check_layer("activation", Box::new(ActivationLayer::new(act("tanh"))), &[4, 6], true, &check);
+    let bn_check = Check { eps: 1e-2, atol: 3e-3, rtol: 3e-2, max_probes: 40 };
+    for training in [true, false] {
+        check_layer("bn", Box::new(BatchNorm::new(BatchNormConfig::default()).unwrap()), &[4, 3, 3, 2], training, &bn_check);
+        let axis1 = BatchNormConfig { axis: 1, ..Default::default() };
+        check_layer("bn_axis1", Box::new(BatchNorm::new(axis1).unwrap()), &[4, 3, 2, 2], training, &bn_check);
+    }
+}
+
+fn bn_layer(config: BatchNormConfig, channels: usize) -> BatchNorm {
+    let mut bn = BatchNorm::new(config).unwrap();
+    bn.set_name("bn".into());
+    bn.build(&[channels], &mut Rng::new(0)).unwrap();
+    bn
+}
+
+fn bn_step(bn: &mut BatchNorm, x: &Tensor, training: bool) -> Tensor {
+    let mut tape = crate::autograd::Tape::new();
+    let xv = tape.constant(x.clone());
+    let params: Vec<_> = bn.params().iter().map(|p| tape.leaf(p.value.clone(), true)).collect();
+    let mut rng = Rng::new(0);
+    let y = bn.forward(&mut Ctx { tape: &mut tape, training, rng: &mut rng, logits: false }, xv, &params).unwrap();
+    bn.end_step(true);
+    tape.value(y).clone()
+}
+
+#[test]
+fn cumulative_moving_average_is_the_mean_of_batch_statistics() {
+    let mut bn = bn_layer(BatchNormConfig { moving_average: MovingAverage::Cumulative, ..Default::default() }, 2);
+    let batches: Vec<Tensor> = (0..4).map(|i| random(&[16, 2], 10 + i, 1.0 + i as f32)).collect();
+    let mut means = vec![0.0f32; 2];
+    for b in &batches {
+        bn_step(&mut bn, b, true);
+        for c in 0..2 {
+            means[c] += b.data().iter().skip(c).step_by(2).sum::<f32>() / 16.0 / 4.0;
+        }
+    }
+    for c in 0..2 {
+        assert!((bn.moving_mean().data()[c] - means[c]).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn frozen_batch_norm_uses_and_keeps_its_moving_statistics() {
+    let mut bn = bn_layer(BatchNormConfig::default(), 3);
+    bn.moving[0].value = Tensor::new(vec![1.0, 2.0, 3.0], &[3]).unwrap();
+    bn.set_trainable(false);
+    let x = random(&[8, 3], 4, 2.0);
+    let y = bn_step(&mut bn, &x, true);
+    assert_eq!(bn.moving_mean().data(), &[1.0, 2.0, 3.0]);
+    // Inference mode: (x − μ_moving)/√(1 + ε).
+    let want = (x.data()[1] - 2.0) / (1.0f32 + 1e-3).sqrt();
+    assert!((y.data()[1] - want).abs() < 1e-6);
+    // Training mode with trainable = true moves them.
+    bn.set_trainable(true);
+    bn_step(&mut bn, &x, true);
+    assert_ne!(bn.moving_mean().data(), &[1.0, 2.0, 3.0]);
+}
+
+fn small_cnn(with_bn_after_conv: bool) -> Sequential {
+    let mut net = Sequential::new();
+    net.add(Box::new(BatchNorm::new(BatchNormConfig::default()).unwrap())).unwrap();
+    net.add(Box::new(Conv2d::new(Conv2dConfig::new(4, (3, 3))))).unwrap();
+    if with_bn_after_conv {
+        net.add(Box::new(BatchNorm::new(BatchNormConfig::default()).unwrap())).unwrap();
+    }
+    net.add(Box::new(ActivationLayer::new(Activation::Relu))).unwrap();
+    net.add(Box::new(Flatten::new())).unwrap();
+    net.add(Box::new(Dense::new(DenseConfig::new(5)))).unwrap();
+    net.add(Box::new(BatchNorm::new(BatchNormConfig::default()).unwrap())).unwrap();
+    net.add(Box::new(ActivationLayer::new(Activation::Softmax))).unwrap();
+    net.build(&[6, 6, 2], &mut Rng::new(7)).unwrap();
+    net
+}
+
+#[test]
+fn precise_bn_recalibration_computes_population_statistics() {
+    let mut model = Model::new(small_cnn(false), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
+    let batches: Vec<Tensor> = (0..5).map(|i| random(&[10, 6, 6, 2], 20 + i, 1.5)).collect();
+    assert_eq!(model.recalibrate_batch_norm(&batches).unwrap(), 5);
+    // The input BN sees the raw data: its statistics are those of all 50 examples at once
+    // (equal batch sizes make E[μ_B] and E[σ²_B + μ_B²] − mean² exact).
+    let all: Vec<f32> = batches.iter().flat_map(|b| b.data().to_vec()).collect();
+    let bn = model.net.layers()[0].as_any().downcast_ref::<BatchNorm>().unwrap();
+    for c in 0..2 {
+        let xs: Vec<f64> = all.iter().skip(c).step_by(2).map(|&v| v as f64).collect();
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        let var = xs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / xs.len() as f64;
+        assert!((bn.moving_mean().data()[c] as f64 - mean).abs() < 1e-5, "mean {c}");
+        assert!((bn.moving_variance().data()[c] as f64 - var).abs() < 1e-4, "variance {c}");
+    }
+}
+
+#[test]
+fn folding_bn_into_conv_and_dense_keeps_the_outputs() {
+    let mut model = Model::new(small_cnn(true), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
+    // Train a little so that γ, β and the moving statistics are not at their defaults.
+    let x = random(&[12, 6, 6, 2], 30, 1.0);
+    let y = crate::data::one_hot(&(0..12).map(|i| i % 5).collect::<Vec<u32>>(), 5).unwrap();
+    for _ in 0..20 {
+        model.train_step(&x, &y).unwrap();
+    }
+    let before = model.predict(&x).unwrap();
+    let mut folded = fold_batch_norm(std::mem::take(&mut model.net)).unwrap();
+    let kinds: Vec<&str> = folded.layers().iter().map(|l| l.kind()).collect();
+    // The input BN has no preceding layer and stays; the other two are folded away.
+    assert_eq!(kinds, ["BatchNormalization", "Conv2D", "Activation", "Flatten", "Dense", "Activation"]);
+    let after = crate::model::predict(&mut folded, &x).unwrap();
+    for (a, b) in after.data().iter().zip(before.data()) {
+        assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-2), "{a} vs {b}");
+    }
+}
