@@ -11,6 +11,7 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod parallel;
+pub mod profile;
 pub mod rng;
 pub mod tensor;
 

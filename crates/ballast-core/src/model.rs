@@ -9,6 +9,7 @@ use crate::ops::loss::{
     accuracy, categorical_cross_entropy, mean_squared_error, one_hot, softmax_cross_entropy,
 };
 use crate::optim::Optimizer;
+use crate::profile::{now_ms, LayerTime, StepProfile};
 use crate::rng::Rng;
 use crate::tensor::shape_str;
 use crate::{Result, Tensor};
@@ -49,6 +50,7 @@ pub struct Model {
     pub loss: Loss,
     pub optimizer: Box<dyn Optimizer>,
     rng: Rng,
+    profile: StepProfile,
 }
 
 impl Model {
@@ -57,7 +59,7 @@ impl Model {
         if !net.is_built() {
             return Err(Error::state("compile needs a built model (give the model an input shape)"));
         }
-        Ok(Model { net, loss, optimizer, rng: Rng::new(seed ^ 0x5EED_D20F) })
+        Ok(Model { net, loss, optimizer, rng: Rng::new(seed ^ 0x5EED_D20F), profile: StepProfile::default() })
     }
 
     /// One-hot targets for the loss, after checking them against the model's output.
@@ -104,7 +106,13 @@ impl Model {
         result
     }
 
+    /// Where the last training step spent its time.
+    pub fn last_profile(&self) -> &StepProfile {
+        &self.profile
+    }
+
     fn try_step(&mut self, x: &Tensor, y: &Tensor, train: bool) -> Result<StepStats> {
+        let started = now_ms();
         self.net.check_input(x)?;
         let targets = self.targets(x, y)?;
         let classify = self.loss != Loss::MeanSquaredError;
@@ -141,7 +149,29 @@ impl Model {
             }
             let mut params: Vec<_> =
                 self.net.layers_mut().iter_mut().filter(|l| l.trainable()).flat_map(|l| l.params_mut()).collect();
+            let optimizer_started = now_ms();
             self.optimizer.step(&mut params, &grads)?;
+            let end = now_ms();
+            let per_layer = tape.backward_ms();
+            let layers = self
+                .net
+                .layers()
+                .iter()
+                .enumerate()
+                .map(|(i, l)| LayerTime {
+                    name: l.name().to_string(),
+                    kind: l.kind(),
+                    forward_ms: self.net.forward_ms().get(i).copied().unwrap_or(0.0),
+                    backward_ms: per_layer.get(i).copied().unwrap_or(0.0),
+                })
+                .collect::<Vec<_>>();
+            let layer_total: f64 = layers.iter().map(|l| l.forward_ms + l.backward_ms).sum();
+            self.profile = StepProfile {
+                layers,
+                other_ms: (optimizer_started - started - layer_total).max(0.0),
+                optimizer_ms: end - optimizer_started,
+                total_ms: end - started,
+            };
         }
         Ok(StepStats { loss: loss_value, accuracy: acc })
     }

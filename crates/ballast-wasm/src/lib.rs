@@ -11,9 +11,30 @@ mod pool;
 mod tensor;
 
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 pub use model::Model;
 pub use tensor::{matmul, Tensor};
+
+/// `performance.now()` of this thread's global, the core's clock for step profiles.
+fn performance_now() -> f64 {
+    thread_local! {
+        static NOW: Option<(JsValue, js_sys::Function)> = {
+            let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok();
+            perf.and_then(|p| {
+                let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
+                Some((p, now.dyn_into::<js_sys::Function>().ok()?))
+            })
+        };
+    }
+    NOW.with(|n| n.as_ref().and_then(|(p, f)| f.call0(p).ok()).and_then(|v| v.as_f64()).unwrap_or(0.0))
+}
+
+/// Runs once when the module is instantiated on a thread.
+#[wasm_bindgen(start)]
+pub fn start() {
+    ballast_core::profile::set_clock(performance_now);
+}
 
 /// What this build can do: `{ threads, simd, poolSize }`.
 #[wasm_bindgen(js_name = buildInfo)]

@@ -335,3 +335,20 @@ impl Model {
             .collect()
     }
 }
+
+#[wasm_bindgen]
+impl Model {
+    /// Where the last training step spent its time: one line per layer
+    /// `name|kind|forwardMs|backwardMs`, then `other|other|ms|0`, `optimizer|optimizer|ms|0`
+    /// and `total|total|ms|0`.
+    #[wasm_bindgen(js_name = lastStepProfile)]
+    pub fn last_step_profile(&mut self) -> Result<Vec<String>, JsValue> {
+        let p = self.compiled()?.last_profile().clone();
+        let mut lines: Vec<String> =
+            p.layers.iter().map(|l| format!("{}|{}|{}|{}", l.name, l.kind, l.forward_ms, l.backward_ms)).collect();
+        lines.push(format!("other|other|{}|0", p.other_ms));
+        lines.push(format!("optimizer|optimizer|{}|0", p.optimizer_ms));
+        lines.push(format!("total|total|{}|0", p.total_ms));
+        Ok(lines)
+    }
+}

@@ -26,12 +26,17 @@ struct Node {
     inputs: Vec<Var>,
     backward: Option<BackwardFn>,
     requires_grad: bool,
+    /// The layer (or other unit) that recorded this node, for time profiles.
+    scope: usize,
 }
 
 /// The record of one forward pass.
 pub struct Tape {
     nodes: Vec<Node>,
     grad_enabled: bool,
+    scope: usize,
+    /// Milliseconds of backward work per scope, filled by [`Tape::backward`].
+    backward_ms: Vec<f64>,
 }
 
 impl Default for Tape {
@@ -42,12 +47,12 @@ impl Default for Tape {
 
 impl Tape {
     pub fn new() -> Tape {
-        Tape { nodes: Vec::new(), grad_enabled: true }
+        Tape { nodes: Vec::new(), grad_enabled: true, scope: 0, backward_ms: Vec::new() }
     }
 
     /// A leaf: an input or a parameter. Gradients are kept for leaves that require them.
     pub fn leaf(&mut self, value: Tensor, requires_grad: bool) -> Var {
-        self.nodes.push(Node { value, grad: None, inputs: Vec::new(), backward: None, requires_grad });
+        self.nodes.push(Node { value, grad: None, inputs: Vec::new(), backward: None, requires_grad, scope: self.scope });
         Var(self.nodes.len() - 1)
     }
 
@@ -66,6 +71,7 @@ impl Tape {
             inputs: if requires_grad { inputs.to_vec() } else { Vec::new() },
             backward: requires_grad.then_some(backward),
             requires_grad,
+            scope: self.scope,
         };
         self.nodes.push(node);
         Var(self.nodes.len() - 1)
@@ -87,6 +93,17 @@ impl Tape {
     /// Takes the gradient out of the tape (avoids a copy when handing it to an optimizer).
     pub fn take_grad(&mut self, v: Var) -> Option<Tensor> {
         self.nodes[v.0].grad.take()
+    }
+
+    /// Tags the nodes recorded from now on with `scope` (a layer index), so that
+    /// [`Tape::backward_ms`] can say where backward time went.
+    pub fn set_scope(&mut self, scope: usize) {
+        self.scope = scope;
+    }
+
+    /// Milliseconds the last backward pass spent on nodes of each scope.
+    pub fn backward_ms(&self) -> &[f64] {
+        &self.backward_ms
     }
 
     /// Whether ops record their gradients (false inside [`Tape::no_grad`]).
@@ -130,6 +147,7 @@ impl Tape {
         for node in &mut self.nodes {
             node.grad = None;
         }
+        self.backward_ms.clear();
         self.nodes[out.0].grad = Some(grad);
         for i in (0..=out.0).rev() {
             let Some(grad_out) = self.nodes[i].grad.take() else { continue };
@@ -139,7 +157,14 @@ impl Tape {
                 continue;
             };
             let inputs: Vec<&Tensor> = node.inputs.iter().map(|v| &self.nodes[v.0].value).collect();
+            let started = crate::profile::now_ms();
             let grads = backward(&grad_out, &inputs, &node.value);
+            let scope = node.scope;
+            if self.backward_ms.len() <= scope {
+                self.backward_ms.resize(scope + 1, 0.0);
+            }
+            self.backward_ms[scope] += crate::profile::now_ms() - started;
+            let node = &self.nodes[i];
             debug_assert_eq!(grads.len(), node.inputs.len());
             for (var, g) in node.inputs.clone().into_iter().zip(grads) {
                 let target = &mut self.nodes[var.0];

@@ -107,37 +107,46 @@ pub fn max_pool2d_forward(g: &Pool2dGeometry, input: &[f32], out: &mut [f32], ar
     parallel::for_each_task(tasks.len(), |t| {
         let mut guard = tasks[t].lock().unwrap_or_else(|e| e.into_inner());
         let (out, argmax) = &mut *guard;
-        let first_pixel = t * chunk / c;
-        for (i, (best, arg)) in out.chunks_exact_mut(c).zip(argmax.chunks_exact_mut(c)).enumerate() {
-            let p = first_pixel + i;
-            let (n, oy, ox) = (p / (g.out_h * g.out_w), p / g.out_w % g.out_h, p % g.out_w);
-            let (y0, x0) = (oy * g.stride_h, ox * g.stride_w);
-            let ys = valid_taps(y0, g.pad_top, g.pool_h, g.in_h);
-            let xs = valid_taps(x0, g.pad_left, g.pool_w, g.in_w);
-            // Geometries from `new` always have an in-image element; others get no source.
-            best.fill(0.0);
-            arg.fill(u32::MAX);
-            let mut first = true;
-            for iy in y0 + ys.start - g.pad_top..y0 + ys.end - g.pad_top {
-                for ix in x0 + xs.start - g.pad_left..x0 + xs.end - g.pad_left {
-                    let base = ((n * g.in_h + iy) * g.in_w + ix) * c;
-                    let src = &input[base..base + c];
-                    if first {
-                        best.copy_from_slice(src);
-                        arg.iter_mut().enumerate().for_each(|(ch, a)| *a = (base + ch) as u32);
-                        first = false;
-                        continue;
-                    }
-                    for (ch, ((b, a), &v)) in best.iter_mut().zip(arg.iter_mut()).zip(src).enumerate() {
-                        if v > *b || (v.is_nan() && !b.is_nan()) {
-                            *b = v;
-                            *a = (base + ch) as u32;
+        let images = out.chunks_mut(g.out_image_len()).zip(argmax.chunks_mut(g.out_image_len()));
+        for (j, (out, argmax)) in images.enumerate() {
+            let n = t * g.images_per_task() + j;
+            let mut o = 0;
+            for oy in 0..g.out_h {
+                let y0 = oy * g.stride_h;
+                let ys = valid_taps(y0, g.pad_top, g.pool_h, g.in_h);
+                for ox in 0..g.out_w {
+                    let x0 = ox * g.stride_w;
+                    let xs = valid_taps(x0, g.pad_left, g.pool_w, g.in_w);
+                    let (best, arg) = (&mut out[o..o + c], &mut argmax[o..o + c]);
+                    o += c;
+                    // Geometries from `new` always have an in-image element; others get none.
+                    best.fill(0.0);
+                    arg.fill(u32::MAX);
+                    let mut first = true;
+                    for iy in y0 + ys.start - g.pad_top..y0 + ys.end - g.pad_top {
+                        for ix in x0 + xs.start - g.pad_left..x0 + xs.end - g.pad_left {
+                            let base = ((n * g.in_h + iy) * g.in_w + ix) * c;
+                            update_max(best, arg, &input[base..base + c], base as u32, first);
+                            first = false;
                         }
                     }
                 }
             }
         }
     });
+}
+
+/// Folds one window position (`src`, whose first element has flat index `base`) into the
+/// running maxima: a later element wins only if strictly larger, a NaN over a number.
+#[inline]
+fn update_max(best: &mut [f32], arg: &mut [u32], src: &[f32], base: u32, first: bool) {
+    // Selects rather than branches, so the loop vectorizes and random data costs no
+    // mispredictions.
+    for (ch, ((b, a), &v)) in best.iter_mut().zip(arg.iter_mut()).zip(src).enumerate() {
+        let take = first | (v > *b) | (v.is_nan() & !b.is_nan());
+        *b = if take { v } else { *b };
+        *a = if take { base + ch as u32 } else { *a };
+    }
 }
 
 /// grad_input = scatter-add of grad_out at argmax (overwrites grad_input, zero elsewhere).

@@ -24,6 +24,8 @@ pub struct Sequential {
     input_shape: Vec<usize>,
     output_shapes: Vec<Vec<usize>>,
     built: bool,
+    /// Milliseconds per layer of the last forward pass.
+    forward_ms: Vec<f64>,
 }
 
 /// Keras' default layer names: `conv2d`, `conv2d_1`, `batch_normalization`, ...
@@ -149,14 +151,24 @@ impl Sequential {
         let mut h = x;
         let mut param_vars = Vec::with_capacity(self.layers.len());
         let last = self.layers.len().saturating_sub(1);
+        self.forward_ms.clear();
         for (i, layer) in self.layers.iter_mut().enumerate() {
+            let started = crate::profile::now_ms();
+            tape.set_scope(i);
             let trainable = layer.trainable();
             let vars: Vec<Var> = layer.params().iter().map(|p| tape.leaf(p.value.clone(), trainable)).collect();
             let mut ctx = Ctx { tape: &mut *tape, training, rng: &mut *rng, logits: logits && i == last };
             h = layer.forward(&mut ctx, h, &vars).map_err(|e| layer_error(layer.as_ref(), e))?;
             param_vars.push(vars);
+            self.forward_ms.push(crate::profile::now_ms() - started);
         }
+        tape.set_scope(self.layers.len());
         Ok((h, param_vars))
+    }
+
+    /// Milliseconds per layer of the last forward pass.
+    pub fn forward_ms(&self) -> &[f64] {
+        &self.forward_ms
     }
 
     /// Ends a training step in every layer (see [`Layer::end_step`]).
