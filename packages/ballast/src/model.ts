@@ -142,6 +142,22 @@ export class Sequential {
     return this.#model;
   }
 
+  /** @internal The WASM handle, for benchmarks that time single steps. */
+  _handleForBenchmarks(): WasmModel {
+    return this.#handle;
+  }
+
+  /**
+   * Where the last training step spent its time, in milliseconds per layer (forward and
+   * backward), plus the loss and bookkeeping (`other`) and the optimizer.
+   */
+  lastStepProfile(): Array<{ name: string; type: string; forwardMs: number; backwardMs: number }> {
+    return guard(() => this.#handle.lastStepProfile()).map((line) => {
+      const [name, type, f, b] = line.split('|');
+      return { name, type, forwardMs: Number(f), backwardMs: Number(b) };
+    });
+  }
+
   get outputShape(): number[] {
     return [...this.#outputShape];
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ready, ArgumentError } from 'ballast';
+import { goldenCases } from './golden-cases.js';
 import { matmulCases } from './matmul-cases.js';
 
 describe('SIMD-only build in Node', async () => {
@@ -11,4 +12,5 @@ describe('SIMD-only build in Node', async () => {
   });
 
   matmulCases();
+  goldenCases();
 });

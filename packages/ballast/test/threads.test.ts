@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
 import { ready, matmul, tensor, diagnostics } from 'ballast';
+import { goldenCases } from './golden-cases.js';
 import { matmulCases } from './matmul-cases.js';
 import { randomArray, rng } from './reference.js';
 
@@ -12,6 +13,7 @@ describe('threaded build in Node', () => {
   });
 
   matmulCases();
+  goldenCases();
 
   it('really runs on more than one pool thread', () => {
     const random = rng(1);
