@@ -5,7 +5,7 @@
 //                       [--test-limit N] [--seed 1] [--save DIR] [--min-accuracy A]
 import { parseArgs } from 'node:util';
 import { ready, datasets, BallastError } from 'ballast';
-import { buildModel, variants } from './models.mjs';
+import { buildModel, variants } from '../shared/mnist-models.mjs';
 import { progressBar } from './progress.mjs';
 
 const usage = `Usage: node train.mjs [options]

@@ -4,7 +4,7 @@
 // Usage: node packages/ballast/bench/train-step.mjs [--steps 20] [--batch 128]
 import { parseArgs } from 'node:util';
 import { ready, tensor, diagnostics } from 'ballast';
-import { buildModel } from '../../../examples/mnist-node/models.mjs';
+import { buildModel } from '../../../examples/shared/mnist-models.mjs';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '20' }, batch: { type: 'string', default: '128' } } });
 const steps = Number(values.steps);

@@ -42,25 +42,62 @@ impl ChannelLayout {
     }
 }
 
-/// Per-channel sums of two quantities `f(value index, channel) -> (a, b)`, in f64, computed over
-/// blocks of rows on the pool and combined in block order (deterministic).
-fn channel_sums(l: ChannelLayout, f: impl Fn(usize, usize) -> (f64, f64) + Sync + Send) -> (Vec<f64>, Vec<f64>) {
+/// Rows accumulated in f32 before being added to the f64 totals: f32 keeps the inner loop
+/// vectorizable, the f64 totals keep sums over millions of values accurate.
+const FLUSH_ROWS: usize = 32;
+
+/// Per-channel sums of `f(a, b, channel) -> (u, v)` over two same-shaped inputs, computed over
+/// blocks of rows on the pool and combined in block order (deterministic for any thread count).
+fn channel_sums(
+    l: ChannelLayout,
+    a: &[f32],
+    b: &[f32],
+    f: impl Fn(f32, f32, usize) -> (f32, f32) + Sync + Send,
+) -> (Vec<f64>, Vec<f64>) {
+    let (ch, inner) = (l.channels, l.inner);
     let rows = l.block_rows();
-    let partials = parallel::map_tasks(l.outer.div_ceil(rows), |b| {
-        let (mut sa, mut sb) = (vec![0.0f64; l.channels], vec![0.0f64; l.channels]);
-        for o in b * rows..((b + 1) * rows).min(l.outer) {
-            for c in 0..l.channels {
-                let base = (o * l.channels + c) * l.inner;
-                for i in base..base + l.inner {
-                    let (a, b) = f(i, c);
-                    sa[c] += a;
-                    sb[c] += b;
+    let partials = parallel::map_tasks(l.outer.div_ceil(rows), |blk| {
+        let (mut sa, mut sb) = (vec![0.0f64; ch], vec![0.0f64; ch]);
+        let (mut ta, mut tb) = (vec![0.0f32; ch], vec![0.0f32; ch]);
+        let flush = |ta: &mut [f32], tb: &mut [f32], sa: &mut [f64], sb: &mut [f64]| {
+            for c in 0..ch {
+                sa[c] += ta[c] as f64;
+                sb[c] += tb[c] as f64;
+            }
+            ta.fill(0.0);
+            tb.fill(0.0);
+        };
+        let range = blk * rows..((blk + 1) * rows).min(l.outer);
+        for (k, o) in range.enumerate() {
+            let base = o * ch * inner;
+            let (ra, rb) = (&a[base..base + ch * inner], &b[base..base + ch * inner]);
+            if inner == 1 {
+                // Channels last: one contiguous row of all channels.
+                for c in 0..ch {
+                    let (u, v) = f(ra[c], rb[c], c);
+                    ta[c] += u;
+                    tb[c] += v;
+                }
+            } else {
+                for c in 0..ch {
+                    let (mut su, mut sv) = (0.0f32, 0.0f32);
+                    for i in c * inner..(c + 1) * inner {
+                        let (u, v) = f(ra[i], rb[i], c);
+                        su += u;
+                        sv += v;
+                    }
+                    ta[c] += su;
+                    tb[c] += sv;
                 }
             }
+            if (k + 1) % FLUSH_ROWS == 0 {
+                flush(&mut ta, &mut tb, &mut sa, &mut sb);
+            }
         }
+        flush(&mut ta, &mut tb, &mut sa, &mut sb);
         (sa, sb)
     });
-    let (mut sa, mut sb) = (vec![0.0f64; l.channels], vec![0.0f64; l.channels]);
+    let (mut sa, mut sb) = (vec![0.0f64; ch], vec![0.0f64; ch]);
     for (pa, pb) in partials {
         sa.iter_mut().zip(pa).for_each(|(s, v)| *s += v);
         sb.iter_mut().zip(pb).for_each(|(s, v)| *s += v);
@@ -68,15 +105,23 @@ fn channel_sums(l: ChannelLayout, f: impl Fn(usize, usize) -> (f64, f64) + Sync 
     (sa, sb)
 }
 
-/// Fills `out[i] = f(i, channel of i)` in parallel blocks of rows.
-fn channel_map(l: ChannelLayout, out: &mut [f32], f: impl Fn(usize, usize) -> f32 + Sync + Send) {
-    let rows = l.block_rows();
-    let block = rows * l.channels * l.inner;
-    parallel::for_each_chunk_mut(out, block, |b, dst| {
-        let start = b * block;
-        for (j, d) in dst.iter_mut().enumerate() {
-            let i = start + j;
-            *d = f(i, (i / l.inner) % l.channels);
+/// Fills `out[i] = f(a[i], b[i], channel of i)` in parallel blocks of rows.
+fn channel_map(l: ChannelLayout, out: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32, usize) -> f32 + Sync + Send) {
+    let (ch, inner) = (l.channels, l.inner);
+    let block = l.block_rows() * ch * inner;
+    parallel::for_each_chunk_mut(out, block, |blk, dst| {
+        let start = blk * block;
+        let (a, b) = (&a[start..start + dst.len()], &b[start..start + dst.len()]);
+        for ((d, a), b) in dst.chunks_exact_mut(ch * inner).zip(a.chunks_exact(ch * inner)).zip(b.chunks_exact(ch * inner)) {
+            if inner == 1 {
+                for c in 0..ch {
+                    d[c] = f(a[c], b[c], c);
+                }
+            } else {
+                for (i, d) in d.iter_mut().enumerate() {
+                    *d = f(a[i], b[i], i / inner);
+                }
+            }
         }
     });
 }
@@ -123,24 +168,27 @@ pub fn batch_norm_train(
     check_param(tape, beta, "beta", &l, &shape)?;
     let xs = tape.value(x).data();
     let m = l.count() as f64;
-    let (sum, _) = channel_sums(l, |i, _| (xs[i] as f64, 0.0));
-    let mean: Vec<f64> = sum.iter().map(|s| s / m).collect();
+    let (sum, _) = channel_sums(l, xs, xs, |x, _, _| (x, 0.0));
+    let mean: Vec<f32> = sum.iter().map(|s| (s / m) as f32).collect();
     // Two passes (mean, then squared deviations) avoid the cancellation of E[x²] − E[x]².
-    let (sq, _) = channel_sums(l, |i, c| ((xs[i] as f64 - mean[c]).powi(2), 0.0));
+    let (sq, _) = channel_sums(l, xs, xs, |x, _, c| ((x - mean[c]) * (x - mean[c]), 0.0));
     let variance: Vec<f64> = sq.iter().map(|s| s / m).collect();
     let inv_std: Vec<f32> = variance.iter().map(|v| (1.0 / (v + epsilon as f64).sqrt()) as f32).collect();
-    let mean32: Vec<f32> = mean.iter().map(|&v| v as f32).collect();
-
-    let mut xhat = Tensor::zeros(&shape);
-    channel_map(l, xhat.data_mut(), |i, c| (xs[i] - mean32[c]) * inv_std[c]);
-    let (g, b) = (gamma.map(|v| tape.value(v).data().to_vec()), beta.map(|v| tape.value(v).data().to_vec()));
+    let gamma_c: Vec<f32> = match gamma {
+        Some(g) => tape.value(g).data().to_vec(),
+        None => vec![1.0; l.channels],
+    };
+    let beta_c: Vec<f32> = match beta {
+        Some(b) => tape.value(b).data().to_vec(),
+        None => vec![0.0; l.channels],
+    };
+    // y = γ·(x − μ)/σ + β as one multiply-add per value.
+    let scale: Vec<f32> = (0..l.channels).map(|c| gamma_c[c] * inv_std[c]).collect();
+    let shift: Vec<f32> = (0..l.channels).map(|c| beta_c[c] - mean[c] * scale[c]).collect();
     let mut y = Tensor::zeros(&shape);
-    let xh = xhat.data();
-    channel_map(l, y.data_mut(), |i, c| {
-        xh[i] * g.as_ref().map_or(1.0, |g| g[c]) + b.as_ref().map_or(0.0, |b| b[c])
-    });
+    channel_map(l, y.data_mut(), xs, xs, |x, _, c| x * scale[c] + shift[c]);
 
-    let stats = BatchStats { mean: mean32, variance: variance.iter().map(|&v| v as f32).collect() };
+    let stats = BatchStats { mean: mean.clone(), variance: variance.iter().map(|&v| v as f32).collect() };
     let mut inputs = vec![x];
     inputs.extend(gamma);
     inputs.extend(beta);
@@ -148,18 +196,22 @@ pub fn batch_norm_train(
     let var = tape.push(
         y,
         &inputs,
-        Box::new(move |grad, _, _| {
-            let (gs, xh) = (grad.data(), xhat.data());
-            // Σg and Σg·x̂ per channel give dβ, dγ and the two correction terms of dx:
-            // dx = γ/σ · (g − Σg/m − x̂·Σ(g·x̂)/m).
-            let (sum_g, sum_gx) = channel_sums(l, |i, _| (gs[i] as f64, (gs[i] * xh[i]) as f64));
-            let gamma_c: Vec<f32> = (0..l.channels).map(|c| g.as_ref().map_or(1.0, |g| g[c])).collect();
-            let (mean_g, mean_gx): (Vec<f32>, Vec<f32>) =
-                sum_g.iter().zip(&sum_gx).map(|(a, b)| ((a / m) as f32, (b / m) as f32)).unzip();
+        Box::new(move |grad, inputs, _| {
+            let (gs, xs) = (grad.data(), inputs[0].data());
+            // With x̂ = (x − μ)/σ: dβ = Σg, dγ = Σg·x̂, and
+            // dx = γ/σ · (g − mean(g) − x̂·mean(g·x̂)), i.e. A·g + B·x + C per channel.
+            let (sum_g, sum_gd) = channel_sums(l, gs, xs, |g, x, c| (g, g * (x - mean[c])));
+            let sum_gx: Vec<f64> = (0..l.channels).map(|c| sum_gd[c] * inv_std[c] as f64).collect();
+            let coef: Vec<(f32, f32, f32)> = (0..l.channels)
+                .map(|c| {
+                    let (s, mg, mgx) = (inv_std[c] as f64, sum_g[c] / m, sum_gx[c] / m);
+                    let a = gamma_c[c] as f64 * s;
+                    let b = -a * s * mgx;
+                    (a as f32, b as f32, (-a * mg - b * mean[c] as f64) as f32)
+                })
+                .collect();
             let mut dx = Tensor::zeros(grad.shape());
-            channel_map(l, dx.data_mut(), |i, c| {
-                gamma_c[c] * inv_std[c] * (gs[i] - mean_g[c] - xh[i] * mean_gx[c])
-            });
+            channel_map(l, dx.data_mut(), gs, xs, |g, x, c| coef[c].0 * g + coef[c].1 * x + coef[c].2);
             let mut grads = vec![Some(dx)];
             if has_gamma {
                 grads.push(Some(Tensor::new(sum_gx.iter().map(|&v| v as f32).collect(), &[l.channels]).unwrap()));
@@ -205,8 +257,10 @@ pub fn batch_norm_inference(
     let beta_c: Vec<f32> = (0..l.channels).map(|c| b.as_ref().map_or(0.0, |b| b[c])).collect();
     let mean = mean.to_vec();
     let xs = tape.value(x).data();
+    let scale: Vec<f32> = (0..l.channels).map(|c| gamma_c[c] * inv_std[c]).collect();
+    let shift: Vec<f32> = (0..l.channels).map(|c| beta_c[c] - mean[c] * scale[c]).collect();
     let mut y = Tensor::zeros(&shape);
-    channel_map(l, y.data_mut(), |i, c| (xs[i] - mean[c]) * inv_std[c] * gamma_c[c] + beta_c[c]);
+    channel_map(l, y.data_mut(), xs, xs, |x, _, c| x * scale[c] + shift[c]);
     let mut inputs = vec![x];
     inputs.extend(gamma);
     inputs.extend(beta);
@@ -217,9 +271,8 @@ pub fn batch_norm_inference(
         Box::new(move |grad, inputs, _| {
             let (gs, xs) = (grad.data(), inputs[0].data());
             let mut dx = Tensor::zeros(grad.shape());
-            channel_map(l, dx.data_mut(), |i, c| gs[i] * gamma_c[c] * inv_std[c]);
-            let (sum_g, sum_gx) =
-                channel_sums(l, |i, c| (gs[i] as f64, (gs[i] * (xs[i] - mean[c]) * inv_std[c]) as f64));
+            channel_map(l, dx.data_mut(), gs, gs, |g, _, c| g * scale[c]);
+            let (sum_g, sum_gx) = channel_sums(l, gs, xs, |g, x, c| (g, g * (x - mean[c]) * inv_std[c]));
             let mut grads = vec![Some(dx)];
             if has_gamma {
                 grads.push(Some(Tensor::new(sum_gx.iter().map(|&v| v as f32).collect(), &[l.channels]).unwrap()));
@@ -270,7 +323,7 @@ mod tests {
         let (y, stats) = batch_norm_train(&mut t, x, None, None, 3, 1e-5).unwrap();
         let l = ChannelLayout::new(&[8, 5, 5, 3], 3).unwrap();
         let ys = t.value(y).data();
-        let (s, sq) = channel_sums(l, |i, _| (ys[i] as f64, (ys[i] * ys[i]) as f64));
+        let (s, sq) = channel_sums(l, ys, ys, |y, _, _| (y, y * y));
         for c in 0..3 {
             assert!((s[c] / 200.0).abs() < 1e-5);
             assert!((sq[c] / 200.0 - 1.0).abs() < 1e-3);
