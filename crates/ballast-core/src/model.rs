@@ -8,6 +8,7 @@ use crate::nn::{BatchNorm, Sequential};
 use crate::ops::loss::{
     accuracy, categorical_cross_entropy, mean_squared_error, one_hot, softmax_cross_entropy,
 };
+use crate::health::{norm, Clipping, LayerHealth};
 use crate::optim::Optimizer;
 use crate::profile::{now_ms, LayerTime, StepProfile};
 use crate::rng::Rng;
@@ -51,6 +52,8 @@ pub struct Model {
     pub optimizer: Box<dyn Optimizer>,
     rng: Rng,
     profile: StepProfile,
+    pub clipping: Clipping,
+    health: Vec<LayerHealth>,
 }
 
 impl Model {
@@ -59,7 +62,7 @@ impl Model {
         if !net.is_built() {
             return Err(Error::state("compile needs a built model (give the model an input shape)"));
         }
-        Ok(Model { net, loss, optimizer, rng: Rng::new(seed ^ 0x5EED_D20F), profile: StepProfile::default() })
+        Ok(Model { net, loss, optimizer, rng: Rng::new(seed ^ 0x5EED_D20F), profile: StepProfile::default(), clipping: Clipping::default(), health: Vec::new() })
     }
 
     /// One-hot targets for the loss, after checking them against the model's output.
@@ -106,6 +109,11 @@ impl Model {
         result
     }
 
+    /// Gradient, weight and update norms per trainable layer in the last training step.
+    pub fn last_health(&self) -> &[LayerHealth] {
+        &self.health
+    }
+
     /// Where the last training step spent its time.
     pub fn last_profile(&self) -> &StepProfile {
         &self.profile
@@ -132,26 +140,71 @@ impl Model {
         };
         let loss_value = tape.value(loss).data()[0];
         let acc = if classify { accuracy(tape.value(out), &targets)? } else { f32::NAN };
+        let step = self.optimizer.iterations() + 1;
         if !loss_value.is_finite() {
             // Nothing is updated: the weights stay those of the last finite step.
-            return Err(Error::numeric(format!(
-                "the loss is {loss_value} (step {} of the optimizer); weights were not updated",
-                self.optimizer.iterations() + 1
-            )));
+            let origin = if !x.all_finite() {
+                "the input batch already holds NaN or Inf".to_string()
+            } else if let Some(layer) = self.net.first_non_finite_output(&tape) {
+                format!("it first appeared in the output of layer '{}' ({})", layer.name(), layer.kind())
+            } else {
+                "every layer's output is finite: the targets or the loss overflowed".to_string()
+            };
+            return Err(Error::numeric(format!("the loss is {loss_value} at step {step}; {origin}; weights were not updated")));
         }
         if train {
             tape.backward(loss)?;
-            let mut grads = Vec::new();
-            for (layer, vars) in self.net.layers().iter().zip(&param_vars) {
-                if layer.trainable() {
-                    grads.extend(vars.iter().map(|&v| tape.take_grad(v).expect("trainable parameters get gradients")));
+            // Gradients per trainable layer, in layer order.
+            let mut per_layer: Vec<(usize, Vec<Tensor>)> = Vec::new();
+            for (i, (layer, vars)) in self.net.layers().iter().zip(&param_vars).enumerate() {
+                if layer.trainable() && !vars.is_empty() {
+                    let g = vars.iter().map(|&v| tape.take_grad(v).expect("trainable parameters get gradients")).collect();
+                    per_layer.push((i, g));
                 }
             }
+            // Back-propagation runs from the output, so the last layer with a non-finite
+            // gradient is where it appeared.
+            if let Some((i, g)) = per_layer.iter().rev().find(|(_, g)| g.iter().any(|t| !t.all_finite())) {
+                let layer = &self.net.layers()[*i];
+                let bad = layer.params().iter().zip(g).find(|(_, t)| !t.all_finite()).map(|(p, _)| p.name.clone());
+                return Err(Error::numeric(format!(
+                    "the gradient of '{}' (layer '{}', {}) holds NaN or Inf at step {step}; weights were not updated",
+                    bad.unwrap_or_default(),
+                    layer.name(),
+                    layer.kind()
+                )));
+            }
+            let grad_norms: Vec<f32> =
+                per_layer.iter().map(|(_, g)| g.iter().map(|t| norm(t.data()).powi(2)).sum::<f32>().sqrt()).collect();
+            let before: Vec<Vec<Tensor>> = per_layer
+                .iter()
+                .map(|(i, _)| self.net.layers()[*i].params().iter().map(|p| p.value.clone()).collect())
+                .collect();
+            let mut grads: Vec<Tensor> = per_layer.iter().flat_map(|(_, g)| g.iter().cloned()).collect();
+            self.clipping.apply(&mut grads);
             let mut params: Vec<_> =
                 self.net.layers_mut().iter_mut().filter(|l| l.trainable()).flat_map(|l| l.params_mut()).collect();
             let optimizer_started = now_ms();
             self.optimizer.step(&mut params, &grads)?;
             let end = now_ms();
+            self.health = per_layer
+                .iter()
+                .zip(grad_norms)
+                .zip(before)
+                .map(|(((i, _), grad_norm), before)| {
+                    let layer = &self.net.layers()[*i];
+                    let params = layer.params();
+                    let sq = |f: &dyn Fn(usize, usize) -> f32| {
+                        params.iter().enumerate().map(|(k, p)| (0..p.value.len()).map(|j| f(k, j).powi(2)).sum::<f32>()).sum::<f32>().sqrt()
+                    };
+                    LayerHealth {
+                        name: layer.name().to_string(),
+                        grad_norm,
+                        weight_norm: sq(&|k, j| params[k].value.data()[j]),
+                        update_norm: sq(&|k, j| params[k].value.data()[j] - before[k].data()[j]),
+                    }
+                })
+                .collect();
             let per_layer = tape.backward_ms();
             let layers = self
                 .net

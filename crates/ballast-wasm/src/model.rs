@@ -352,3 +352,22 @@ impl Model {
         Ok(lines)
     }
 }
+
+#[wasm_bindgen]
+impl Model {
+    /// Gradient clipping before each update: by global L2 norm and/or by value (NaN = off).
+    #[wasm_bindgen(js_name = setClipping)]
+    pub fn set_clipping(&mut self, global_norm: f32, value: f32) -> Result<(), JsValue> {
+        let opt = |v: f32| (!v.is_nan()).then_some(v);
+        let clipping = ballast_core::health::Clipping::new(opt(global_norm), opt(value)).js()?;
+        self.compiled()?.clipping = clipping;
+        Ok(())
+    }
+
+    /// Per trainable layer in the last training step: `name|gradNorm|weightNorm|updateNorm`.
+    #[wasm_bindgen(js_name = lastGradientHealth)]
+    pub fn last_gradient_health(&mut self) -> Result<Vec<String>, JsValue> {
+        let health = self.compiled()?.last_health();
+        Ok(health.iter().map(|h| format!("{}|{}|{}|{}", h.name, h.grad_norm, h.weight_norm, h.update_norm)).collect())
+    }
+}

@@ -35,8 +35,20 @@ export interface BatchInfo {
   etaSeconds: number;
 }
 
+/** Norms for one layer's trainable parameters in a training step. */
+export interface LayerGradientHealth {
+  name: string;
+  /** L2 norm of the layer's gradient (before clipping). */
+  gradNorm: number;
+  /** L2 norm of the layer's weights after the update. */
+  weightNorm: number;
+  /** L2 norm of the update. */
+  updateNorm: number;
+}
+
 export interface Callbacks {
-  onBatchEnd?: (batch: number, logs: Logs & BatchInfo) => void | Promise<void>;
+  /** With `gradientHealth: true` in the fit options, `logs.gradients` holds per-layer norms. */
+  onBatchEnd?: (batch: number, logs: Logs & BatchInfo & { gradients?: LayerGradientHealth[] }) => void | Promise<void>;
   onEpochEnd?: (epoch: number, logs: Logs & { seconds: number }) => void | Promise<void>;
 }
 
@@ -50,6 +62,8 @@ export interface FitOptions {
   callbacks?: Callbacks;
   /** Resolves between batches; lets a page pause training or a Worker handle messages. */
   yieldEvery?: number;
+  /** Pass per-layer gradient, weight and update norms to `onBatchEnd` (cheap). */
+  gradientHealth?: boolean;
 }
 
 export interface History {
@@ -147,6 +161,14 @@ export class Sequential {
     return this.#handle;
   }
 
+  /** Per-layer gradient, weight and update norms of the last training step. */
+  lastGradientHealth(): LayerGradientHealth[] {
+    return guard(() => this.#handle.lastGradientHealth()).map((line) => {
+      const [name, g, w, u] = line.split('|');
+      return { name, gradNorm: Number(g), weightNorm: Number(w), updateNorm: Number(u) };
+    });
+  }
+
   /**
    * Where the last training step spent its time, in milliseconds per layer (forward and
    * backward), plus the loss and bookkeeping (`other`) and the optimizer.
@@ -170,6 +192,7 @@ export class Sequential {
         ? this.#handle.compile(options.loss, 'adam', o.learningRate, o.beta1, o.beta2, o.epsilon, 0, false)
         : this.#handle.compile(options.loss, 'sgd', o.learningRate, 0.9, 0.999, 1e-7, o.momentum, o.nesterov),
     );
+    guard(() => this.#handle.setClipping(o.clipNorm ?? NaN, o.clipValue ?? NaN));
     this.#compiled = { ...options };
   }
 
@@ -195,7 +218,7 @@ export class Sequential {
   async fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
     this.#requireCompiled('fit');
     const n = this.#checkData(x, y, 'fit');
-    const { batchSize = 32, epochs = 1, shuffle = true, seed = this.seed, validationData, callbacks = {}, yieldEvery = 1 } = options;
+    const { batchSize = 32, epochs = 1, shuffle = true, seed = this.seed, validationData, callbacks = {}, yieldEvery = 1, gradientHealth = false } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ArgumentError(`batchSize must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(epochs) || epochs < 0) throw new ArgumentError(`epochs must be a non-negative integer, got ${epochs}`);
     if (validationData) this.#checkData(validationData[0], validationData[1], 'fit validationData');
@@ -217,6 +240,7 @@ export class Sequential {
           await callbacks.onBatchEnd(b, {
             loss, acc, epoch, batch: b, batches: batches.length,
             examplesPerSecond: rate, etaSeconds: (n - seen) / rate,
+            ...(gradientHealth ? { gradients: this.lastGradientHealth() } : {}),
           });
         }
         if (yieldEvery > 0 && (b + 1) % yieldEvery === 0) await nextTick();

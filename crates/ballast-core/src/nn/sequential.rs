@@ -26,6 +26,8 @@ pub struct Sequential {
     built: bool,
     /// Milliseconds per layer of the last forward pass.
     forward_ms: Vec<f64>,
+    /// Each layer's output on the tape of the last forward pass.
+    outputs: Vec<Var>,
 }
 
 /// Keras' default layer names: `conv2d`, `conv2d_1`, `batch_normalization`, ...
@@ -152,6 +154,7 @@ impl Sequential {
         let mut param_vars = Vec::with_capacity(self.layers.len());
         let last = self.layers.len().saturating_sub(1);
         self.forward_ms.clear();
+        self.outputs.clear();
         for (i, layer) in self.layers.iter_mut().enumerate() {
             let started = crate::profile::now_ms();
             tape.set_scope(i);
@@ -160,6 +163,7 @@ impl Sequential {
             let mut ctx = Ctx { tape: &mut *tape, training, rng: &mut *rng, logits: logits && i == last };
             h = layer.forward(&mut ctx, h, &vars).map_err(|e| layer_error(layer.as_ref(), e))?;
             param_vars.push(vars);
+            self.outputs.push(h);
             self.forward_ms.push(crate::profile::now_ms() - started);
         }
         tape.set_scope(self.layers.len());
@@ -169,6 +173,12 @@ impl Sequential {
     /// Milliseconds per layer of the last forward pass.
     pub fn forward_ms(&self) -> &[f64] {
         &self.forward_ms
+    }
+
+    /// The first layer whose output on `tape` (the last forward pass) holds a NaN or an Inf.
+    pub fn first_non_finite_output(&self, tape: &Tape) -> Option<&dyn Layer> {
+        let i = self.outputs.iter().position(|&v| !tape.value(v).all_finite())?;
+        Some(self.layers[i].as_ref())
     }
 
     /// Ends a training step in every layer (see [`Layer::end_step`]).

@@ -1,0 +1,94 @@
+// Live line charts (uPlot): the page appends points as messages arrive and the charts redraw at
+// most once per animation frame.
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+
+const AXIS = {
+  stroke: '#64748b',
+  font: '11px system-ui, sans-serif',
+  grid: { stroke: '#e2e8f0', width: 1 },
+  ticks: { stroke: '#e2e8f0', width: 1, size: 4 },
+};
+
+export const COLORS = {
+  batch: 'rgba(37, 99, 235, 0.22)',
+  smooth: '#2563eb',
+  train: '#0f172a',
+  test: '#e11d48',
+  speed: '#0d9488',
+  speedLight: 'rgba(13, 148, 136, 0.22)',
+};
+
+/** One colour per channel, spread around the hue circle. */
+export function channelColor(i, n) {
+  return `hsl(${Math.round((i * 360) / Math.max(n, 1) + 200) % 360} 70% 48%)`;
+}
+
+const charts = new Set();
+let frame = 0;
+
+function scheduleDraw() {
+  if (frame) return;
+  frame = requestAnimationFrame(() => {
+    frame = 0;
+    for (const c of charts) c.flush();
+  });
+}
+
+/**
+ * A chart in `container` whose first column is the x values (training steps). `series`:
+ * uPlot series options for the y columns. Returns `{ data, update(), destroy() }`: change
+ * `data` in place, then call `update()`.
+ */
+export function lineChart(container, { series, height = 220, yLog = false, yFormat = (v) => String(v), legend = true, yRange }) {
+  const data = [[], ...series.map(() => [])];
+  const width = () => Math.max(200, container.clientWidth);
+  const plot = new uPlot(
+    {
+      width: width(),
+      height,
+      legend: { show: legend, live: false },
+      cursor: { drag: { x: false, y: false }, points: { show: false } },
+      scales: {
+        x: { time: false },
+        y: yLog ? { distr: 3 } : yRange ? { range: yRange } : {},
+      },
+      axes: [
+        { ...AXIS, label: 'step', labelSize: 18, labelFont: '11px system-ui, sans-serif' },
+        { ...AXIS, size: 52, values: (_u, ticks) => ticks.map(yFormat) },
+      ],
+      series: [{ label: 'step' }, ...series.map((s) => ({ width: 1.5, spanGaps: false, points: { show: false }, ...s }))],
+    },
+    data,
+    container,
+  );
+  let dirty = false;
+  const observer = new ResizeObserver(() => plot.setSize({ width: width(), height }));
+  observer.observe(container);
+  const chart = {
+    data,
+    plot,
+    update() {
+      dirty = true;
+      scheduleDraw();
+    },
+    flush() {
+      if (!dirty) return;
+      dirty = false;
+      plot.setData(data);
+    },
+    destroy() {
+      observer.disconnect();
+      charts.delete(chart);
+      plot.destroy();
+    },
+  };
+  charts.add(chart);
+  return chart;
+}
+
+/** Exponential moving average that starts from the first value (no bias towards zero). */
+export function smoother(alpha = 0.06) {
+  let value = null;
+  return (x) => (value = value === null ? x : value + alpha * (x - value));
+}

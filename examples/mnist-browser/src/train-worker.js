@@ -1,0 +1,239 @@
+// Everything Ballast does runs here, in a module Worker: its threaded build blocks while a
+// kernel runs on the pool, which the page's main thread may not do. The page sends commands
+// and gets back progress messages (see the `handlers` below and `post` calls).
+import { ready, datasets, tensor, modelFromFiles } from 'ballast';
+import { buildModel } from '../../shared/mnist-models.mjs';
+
+const FILES = {
+  trainImages: 'train-images-idx3-ubyte.gz',
+  trainLabels: 'train-labels-idx1-ubyte.gz',
+  testImages: 't10k-images-idx3-ubyte.gz',
+  testLabels: 't10k-labels-idx1-ubyte.gz',
+};
+
+/** Thrown from onBatchEnd to end `fit` early (Stop, or a step limit). */
+const STOP = Symbol('stop');
+
+let data = null;
+let dataLoading = null;
+let model = null;
+/** The training run in progress: its pause/stop state. */
+let run = null;
+
+const post = (message, transfer = []) => self.postMessage(message, transfer);
+
+/**
+ * Lets queued messages (pause, predict, ...) run between batches. A MessageChannel task, unlike
+ * setTimeout, is not clamped to 4 ms when chained, which would be a few percent of a step.
+ */
+const channel = new MessageChannel();
+const yieldToMessages = () =>
+  new Promise((resolve) => {
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
+  });
+
+/** Each BN layer's moving mean and variance, by layer name. */
+function bnStats() {
+  const layers = new Map();
+  for (const w of model.getWeights()) {
+    const m = /^(.*)\/moving_(mean|variance)$/.exec(w.name);
+    if (!m) continue;
+    const entry = layers.get(m[1]) ?? { name: m[1] };
+    entry[m[2]] = w.values;
+    layers.set(m[1], entry);
+  }
+  return [...layers.values()];
+}
+
+function describeModel(source) {
+  const rows = model.summaryRows();
+  return {
+    type: 'model',
+    source,
+    layers: rows.map((r) => ({ name: r.name, type: r.type, outputShape: r.outputShape, params: r.params })),
+    params: rows.reduce((s, r) => s + r.params, 0),
+    bn: bnStats().map((l) => ({ name: l.name, channels: l.mean.length })),
+  };
+}
+
+function loadData(baseUrl, trainLimit, testLimit) {
+  dataLoading ??= (async () => {
+    const started = performance.now();
+    const url = (name) => new URL(name, baseUrl).href;
+    const [train, test] = await Promise.all([
+      datasets.idx({ images: url(FILES.trainImages), labels: url(FILES.trainLabels), numClasses: 10 }),
+      datasets.idx({ images: url(FILES.testImages), labels: url(FILES.testLabels), numClasses: 10 }),
+    ]);
+    data = { train: datasets.limit(train, trainLimit), test: datasets.limit(test, testLimit) };
+    post({
+      type: 'data',
+      train: data.train.labels.length,
+      test: data.test.labels.length,
+      seconds: (performance.now() - started) / 1000,
+    });
+    return data;
+  })();
+  return dataLoading;
+}
+
+const handlers = {
+  async init({ threads, dataUrl, trainLimit, testLimit }) {
+    const env = await ready(threads === 'auto' ? {} : { threads });
+    post({
+      type: 'ready',
+      env,
+      crossOriginIsolated: self.crossOriginIsolated,
+      hardwareConcurrency: navigator.hardwareConcurrency,
+    });
+    await loadData(dataUrl, trainLimit, testLimit);
+  },
+
+  async start({ variant, batchSize, learningRate, epochs, steps, seed }) {
+    if (run) throw new Error('training is already running');
+    const { train, test } = await dataLoading;
+    model?.dispose();
+    model = buildModel(variant, { seed, learningRate });
+    post(describeModel(variant));
+
+    const n = train.labels.length;
+    const batches = Math.ceil(n / batchSize);
+    if (steps) epochs = Math.max(epochs, Math.ceil(steps / batches));
+    // About 100 points per epoch for the BN plots, whatever the epoch's length.
+    const bnEvery = Math.max(1, Math.round(batches / 100));
+    run = { paused: false, stop: false, resume: null };
+    post({ type: 'state', state: 'training', epochs, batches });
+
+    let step = 0;
+    // Throughput counts the training steps only: not the plots' messages, pauses or validation.
+    let last = performance.now();
+    let trainSeconds = 0, trainImages = 0, steadySeconds = 0, steadyImages = 0;
+    const started = performance.now();
+    const finish = async (stoppedEarly) => {
+      const [testLoss, testAcc] = await model.evaluate(test.x, test.y);
+      post({
+        type: 'done',
+        stoppedEarly,
+        steps: step,
+        testLoss,
+        testAcc,
+        testCount: test.labels.length,
+        seconds: (performance.now() - started) / 1000,
+        imagesPerSecond: trainImages / trainSeconds,
+        // After five warm-up steps, as bench/throughput.mjs counts in Node.
+        steadyImagesPerSecond: steadyImages / steadySeconds,
+      });
+    };
+    try {
+      await model.fit(train.x, train.y, {
+        batchSize,
+        epochs,
+        shuffle: true,
+        seed,
+        validationData: [test.x, test.y],
+        yieldEvery: 0,
+        callbacks: {
+          onBatchEnd: async (batch, logs) => {
+            const seconds = (performance.now() - last) / 1000;
+            const images = batch === logs.batches - 1 ? n - batch * batchSize : batchSize;
+            step += 1;
+            trainSeconds += seconds;
+            trainImages += images;
+            if (step > 5) {
+              steadySeconds += seconds;
+              steadyImages += images;
+            }
+            const message = {
+              type: 'batch',
+              step,
+              epoch: logs.epoch,
+              batch,
+              batches: logs.batches,
+              loss: logs.loss,
+              acc: logs.acc,
+              imagesPerSecond: images / seconds,
+              etaSeconds: logs.etaSeconds,
+            };
+            if (step % bnEvery === 0 || batch === logs.batches - 1) message.bn = bnStats();
+            post(message);
+            if (run.stop || (steps && step >= steps)) throw STOP;
+            await yieldToMessages();
+            if (run.paused) {
+              post({ type: 'state', state: 'paused' });
+              await new Promise((resolve) => (run.resume = resolve));
+              if (run.stop) throw STOP;
+              post({ type: 'state', state: 'training' });
+            }
+            last = performance.now();
+          },
+          onEpochEnd: (epoch, logs) => {
+            post({ type: 'epoch', epoch, step, ...logs });
+            last = performance.now();
+          },
+        },
+      });
+      await finish(false);
+    } catch (err) {
+      if (err !== STOP) throw err;
+      await finish(true);
+    } finally {
+      run = null;
+    }
+  },
+
+  pause() {
+    if (run) run.paused = true;
+  },
+
+  resume() {
+    if (!run) return;
+    run.paused = false;
+    run.resume?.();
+  },
+
+  stop() {
+    if (!run) return;
+    run.stop = true;
+    run.resume?.();
+  },
+
+  setLearningRate({ learningRate }) {
+    model?.setLearningRate(learningRate);
+  },
+
+  async predict({ id, pixels }) {
+    if (!model) return post({ type: 'prediction', id, probs: null });
+    const x = tensor(pixels, [1, 28, 28, 1]);
+    try {
+      const y = await model.predict(x);
+      post({ type: 'prediction', id, probs: y.data() });
+      y.dispose();
+    } finally {
+      x.dispose();
+    }
+  },
+
+  exportModel({ id }) {
+    if (!model) throw new Error('there is no model to save yet: train one or load one');
+    const files = model.toFiles();
+    const weights = files['weights.safetensors'];
+    post({ type: 'exported', id, modelJson: files['model.json'], weights }, [weights.buffer]);
+  },
+
+  importModel({ id, modelJson, weights, source }) {
+    if (run) throw new Error('stop training before loading a model');
+    const loaded = modelFromFiles(modelJson, new Uint8Array(weights), source);
+    model?.dispose();
+    model = loaded;
+    post({ ...describeModel(source), id });
+  },
+};
+
+self.addEventListener('message', async (event) => {
+  const { type, id } = event.data;
+  try {
+    await handlers[type](event.data);
+  } catch (err) {
+    post({ type: 'error', command: type, id, name: err?.name ?? 'Error', message: err?.message ?? String(err) });
+  }
+});
