@@ -2,13 +2,14 @@
 # Builds ballast-wasm twice, each with its wasm-bindgen glue, into packages/ballast/wasm/:
 #   threads/  atomics + bulk-memory + simd128, shared memory, rayon pool  (Node, isolated pages)
 #   simd/     simd128 only, no atomics                                    (pages without isolation)
-# Usage: scripts/build-wasm.sh [--if-stale]
+#   scalar/   no SIMD128, single-threaded: only with --scalar, as a benchmark baseline
+# Usage: scripts/build-wasm.sh [--if-stale] [--scalar]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$BALLAST_ROOT"
 
 out="packages/ballast/wasm"
-if [[ "${1:-}" == "--if-stale" && -f "$out/threads/ballast_wasm_bg.wasm" && -f "$out/simd/ballast_wasm_bg.wasm" ]]; then
+if [[ " $* " == *" --if-stale "* && -f "$out/threads/ballast_wasm_bg.wasm" && -f "$out/simd/ballast_wasm_bg.wasm" ]]; then
   newest_src=$(find crates Cargo.toml Cargo.lock scripts/build-wasm.sh -newer "$out/simd/ballast_wasm_bg.wasm" -type f | head -1)
   if [[ -z "$newest_src" ]]; then
     echo "wasm builds are up to date"
@@ -48,4 +49,8 @@ build() { # name, rustflags, cargo feature args...
 
 build threads "$thread_flags" --features threads
 build simd "$common_flags"
-echo "wasm builds written to $out/{threads,simd}"
+if [[ " $* " == *" --scalar "* ]]; then
+  build scalar "-C target-feature=+bulk-memory -C link-arg=--max-memory=2147483648"
+fi
+echo "wasm builds written to $out/"
+

@@ -8,12 +8,14 @@ mod errors;
 mod model;
 #[cfg(feature = "threads")]
 mod pool;
+mod tape;
 mod tensor;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 pub use model::Model;
+pub use tape::Tape;
 pub use tensor::{matmul, Tensor};
 
 /// `performance.now()` of this thread's global, the core's clock for step profiles.

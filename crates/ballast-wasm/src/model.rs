@@ -371,3 +371,13 @@ impl Model {
         Ok(health.iter().map(|h| format!("{}|{}|{}|{}", h.name, h.grad_norm, h.weight_norm, h.update_norm)).collect())
     }
 }
+
+#[wasm_bindgen]
+impl Model {
+    /// Runs one layer alone on `x` (Keras' `layer(x, training)`), without gradients.
+    #[wasm_bindgen(js_name = applyLayer)]
+    pub fn apply_layer(&mut self, name: &str, x: &Tensor, training: bool) -> Result<Tensor, JsValue> {
+        let mut rng = ballast_core::rng::Rng::new(self.seed ^ 0xA991_1CA7);
+        Ok(Tensor { inner: self.net().apply_layer(name, &x.inner, training, &mut rng).js()? })
+    }
+}

@@ -1,6 +1,6 @@
 /** The public API, the same from every entry point. */
 export { BallastError, ShapeError, ArgumentError, DataError, NumericError, StateError } from './errors.js';
-export { Tensor, tensor, matmul, type MatmulOptions } from './tensor.js';
+export { Tensor, tensor, matmul, tidy, type MatmulOptions } from './tensor.js';
 export type { Env, ReadyOptions, BuildName } from './runtime.js';
 export { layers, Layer } from './layers.js';
 export type * from './layers.js';
@@ -9,4 +9,5 @@ export { Sequential, loadModel, modelFromFiles } from './model.js';
 export type { CompileOptions, FitOptions, History, Logs, Callbacks, BatchInfo, LossName, WeightInfo, SummaryRow, LayerGradientHealth } from './model.js';
 export { datasets, type LabelledData } from './datasets.js';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './safetensors.js';
+export { valueAndGrads, ops, Variable, type ValueAndGrads } from './autodiff.js';
 export * as diagnostics from './diagnostics.js';

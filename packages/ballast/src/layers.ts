@@ -2,7 +2,8 @@
  * Layer factories with Keras names, options and defaults. A layer is a description until a
  * {@link Sequential} model builds it in WASM; afterwards it knows its name and weights.
  */
-import { ArgumentError } from './errors.js';
+import { ArgumentError, StateError } from './errors.js';
+import type { Tensor } from './tensor.js';
 
 export type ActivationName = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
 export type InitializerName = 'zeros' | 'ones' | 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal';
@@ -59,11 +60,38 @@ export type LayerSpec =
   | { type: 'activation'; config: ActivationConfig }
   | { type: 'batchNormalization'; config: Required<Omit<BatchNormalizationConfig, 'name'>> & { name?: string } };
 
+/** What a built layer needs from its model to run on its own. */
+export interface LayerOwner {
+  applyLayer(name: string, x: Tensor, training: boolean): Tensor;
+  getWeights(): Array<{ name: string; shape: number[]; values: Float32Array }>;
+}
+
 /** A layer of a model. `name` is set once the model is built. */
 export class Layer {
   /** @internal */
   constructor(readonly spec: LayerSpec) {}
   /** @internal */ builtName?: string;
+  /** @internal */ owner?: LayerOwner;
+
+  /**
+   * Runs this layer alone on `x` (it must belong to a built model). With `training`,
+   * dropout is active and BatchNormalization uses and updates batch statistics.
+   */
+  apply(x: Tensor, options: { training?: boolean } = {}): Tensor {
+    if (!this.owner || !this.builtName) throw new StateError('apply() needs a layer that belongs to a built model');
+    return this.owner.applyLayer(this.builtName, x, options.training ?? false);
+  }
+
+  /** This layer's weights by short name (`kernel`, `gamma`, `moving_mean`, ...). */
+  weights(): Record<string, { shape: number[]; values: Float32Array }> {
+    if (!this.owner || !this.builtName) throw new StateError('weights() needs a layer that belongs to a built model');
+    const prefix = `${this.builtName}/`;
+    const out: Record<string, { shape: number[]; values: Float32Array }> = {};
+    for (const w of this.owner.getWeights()) {
+      if (w.name.startsWith(prefix)) out[w.name.slice(prefix.length)] = { shape: w.shape, values: w.values };
+    }
+    return out;
+  }
 
   get type(): LayerSpec['type'] {
     return this.spec.type;

@@ -147,7 +147,10 @@ export class Sequential {
       throw err;
     }
     const names = model.summary().map((row) => row.split('|')[0]);
-    rest.forEach((layer, i) => (layer.builtName = names[i]));
+    rest.forEach((layer, i) => {
+      layer.builtName = names[i];
+      layer.owner = this;
+    });
     this.#model = model;
   }
 
@@ -316,6 +319,11 @@ export class Sequential {
       at += w.values.length;
     }
     guard(() => m.setWeights(weights.map((w) => w.name), all));
+  }
+
+  /** @internal Runs one layer alone; see `Layer.apply`. */
+  applyLayer(name: string, x: Tensor, training: boolean): Tensor {
+    return new Tensor(guard(() => this.#handle.applyLayer(name, x.handle, training)));
   }
 
   /** Freezes (false) or unfreezes a layer; a frozen BatchNormalization runs in inference mode. */

@@ -12,6 +12,7 @@ export class Tensor {
   /** @internal */
   constructor(handle: WasmTensor) {
     this.#handle = handle;
+    scopes[scopes.length - 1]?.push(this);
   }
 
   /** @internal */
@@ -45,6 +46,41 @@ export class Tensor {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** Tensors created inside each active `tidy` call, innermost last. */
+const scopes: Tensor[][] = [];
+
+function collect(value: unknown, keep: Set<Tensor>): void {
+  if (value instanceof Tensor) keep.add(value);
+  else if (Array.isArray(value)) value.forEach((v) => collect(v, keep));
+  else if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    Object.values(value).forEach((v) => collect(v, keep));
+  }
+}
+
+/**
+ * Runs `fn` and disposes every tensor it created, except those it returns (alone, in an
+ * array or in a plain object), which move to the enclosing scope. Async functions are not
+ * supported: the scope would close before their tensors exist.
+ */
+export function tidy<T>(fn: () => T): T {
+  if (fn.constructor.name === 'AsyncFunction') throw new StateError('tidy() takes a synchronous function');
+  scopes.push([]);
+  let result: T;
+  let created: Tensor[];
+  try {
+    result = fn();
+  } finally {
+    created = scopes.pop()!;
+  }
+  const keep = new Set<Tensor>();
+  collect(result, keep);
+  for (const t of created) {
+    if (keep.has(t)) scopes[scopes.length - 1]?.push(t);
+    else t.dispose();
+  }
+  return result;
 }
 
 /** A tensor holding a copy of `data`, with the given shape. */

@@ -175,6 +175,21 @@ impl Sequential {
         &self.forward_ms
     }
 
+    /// Runs the layer named `name` alone on `x` (no gradients). In training mode BN uses
+    /// batch statistics and updates its moving statistics, as a Keras layer call would.
+    pub fn apply_layer(&mut self, name: &str, x: &Tensor, training: bool, rng: &mut Rng) -> Result<Tensor> {
+        let Some(layer) = self.layers.iter_mut().find(|l| l.name() == name) else {
+            return Err(Error::argument(format!("no layer named '{name}'")));
+        };
+        let mut tape = Tape::new();
+        let input = tape.constant(x.clone());
+        let params: Vec<Var> = layer.params().iter().map(|p| tape.constant(p.value.clone())).collect();
+        let mut ctx = Ctx { tape: &mut tape, training, rng, logits: false };
+        let out = layer.forward(&mut ctx, input, &params).map_err(|e| layer_error(layer.as_ref(), e));
+        layer.end_step(out.is_ok() && training);
+        Ok(tape.value(out?).clone())
+    }
+
     /// The first layer whose output on `tape` (the last forward pass) holds a NaN or an Inf.
     pub fn first_non_finite_output(&self, tape: &Tape) -> Option<&dyn Layer> {
         let i = self.outputs.iter().position(|&v| !tape.value(v).all_finite())?;

@@ -1,0 +1,114 @@
+/**
+ * Custom training loops: `valueAndGrads(fn, params)` records `fn`'s ops on a tape in WASM and
+ * returns the value and the gradient of every parameter.
+ *
+ * ```ts
+ * const { value, grads } = valueAndGrads((w, b) => {
+ *   const logits = ops.dense(ops.constant(x), w, b);
+ *   return ops.softmaxCrossEntropy(logits, ops.constant(y));
+ * }, [w, b]);
+ * ```
+ */
+import type { Tape as WasmTape } from '../wasm/threads/ballast_wasm.js';
+import { ArgumentError, ShapeError, StateError, guard } from './errors.js';
+import { wasm } from './runtime.js';
+import { Tensor } from './tensor.js';
+
+/** A value recorded on the current tape. */
+export class Variable {
+  /** @internal */
+  constructor(readonly tape: WasmTape, readonly id: number) {}
+  get shape(): number[] {
+    return Array.from(guard(() => this.tape.valueShape(this.id)));
+  }
+  /** A copy of the current value. */
+  value(): Tensor {
+    return new Tensor(guard(() => this.tape.value(this.id)));
+  }
+}
+
+let current: WasmTape | null = null;
+
+function tape(): WasmTape {
+  if (!current) throw new StateError('ops on variables only run inside valueAndGrads(fn, params)');
+  return current;
+}
+
+function op(name: string, inputs: Variable[], params: number[] = []): Variable {
+  const t = tape();
+  for (const v of inputs) {
+    if (v.tape !== t) throw new StateError(`op '${name}': a variable from another valueAndGrads call`);
+  }
+  return new Variable(t, guard(() => t.op(name, Uint32Array.from(inputs.map((v) => v.id)), Float32Array.from(params))));
+}
+
+type Pair = number | [number, number];
+const pair = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : p);
+
+export const ops = {
+  /** A tensor as a value without gradient (inputs, labels). */
+  constant: (t: Tensor) => new Variable(tape(), guard(() => tape().constant(t.handle))),
+  add: (a: Variable, b: Variable) => op('add', [a, b]),
+  sub: (a: Variable, b: Variable) => op('sub', [a, b]),
+  mul: (a: Variable, b: Variable) => op('mul', [a, b]),
+  div: (a: Variable, b: Variable) => op('div', [a, b]),
+  scale: (a: Variable, s: number) => op('scale', [a], [s]),
+  matmul: (a: Variable, b: Variable) => op('matmul', [a, b]),
+  relu: (x: Variable) => op('relu', [x]),
+  sigmoid: (x: Variable) => op('sigmoid', [x]),
+  tanh: (x: Variable) => op('tanh', [x]),
+  softmax: (x: Variable) => op('softmax', [x]),
+  logSoftmax: (x: Variable) => op('logSoftmax', [x]),
+  /** Sum over `axes` (all when omitted). */
+  sum: (x: Variable, axes: number[] = []) => op('sum', [x], axes),
+  mean: (x: Variable, axes: number[] = []) => op('mean', [x], axes),
+  reshape: (x: Variable, shape: number[]) => op('reshape', [x], shape),
+  transpose: (x: Variable, perm: number[]) => op('transpose', [x], perm),
+  flatten: (x: Variable) => op('flatten', [x]),
+  /** `x·kernel + bias`, kernel `[in, out]`. */
+  dense: (x: Variable, kernel: Variable, bias?: Variable) => op('dense', bias ? [x, kernel, bias] : [x, kernel]),
+  /** NHWC input, HWIO filter. */
+  conv2d: (x: Variable, filter: Variable, bias?: Variable, o: { strides?: Pair; padding?: 'valid' | 'same' } = {}) =>
+    op('conv2d', bias ? [x, filter, bias] : [x, filter], [...pair(o.strides ?? 1), o.padding === 'same' ? 1 : 0]),
+  maxPool2d: (x: Variable, o: { poolSize?: Pair; strides?: Pair; padding?: 'valid' | 'same' } = {}) =>
+    op('maxPool2d', [x], [...pair(o.poolSize ?? 2), ...pair(o.strides ?? o.poolSize ?? 2), o.padding === 'same' ? 1 : 0]),
+  /** Batch normalization with batch statistics (training mode). */
+  batchNorm: (x: Variable, gamma: Variable, beta: Variable, o: { axis?: number; epsilon?: number } = {}) =>
+    op('batchNorm', [x, gamma, beta], [o.axis ?? -1, o.epsilon ?? 1e-3]),
+  /** Mean categorical cross-entropy of softmax(logits) against one-hot labels. */
+  softmaxCrossEntropy: (logits: Variable, labels: Variable) => op('softmaxCrossEntropy', [logits, labels]),
+  meanSquaredError: (pred: Variable, target: Variable) => op('meanSquaredError', [pred, target]),
+};
+
+export interface ValueAndGrads {
+  value: number;
+  /** One gradient per parameter, same shapes; dispose them when done. */
+  grads: Tensor[];
+  /** L2 norm of each gradient. */
+  gradNorms: number[];
+}
+
+/** Runs `fn` on the parameters as variables; returns its scalar value and the gradients. */
+export function valueAndGrads(fn: (...params: Variable[]) => Variable, params: Tensor[]): ValueAndGrads {
+  if (current) throw new StateError('valueAndGrads calls cannot be nested');
+  if (!Array.isArray(params)) throw new ArgumentError('valueAndGrads(fn, params) needs an array of tensors');
+  const t = new (wasm().Tape)();
+  current = t;
+  try {
+    const vars = params.map((p) => new Variable(t, guard(() => t.variable(p.handle))));
+    const out = fn(...vars);
+    if (!(out instanceof Variable)) throw new ArgumentError('the function given to valueAndGrads must return a Variable');
+    const shape = out.shape;
+    if (shape.reduce((a, b) => a * b, 1) !== 1) throw new ShapeError(`valueAndGrads needs a scalar result, got shape [${shape.join(', ')}]`);
+    guard(() => t.backward(out.id));
+    const valueTensor = out.value();
+    const value = valueTensor.data()[0];
+    valueTensor.dispose();
+    const grads = vars.map((v) => new Tensor(guard(() => t.grad(v.id))));
+    const gradNorms = grads.map((g) => Math.sqrt(g.data().reduce((s, x) => s + x * x, 0)));
+    return { value, grads, gradNorms };
+  } finally {
+    current = null;
+    t.free();
+  }
+}
