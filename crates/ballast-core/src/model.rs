@@ -4,11 +4,9 @@
 
 use crate::autograd::Tape;
 use crate::error::Error;
-use crate::nn::{BatchNorm, Sequential};
-use crate::ops::loss::{
-    accuracy, categorical_cross_entropy, mean_squared_error, one_hot, softmax_cross_entropy,
-};
 use crate::health::{norm, Clipping, LayerHealth};
+use crate::nn::{BatchNorm, Sequential};
+use crate::ops::loss::{accuracy, categorical_cross_entropy, mean_squared_error, one_hot, softmax_cross_entropy};
 use crate::optim::Optimizer;
 use crate::profile::{now_ms, LayerTime, StepProfile};
 use crate::rng::Rng;
@@ -53,6 +51,9 @@ pub struct Model {
     rng: Rng,
     profile: StepProfile,
     pub clipping: Clipping,
+    /// Compute per-layer gradient, weight and update norms each step (on by default; the
+    /// NaN/Inf checks run either way).
+    pub track_health: bool,
     health: Vec<LayerHealth>,
 }
 
@@ -62,7 +63,16 @@ impl Model {
         if !net.is_built() {
             return Err(Error::state("compile needs a built model (give the model an input shape)"));
         }
-        Ok(Model { net, loss, optimizer, rng: Rng::new(seed ^ 0x5EED_D20F), profile: StepProfile::default(), clipping: Clipping::default(), health: Vec::new() })
+        Ok(Model {
+            net,
+            loss,
+            optimizer,
+            rng: Rng::new(seed ^ 0x5EED_D20F),
+            profile: StepProfile::default(),
+            clipping: Clipping::default(),
+            track_health: true,
+            health: Vec::new(),
+        })
     }
 
     /// One-hot targets for the loss, after checking them against the model's output.
@@ -150,7 +160,9 @@ impl Model {
             } else {
                 "every layer's output is finite: the targets or the loss overflowed".to_string()
             };
-            return Err(Error::numeric(format!("the loss is {loss_value} at step {step}; {origin}; weights were not updated")));
+            return Err(Error::numeric(format!(
+                "the loss is {loss_value} at step {step}; {origin}; weights were not updated"
+            )));
         }
         if train {
             tape.backward(loss)?;
@@ -158,7 +170,8 @@ impl Model {
             let mut per_layer: Vec<(usize, Vec<Tensor>)> = Vec::new();
             for (i, (layer, vars)) in self.net.layers().iter().zip(&param_vars).enumerate() {
                 if layer.trainable() && !vars.is_empty() {
-                    let g = vars.iter().map(|&v| tape.take_grad(v).expect("trainable parameters get gradients")).collect();
+                    let g =
+                        vars.iter().map(|&v| tape.take_grad(v).expect("trainable parameters get gradients")).collect();
                     per_layer.push((i, g));
                 }
             }
@@ -174,12 +187,17 @@ impl Model {
                     layer.kind()
                 )));
             }
+            let track = self.track_health;
             let grad_norms: Vec<f32> =
                 per_layer.iter().map(|(_, g)| g.iter().map(|t| norm(t.data()).powi(2)).sum::<f32>().sqrt()).collect();
-            let before: Vec<Vec<Tensor>> = per_layer
-                .iter()
-                .map(|(i, _)| self.net.layers()[*i].params().iter().map(|p| p.value.clone()).collect())
-                .collect();
+            let before: Vec<Vec<Tensor>> = if track {
+                per_layer
+                    .iter()
+                    .map(|(i, _)| self.net.layers()[*i].params().iter().map(|p| p.value.clone()).collect())
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let mut grads: Vec<Tensor> = per_layer.iter().flat_map(|(_, g)| g.iter().cloned()).collect();
             self.clipping.apply(&mut grads);
             let mut params: Vec<_> =
@@ -187,24 +205,33 @@ impl Model {
             let optimizer_started = now_ms();
             self.optimizer.step(&mut params, &grads)?;
             let end = now_ms();
-            self.health = per_layer
-                .iter()
-                .zip(grad_norms)
-                .zip(before)
-                .map(|(((i, _), grad_norm), before)| {
-                    let layer = &self.net.layers()[*i];
-                    let params = layer.params();
-                    let sq = |f: &dyn Fn(usize, usize) -> f32| {
-                        params.iter().enumerate().map(|(k, p)| (0..p.value.len()).map(|j| f(k, j).powi(2)).sum::<f32>()).sum::<f32>().sqrt()
-                    };
-                    LayerHealth {
-                        name: layer.name().to_string(),
-                        grad_norm,
-                        weight_norm: sq(&|k, j| params[k].value.data()[j]),
-                        update_norm: sq(&|k, j| params[k].value.data()[j] - before[k].data()[j]),
-                    }
-                })
-                .collect();
+            self.health = if !track {
+                Vec::new()
+            } else {
+                per_layer
+                    .iter()
+                    .zip(grad_norms)
+                    .zip(before)
+                    .map(|(((i, _), grad_norm), before)| {
+                        let layer = &self.net.layers()[*i];
+                        let params = layer.params();
+                        let sq = |f: &dyn Fn(usize, usize) -> f32| {
+                            params
+                                .iter()
+                                .enumerate()
+                                .map(|(k, p)| (0..p.value.len()).map(|j| f(k, j).powi(2)).sum::<f32>())
+                                .sum::<f32>()
+                                .sqrt()
+                        };
+                        LayerHealth {
+                            name: layer.name().to_string(),
+                            grad_norm,
+                            weight_norm: sq(&|k, j| params[k].value.data()[j]),
+                            update_norm: sq(&|k, j| params[k].value.data()[j] - before[k].data()[j]),
+                        }
+                    })
+                    .collect()
+            };
             let per_layer = tape.backward_ms();
             let layers = self
                 .net
@@ -248,7 +275,11 @@ impl Model {
     /// training mode (no weight update). Returns the number of batches used.
     pub fn recalibrate_batch_norm<'a>(&mut self, batches: impl IntoIterator<Item = &'a Tensor>) -> Result<usize> {
         let bns = |net: &mut Sequential| -> Vec<*mut BatchNorm> {
-            net.layers_mut().iter_mut().filter_map(|l| l.as_any_mut().downcast_mut::<BatchNorm>()).map(|b| b as *mut _).collect()
+            net.layers_mut()
+                .iter_mut()
+                .filter_map(|l| l.as_any_mut().downcast_mut::<BatchNorm>())
+                .map(|b| b as *mut _)
+                .collect()
         };
         for bn in bns(&mut self.net) {
             // SAFETY: the pointers come from distinct layers of `self.net`, used one at a time

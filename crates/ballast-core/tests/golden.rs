@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use base64::Engine;
 use ballast_core::autograd::{Tape, Var};
 use ballast_core::kernels::conv::Padding;
 use ballast_core::model::{Loss, Model};
@@ -15,6 +14,7 @@ use ballast_core::ops::{self, conv, loss, norm};
 use ballast_core::optim::Adam;
 use ballast_core::rng::Rng;
 use ballast_core::Tensor;
+use base64::Engine;
 use serde_json::Value;
 
 struct Case {
@@ -38,7 +38,8 @@ fn load(file: &str) -> HashMap<String, Case> {
     for (name, case) in json.as_object().unwrap() {
         let mut tensors = HashMap::new();
         for (tname, t) in case["tensors"].as_object().unwrap() {
-            let shape: Vec<usize> = t["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            let shape: Vec<usize> =
+                t["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
             let bytes = base64::engine::general_purpose::STANDARD.decode(t["b64"].as_str().unwrap()).unwrap();
             let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
             tensors.insert(tname.clone(), Tensor::new(data, &shape).unwrap());
@@ -157,7 +158,8 @@ fn conv_pool_dense_activations_and_losses() {
         let c = &cases[name];
         let s = c.config["strides"].as_u64().unwrap() as usize;
         let padding = Padding::parse(c.config["padding"].as_str().unwrap()).unwrap();
-        let (y, g) = run(c, &["x", "filter", "bias"], |t, v| conv::conv2d(t, v[0], v[1], Some(v[2]), (s, s), padding).unwrap());
+        let (y, g) =
+            run(c, &["x", "filter", "bias"], |t, v| conv::conv2d(t, v[0], v[1], Some(v[2]), (s, s), padding).unwrap());
         assert_close(&format!("{name} y"), &y, &c.t("y"), RTOL);
         for (i, n) in ["dx", "dfilter", "dbias"].iter().enumerate() {
             assert_close(&format!("{name} {n}"), &g[i], &c.t(n), RTOL);
@@ -246,7 +248,12 @@ fn one_adam_step_of_the_seed_cnn() {
     }
     let mut model = Model::new(net, Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 0).unwrap();
     let stats = model.train_step(&c.t("x"), &c.t("y")).unwrap();
-    assert!((stats.loss - c.t("loss").data()[0]).abs() < 1e-5, "loss {} vs PyTorch {}", stats.loss, c.t("loss").data()[0]);
+    assert!(
+        (stats.loss - c.t("loss").data()[0]).abs() < 1e-5,
+        "loss {} vs PyTorch {}",
+        stats.loss,
+        c.t("loss").data()[0]
+    );
     for p in model.net.weights() {
         let want = c.t(&format!("{}@after", p.name));
         // Absolute 1e-5: Adam's first step is ≈ lr·sign(g), sensitive where |g| is tiny (README).

@@ -381,3 +381,13 @@ impl Model {
         Ok(Tensor { inner: self.net().apply_layer(name, &x.inner, training, &mut rng).js()? })
     }
 }
+
+#[wasm_bindgen]
+impl Model {
+    /// Turns the per-layer norms of every training step on (default) or off.
+    #[wasm_bindgen(js_name = setGradientHealthTracking)]
+    pub fn set_gradient_health_tracking(&mut self, on: bool) -> Result<(), JsValue> {
+        self.compiled()?.track_health = on;
+        Ok(())
+    }
+}

@@ -164,6 +164,11 @@ export class Sequential {
     return this.#handle;
   }
 
+  /** Per-layer norms are computed every step unless turned off here (to measure their cost). */
+  setGradientHealthTracking(on: boolean): void {
+    guard(() => this.#handle.setGradientHealthTracking(on));
+  }
+
   /** Per-layer gradient, weight and update norms of the last training step. */
   lastGradientHealth(): LayerGradientHealth[] {
     return guard(() => this.#handle.lastGradientHealth()).map((line) => {

@@ -52,7 +52,14 @@ impl Tape {
 
     /// A leaf: an input or a parameter. Gradients are kept for leaves that require them.
     pub fn leaf(&mut self, value: Tensor, requires_grad: bool) -> Var {
-        self.nodes.push(Node { value, grad: None, inputs: Vec::new(), backward: None, requires_grad, scope: self.scope });
+        self.nodes.push(Node {
+            value,
+            grad: None,
+            inputs: Vec::new(),
+            backward: None,
+            requires_grad,
+            scope: self.scope,
+        });
         Var(self.nodes.len() - 1)
     }
 

@@ -131,9 +131,7 @@ fn blocked(g: Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
             pb.clear();
             pb.resize(n_panels * NR * kc, 0.0);
             // Pack in parallel: A in chunks of MC rows, B in chunks of NC_TILE columns.
-            parallel::for_each_chunk_mut(&mut pa, MC * kc, |chunk, dst| {
-                pack_a(g, a, chunk * MC, pc, kc, dst)
-            });
+            parallel::for_each_chunk_mut(&mut pa, MC * kc, |chunk, dst| pack_a(g, a, chunk * MC, pc, kc, dst));
             parallel::for_each_chunk_mut(&mut pb, NC_TILE * kc, |chunk, dst| {
                 pack_b(g, b, pc, kc, jc + chunk * NC_TILE, jc + nc, dst)
             });
@@ -223,9 +221,7 @@ fn macro_tile(
             for ii in 0..mr {
                 // SAFETY: (i0+ii, j0..j0+nr) lies inside this task's tile, which no other
                 // task touches, and inside C (rows < m, cols < n).
-                let row = unsafe {
-                    std::slice::from_raw_parts_mut(out.0.add((i0 + ii) * g.n + j0), nr)
-                };
+                let row = unsafe { std::slice::from_raw_parts_mut(out.0.add((i0 + ii) * g.n + j0), nr) };
                 let src = &acc[ii * NR..ii * NR + nr];
                 if overwrite {
                     row.copy_from_slice(src);

@@ -24,7 +24,11 @@ impl Activation {
             "sigmoid" => Activation::Sigmoid,
             "tanh" => Activation::Tanh,
             "softmax" => Activation::Softmax,
-            _ => return Err(Error::argument(format!("unknown activation '{name}' (linear, relu, sigmoid, tanh, softmax)"))),
+            _ => {
+                return Err(Error::argument(format!(
+                    "unknown activation '{name}' (linear, relu, sigmoid, tanh, softmax)"
+                )))
+            }
         })
     }
 

@@ -119,7 +119,10 @@ impl BatchNorm {
     pub fn gamma_beta(&self) -> (Tensor, Tensor) {
         let c = self.moving_mean().len();
         let find = |suffix: &str| self.params.iter().find(|p| p.name.ends_with(suffix)).map(|p| p.value.clone());
-        (find("/gamma").unwrap_or_else(|| Tensor::full(&[c], 1.0)), find("/beta").unwrap_or_else(|| Tensor::zeros(&[c])))
+        (
+            find("/gamma").unwrap_or_else(|| Tensor::full(&[c], 1.0)),
+            find("/beta").unwrap_or_else(|| Tensor::zeros(&[c])),
+        )
     }
     /// The resolved channel axis of the full input (0 is the batch axis).
     pub fn axis(&self) -> usize {

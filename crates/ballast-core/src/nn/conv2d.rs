@@ -80,10 +80,15 @@ impl Layer for Conv2d {
             )));
         }
         // A batch of one checks the geometry (kernel vs input size, strides) once, here.
-        let g = Conv2dGeometry::new(&[1, input[0], input[1], input[2]], c.kernel_size, c.filters, c.strides, c.padding)?;
+        let g =
+            Conv2dGeometry::new(&[1, input[0], input[1], input[2]], c.kernel_size, c.filters, c.strides, c.padding)?;
         let (kh, kw) = c.kernel_size;
         let fans = (kh * kw * input[2], kh * kw * c.filters);
-        self.weights = vec![Param::new(&self.name, "kernel", c.kernel_initializer.init(&[kh, kw, input[2], c.filters], fans, rng))];
+        self.weights = vec![Param::new(
+            &self.name,
+            "kernel",
+            c.kernel_initializer.init(&[kh, kw, input[2], c.filters], fans, rng),
+        )];
         if c.use_bias {
             self.weights.push(Param::new(&self.name, "bias", c.bias_initializer.init(&[c.filters], fans, rng)));
         }

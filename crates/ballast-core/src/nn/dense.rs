@@ -61,9 +61,17 @@ impl Layer for Dense {
             )));
         }
         let fan_in = input[0];
-        self.weights = vec![Param::new(&self.name, "kernel", c.kernel_initializer.init(&[fan_in, c.units], (fan_in, c.units), rng))];
+        self.weights = vec![Param::new(
+            &self.name,
+            "kernel",
+            c.kernel_initializer.init(&[fan_in, c.units], (fan_in, c.units), rng),
+        )];
         if c.use_bias {
-            self.weights.push(Param::new(&self.name, "bias", c.bias_initializer.init(&[c.units], (fan_in, c.units), rng)));
+            self.weights.push(Param::new(
+                &self.name,
+                "bias",
+                c.bias_initializer.init(&[c.units], (fan_in, c.units), rng),
+            ));
         }
         Ok(vec![c.units])
     }

@@ -17,8 +17,14 @@ pub enum Initializer {
     HeUniform,
     /// N(0, 2 / fan_in), truncated at 2σ.
     HeNormal,
-    RandomNormal { mean: f32, stddev: f32 },
-    RandomUniform { min: f32, max: f32 },
+    RandomNormal {
+        mean: f32,
+        stddev: f32,
+    },
+    RandomUniform {
+        min: f32,
+        max: f32,
+    },
 }
 
 impl Initializer {

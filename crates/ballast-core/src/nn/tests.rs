@@ -39,8 +39,15 @@ fn every_layer_passes_a_gradient_check() {
     let check = Check::default();
     let act = |a| Activation::parse(a).unwrap();
     check_layer("dense", Box::new(Dense::new(DenseConfig::new(4).activation(act("tanh")))), &[3, 5], true, &check);
-    check_layer("dense_softmax", Box::new(Dense::new(DenseConfig::new(4).activation(act("softmax")))), &[3, 5], true, &check);
-    let conv = Conv2dConfig { padding: Padding::Same, strides: (2, 1), ..Conv2dConfig::new(3, (3, 2)) }.activation(act("sigmoid"));
+    check_layer(
+        "dense_softmax",
+        Box::new(Dense::new(DenseConfig::new(4).activation(act("softmax")))),
+        &[3, 5],
+        true,
+        &check,
+    );
+    let conv = Conv2dConfig { padding: Padding::Same, strides: (2, 1), ..Conv2dConfig::new(3, (3, 2)) }
+        .activation(act("sigmoid"));
     check_layer("conv2d", Box::new(Conv2d::new(conv)), &[2, 5, 4, 2], true, &check);
     // Distinct, well-separated inputs keep max pooling away from ties.
     let mut distinct: Vec<f32> = (0..96).map(|v| v as f32 * 0.1).collect();
@@ -52,7 +59,13 @@ fn every_layer_passes_a_gradient_check() {
     check_layer("activation", Box::new(ActivationLayer::new(act("tanh"))), &[4, 6], true, &check);
     let bn_check = Check { eps: 1e-2, atol: 3e-3, rtol: 3e-2, max_probes: 40 };
     for training in [true, false] {
-        check_layer("bn", Box::new(BatchNorm::new(BatchNormConfig::default()).unwrap()), &[4, 3, 3, 2], training, &bn_check);
+        check_layer(
+            "bn",
+            Box::new(BatchNorm::new(BatchNormConfig::default()).unwrap()),
+            &[4, 3, 3, 2],
+            training,
+            &bn_check,
+        );
         let axis1 = BatchNormConfig { axis: 1, ..Default::default() };
         check_layer("bn_axis1", Box::new(BatchNorm::new(axis1).unwrap()), &[4, 3, 2, 2], training, &bn_check);
     }
@@ -126,7 +139,8 @@ fn small_cnn(with_bn_after_conv: bool) -> Sequential {
 
 #[test]
 fn precise_bn_recalibration_computes_population_statistics() {
-    let mut model = Model::new(small_cnn(false), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
+    let mut model =
+        Model::new(small_cnn(false), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
     let batches: Vec<Tensor> = (0..5).map(|i| random(&[10, 6, 6, 2], 20 + i, 1.5)).collect();
     assert_eq!(model.recalibrate_batch_norm(&batches).unwrap(), 5);
     // The input BN sees the raw data: its statistics are those of all 50 examples at once
@@ -144,7 +158,8 @@ fn precise_bn_recalibration_computes_population_statistics() {
 
 #[test]
 fn folding_bn_into_conv_and_dense_keeps_the_outputs() {
-    let mut model = Model::new(small_cnn(true), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
+    let mut model =
+        Model::new(small_cnn(true), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
     // Train a little so that γ, β and the moving statistics are not at their defaults.
     let x = random(&[12, 6, 6, 2], 30, 1.0);
     let y = crate::data::one_hot(&(0..12).map(|i| i % 5).collect::<Vec<u32>>(), 5).unwrap();

@@ -120,7 +120,11 @@ mod tests {
         // Keep away from relu's kink at 0, where finite differences are meaningless.
         let data = (0..n).map(|_| {
             let v = r.uniform(0.1, 2.0);
-            if r.next_u32() % 2 == 0 { v } else { -v }
+            if r.next_u32() % 2 == 0 {
+                v
+            } else {
+                -v
+            }
         });
         Tensor::new(data.collect(), shape).unwrap()
     }

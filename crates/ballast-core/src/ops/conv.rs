@@ -28,7 +28,11 @@ pub fn conv2d(
     let g = Conv2dGeometry::new(&xs, (fs[0], fs[1]), fs[3], strides, padding)?;
     if let Some(b) = bias {
         if tape.value(b).shape() != [fs[3]] {
-            return Err(Error::shape(format!("conv2d: bias {} should be [{}]", shape_str(tape.value(b).shape()), fs[3])));
+            return Err(Error::shape(format!(
+                "conv2d: bias {} should be [{}]",
+                shape_str(tape.value(b).shape()),
+                fs[3]
+            )));
         }
     }
     let mut out = Tensor::zeros(&g.output_shape());

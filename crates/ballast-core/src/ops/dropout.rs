@@ -15,7 +15,11 @@ pub fn dropout(tape: &mut Tape, x: Var, rate: f32, rng: &mut Rng) -> Result<Var>
     let mask: Vec<f32> = (0..tape.value(x).len()).map(|_| if rng.next_f32() >= rate { scale } else { 0.0 }).collect();
     let mask = Tensor::new(mask, tape.value(x).shape())?;
     let value = tape.value(x).zip_broadcast(&mask, "dropout", |a, m| a * m)?;
-    Ok(tape.push(value, &[x], Box::new(move |g, _, _| vec![Some(g.zip_broadcast(&mask, "dropout", |a, m| a * m).unwrap())])))
+    Ok(tape.push(
+        value,
+        &[x],
+        Box::new(move |g, _, _| vec![Some(g.zip_broadcast(&mask, "dropout", |a, m| a * m).unwrap())]),
+    ))
 }
 
 #[cfg(test)]

@@ -106,7 +106,8 @@ pub fn mean_squared_error(tape: &mut Tape, pred: Var, target: &Tensor) -> Result
 pub fn accuracy(pred: &Tensor, labels: &Tensor) -> Result<f32> {
     let (n, c) = check_same(pred, labels, "accuracy")?;
     let argmax = |row: &[f32]| row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best });
-    let hits = pred.data().chunks_exact(c).zip(labels.data().chunks_exact(c)).filter(|(p, y)| argmax(p) == argmax(y)).count();
+    let hits =
+        pred.data().chunks_exact(c).zip(labels.data().chunks_exact(c)).filter(|(p, y)| argmax(p) == argmax(y)).count();
     Ok(if n == 0 { 0.0 } else { hits as f32 / n as f32 })
 }
 

@@ -7,11 +7,7 @@ use crate::{Result, Tensor};
 
 pub fn reshape(tape: &mut Tape, x: Var, shape: &[usize]) -> Result<Var> {
     let value = tape.value(x).clone().reshape(shape)?;
-    Ok(tape.push(
-        value,
-        &[x],
-        Box::new(|g, inputs, _| vec![Some(g.clone().reshape(inputs[0].shape()).unwrap())]),
-    ))
+    Ok(tape.push(value, &[x], Box::new(|g, inputs, _| vec![Some(g.clone().reshape(inputs[0].shape()).unwrap())])))
 }
 
 /// `[n, d1, d2, ...]` → `[n, d1·d2·...]`, in row-major (NHWC) order as Keras flattens.
@@ -55,9 +51,13 @@ fn permute(x: &Tensor, perm: &[usize]) -> Tensor {
 pub fn transpose(tape: &mut Tape, x: Var, perm: &[usize]) -> Result<Var> {
     let shape = tape.value(x).shape();
     let mut seen = vec![false; shape.len()];
-    let valid = perm.len() == shape.len() && perm.iter().all(|&p| p < shape.len() && !std::mem::replace(&mut seen[p], true));
+    let valid =
+        perm.len() == shape.len() && perm.iter().all(|&p| p < shape.len() && !std::mem::replace(&mut seen[p], true));
     if !valid {
-        return Err(Error::argument(format!("transpose: {perm:?} is not a permutation of the axes of {}", shape_str(shape))));
+        return Err(Error::argument(format!(
+            "transpose: {perm:?} is not a permutation of the axes of {}",
+            shape_str(shape)
+        )));
     }
     let value = permute(tape.value(x), perm);
     let mut inverse = vec![0; perm.len()];

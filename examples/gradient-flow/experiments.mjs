@@ -1,0 +1,87 @@
+// The experiments of the gradient-flow report, shared by run.mjs and the tests.
+import { Sequential, layers, optimizers, NumericError } from 'ballast';
+
+/**
+ * A plain deep network: `depth` hidden layers of `width` units (MLP) or of 3x3 convolutions
+ * with `width` channels (CNN), each optionally followed by BN before its activation.
+ */
+export function deepNet({ kind = 'mlp', depth, width = 256, activation, bn, seed = 1 }) {
+  const block = () =>
+    kind === 'mlp'
+      ? layers.dense({ units: width, activation: bn ? 'linear' : activation, useBias: !bn })
+      : layers.conv2d({ filters: width, kernelSize: 3, padding: 'same', activation: bn ? 'linear' : activation, useBias: !bn });
+  const hidden = [];
+  for (let i = 0; i < depth; i++) {
+    hidden.push(block());
+    if (bn) hidden.push(layers.batchNormalization(), layers.activation({ activation }));
+  }
+  const input =
+    kind === 'mlp'
+      ? [layers.input({ shape: [28, 28, 1] }), layers.flatten()]
+      : [layers.input({ shape: [28, 28, 1] }), layers.maxPooling2d({ poolSize: 2 })]; // 14x14 keeps deep CNNs quick
+  return new Sequential(
+    [...input, ...hidden, ...(kind === 'mlp' ? [] : [layers.flatten()]), layers.dense({ units: 10, activation: 'softmax' })],
+    { seed },
+  );
+}
+
+/** The layers whose gradients the report follows: the hidden Dense/Conv2D layers, in order. */
+export function hiddenLayerNames(model) {
+  return model.layers.filter((l) => l.type === 'dense' || l.type === 'conv2d').slice(0, -1).map((l) => l.name);
+}
+
+/** Scales every kernel by `factor` (an initialization `factor` times too large). */
+export function scaleKernels(model, factor) {
+  model.setWeights(model.getWeights().filter((w) => w.name.endsWith('/kernel')).map((w) => ({ name: w.name, values: w.values.map((v) => v * factor) })));
+}
+
+/**
+ * Loss and per-layer gradient norms at the current weights, from one training-mode pass.
+ * The model's optimizer must be plain SGD with a negligible learning rate, so the step
+ * leaves the weights as they are.
+ */
+export async function gradientsAtInit(model, x, y, batchSize) {
+  let norms = [];
+  const history = await model.fit(x, y, {
+    batchSize, epochs: 1, shuffle: false, gradientHealth: true,
+    callbacks: { onBatchEnd: (_b, logs) => void (norms = logs.gradients) },
+  });
+  return { loss: history.history.loss[0], norms };
+}
+
+/** Trains for `steps` steps; returns the loss curve, the accuracy curve (every `evalEvery`). */
+export async function train(model, data, { steps, batchSize = 128, evalEvery = 25, seed = 1 }) {
+  const curve = [];
+  const accuracy = [];
+  let step = 0;
+  let failure = null;
+  try {
+    for (let epoch = 0; step < steps; epoch++) {
+      await model.fit(data.train.x, data.train.y, {
+        batchSize, epochs: 1, seed: seed + epoch, yieldEvery: 0,
+        callbacks: {
+          onBatchEnd: async (_b, logs) => {
+            step += 1;
+            curve.push({ step, loss: logs.loss });
+            if (step % evalEvery === 0) accuracy.push({ step, accuracy: (await model.evaluate(data.test.x, data.test.y))[1] });
+            if (step >= steps) throw new StopTraining();
+          },
+        },
+      });
+    }
+  } catch (err) {
+    if (err instanceof NumericError) failure = err.message;
+    else if (!(err instanceof StopTraining)) throw err;
+  }
+  return { curve, accuracy, failure };
+}
+
+class StopTraining extends Error {}
+
+export function compileSgd(model, learningRate, extra = {}) {
+  model.compile({ optimizer: optimizers.sgd({ learningRate, ...extra }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+}
+
+export function compileAdam(model, learningRate = 1e-3) {
+  model.compile({ optimizer: optimizers.adam({ learningRate }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+// The gradient-flow report: deep networks with sigmoid, tanh and ReLU, with and without BN,
+// their per-layer gradient norms at initialization and their training on MNIST; a network
+// built to explode, with BN and with gradient clipping. Writes results/*.svg,
+// results/results.json and the results section of README.md.
+// Usage: node run.mjs [--steps 150] [--quick]
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { ready, datasets, tensor } from 'ballast';
+import { compileAdam, compileSgd, deepNet, gradientsAtInit, hiddenLayerNames, scaleKernels, train } from './experiments.mjs';
+import { gradientNormChart, lossChart, svg } from './plots.mjs';
+
+const { values } = parseArgs({ options: { steps: { type: 'string', default: '150' }, quick: { type: 'boolean', default: false } } });
+const steps = Number(values.steps);
+const out = new URL('./results/', import.meta.url);
+await mkdir(out, { recursive: true });
+
+const env = await ready();
+console.log(`Ballast ${env.build} build, ${env.threads} threads`);
+const data = await datasets.mnist({ trainLimit: 12_000, testLimit: 1_000 });
+const BATCH = 128;
+const first = (t, n) => tensor(t.data().subarray(0, n * t.shape.slice(1).reduce((a, b) => a * b, 1)), [n, ...t.shape.slice(1)]);
+const batch = { x: first(data.train.x, BATCH), y: first(data.train.y, BATCH) };
+
+const configs = [];
+for (const [kind, depth, width] of values.quick ? [['mlp', 20, 256]] : [['mlp', 10, 256], ['mlp', 20, 256], ['mlp', 50, 256], ['cnn', 10, 16]]) {
+  for (const activation of ['sigmoid', 'tanh', 'relu']) {
+    for (const bn of [false, true]) configs.push({ kind, depth, width, activation, bn });
+  }
+}
+
+const results = [];
+const normRows = {};
+const lossRows = {};
+for (const c of configs) {
+  const key = `${c.kind}-${c.depth}`;
+  const label = `${c.kind.toUpperCase()} ${c.depth} ${c.activation}${c.bn ? ' + BN' : ''}`;
+  // Gradients at initialization, with a step that does not move the weights.
+  const probe = deepNet(c);
+  compileSgd(probe, 1e-12);
+  const names = hiddenLayerNames(probe);
+  const init = await gradientsAtInit(probe, batch.x, batch.y, BATCH);
+  probe.dispose();
+  const norms = names.map((n) => init.norms.find((g) => g.name === n)?.gradNorm ?? 0);
+  (normRows[key] ??= []).push(...norms.map((g, i) => ({ layer: i + 1, gradNorm: g, activation: c.activation, norm: c.bn ? 'BN' : 'none' })));
+  // Training.
+  const model = deepNet(c);
+  compileAdam(model, 1e-3);
+  const started = performance.now();
+  const run = await train(model, data, { steps, batchSize: BATCH });
+  const seconds = (performance.now() - started) / 1000;
+  model.dispose();
+  (lossRows[key] ??= []).push(...run.curve.map((p) => ({ ...p, activation: c.activation, norm: c.bn ? 'BN' : 'none' })));
+  const reach = run.accuracy.find((a) => a.accuracy >= 0.9)?.step ?? null;
+  const record = {
+    ...c,
+    initialLoss: init.loss,
+    firstGradNorm: norms[0],
+    lastGradNorm: norms[norms.length - 1],
+    ratio: norms[0] / norms[norms.length - 1],
+    finalAccuracy: run.accuracy.at(-1)?.accuracy ?? NaN,
+    stepsTo90: reach,
+    failure: run.failure,
+    seconds,
+  };
+  results.push(record);
+  console.log(
+    `${label.padEnd(24)} first/last grad ${record.ratio.toExponential(2)}  acc ${(record.finalAccuracy * 100).toFixed(1)}%` +
+      `  steps to 90% ${reach ?? '-'}${run.failure ? `  FAILED: ${run.failure}` : ''}  (${seconds.toFixed(1)} s)`,
+  );
+}
+
+// Explosion: ReLU, weights 3x too large, a high learning rate; plain, with BN, with clipping.
+const explosion = [];
+const explosionRows = [];
+for (const setting of [{ name: 'no BN', bn: false }, { name: 'BN', bn: true }, { name: 'no BN, clipNorm 1', bn: false, clipNorm: 1 }]) {
+  const model = deepNet({ kind: 'mlp', depth: 20, width: 256, activation: 'relu', bn: setting.bn });
+  scaleKernels(model, 3);
+  compileSgd(model, 0.05, setting.clipNorm ? { clipNorm: setting.clipNorm } : {});
+  const run = await train(model, data, { steps: Math.min(steps, 100), batchSize: BATCH });
+  model.dispose();
+  explosionRows.push(...run.curve.map((p) => ({ ...p, setting: setting.name })));
+  explosion.push({ setting: setting.name, initialLoss: run.curve[0]?.loss ?? NaN, finalAccuracy: run.accuracy.at(-1)?.accuracy ?? NaN, failure: run.failure });
+  console.log(`explosion, ${setting.name}: initial loss ${run.curve[0]?.loss}, ${run.failure ?? `accuracy ${run.accuracy.at(-1)?.accuracy}`}`);
+}
+
+await writeFile(new URL('results.json', out), JSON.stringify({ env, steps, results, explosion }, null, 2));
+for (const key of Object.keys(normRows)) {
+  const [kind, depth] = key.split('-');
+  await writeFile(new URL(`gradient-norms-${key}.svg`, out), await svg(gradientNormChart(`${kind.toUpperCase()}, ${depth} hidden layers: gradient norm per layer at initialization`, normRows[key])));
+  await writeFile(new URL(`loss-${key}.svg`, out), await svg(lossChart(`${kind.toUpperCase()}, ${depth} hidden layers: training loss (Adam, lr 1e-3)`, lossRows[key])));
+}
+await writeFile(new URL('explosion.svg', out), await svg(lossChart('ReLU MLP, 20 layers, weights ×3, SGD lr 0.05', explosionRows, 'setting')));
+
+// The results section of the README, between its markers.
+const fmt = (v, digits = 2) => (Number.isFinite(v) ? v.toExponential(digits) : String(v));
+const table = [
+  '| network | activation | BN | initial loss | ‖g‖ first / last hidden layer | accuracy after ' + steps + ' steps | steps to 90% |',
+  '|---|---|---|---|---|---|---|',
+  ...results.map((r) =>
+    `| ${r.kind.toUpperCase()} ${r.depth} | ${r.activation} | ${r.bn ? 'yes' : 'no'} | ${fmt(r.initialLoss)} | ${fmt(r.ratio)} | ${r.failure ? 'diverged' : `${(r.finalAccuracy * 100).toFixed(1)}%`} | ${r.stepsTo90 ?? '—'} |`),
+  '',
+  '| exploding ReLU MLP (20 layers, weights ×3, SGD 0.05) | initial loss | outcome |',
+  '|---|---|---|',
+  ...explosion.map((e) => `| ${e.setting} | ${fmt(e.initialLoss)} | ${e.failure ? `stopped: ${e.failure.replace(/\|/g, '/')}` : `accuracy ${(e.finalAccuracy * 100).toFixed(1)}%`} |`),
+].join('\n');
+const readmeUrl = new URL('./README.md', import.meta.url);
+const readme = await readFile(readmeUrl, 'utf8');
+const begin = '<!-- results:begin -->';
+const end = '<!-- results:end -->';
+if (readme.includes(begin) && !values.quick) {
+  const stamp = `Measured with \`node examples/gradient-flow/run.mjs --steps ${steps}\` (${env.build} build, ${env.threads} threads).`;
+  await writeFile(readmeUrl, `${readme.slice(0, readme.indexOf(begin) + begin.length)}\n${stamp}\n\n${table}\n${readme.slice(readme.indexOf(end))}`);
+}
+console.log(`\n${table}\n\nplots and results.json in ${out.pathname.replace(process.cwd() + '/', '')}`);
