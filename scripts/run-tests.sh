@@ -11,3 +11,6 @@ cargo test --workspace --exclude ballast-wasm --release
 
 echo "== vitest (Node + Chromium, against the WASM builds)"
 pnpm --filter ballast exec vitest run
+
+echo "== gradient-flow (the claims of the BN report)"
+pnpm --filter gradient-flow test
