@@ -49,21 +49,27 @@ export async function gradientsAtInit(model, x, y, batchSize) {
   return { loss: history.history.loss[0], norms };
 }
 
-/** Trains for `steps` steps; returns the loss curve, the accuracy curve (every `evalEvery`). */
-export async function train(model, data, { steps, batchSize = 128, evalEvery = 25, seed = 1 }) {
+/**
+ * Trains for `steps` steps. Returns the loss curve, the first step at which the training
+ * accuracy (mean of the last 20 batches) reached 90%, and why training stopped early if it did.
+ */
+export async function train(model, data, { steps, batchSize = 128, seed = 1 }) {
   const curve = [];
-  const accuracy = [];
   let step = 0;
   let failure = null;
+  let stepsTo90 = null;
+  const recent = [];
   try {
     for (let epoch = 0; step < steps; epoch++) {
       await model.fit(data.train.x, data.train.y, {
         batchSize, epochs: 1, seed: seed + epoch, yieldEvery: 0,
         callbacks: {
-          onBatchEnd: async (_b, logs) => {
+          onBatchEnd: (_b, logs) => {
             step += 1;
-            curve.push({ step, loss: logs.loss });
-            if (step % evalEvery === 0) accuracy.push({ step, accuracy: (await model.evaluate(data.test.x, data.test.y))[1] });
+            curve.push({ step, loss: logs.loss, accuracy: logs.acc });
+            recent.push(logs.acc);
+            if (recent.length > 20) recent.shift();
+            if (stepsTo90 === null && recent.length === 20 && recent.reduce((a, b) => a + b) / 20 >= 0.9) stepsTo90 = step;
             if (step >= steps) throw new StopTraining();
           },
         },
@@ -73,7 +79,20 @@ export async function train(model, data, { steps, batchSize = 128, evalEvery = 2
     if (err instanceof NumericError) failure = err.message;
     else if (!(err instanceof StopTraining)) throw err;
   }
-  return { curve, accuracy, failure };
+  return { curve, stepsTo90, failure };
+}
+
+/**
+ * Test accuracy with the moving statistics, and, for networks with BN, again after precise-BN
+ * recalibration: after a short run, moving averages with momentum 0.99 still lag the weights,
+ * and the lag compounds through deep stacks of BN layers.
+ */
+export async function testAccuracy(model, data, hasBn) {
+  const [, moving] = await model.evaluate(data.test.x, data.test.y);
+  if (!hasBn) return { moving, recalibrated: moving };
+  model.recalibrateBatchNorm(data.train.x, { batches: 50 });
+  const [, recalibrated] = await model.evaluate(data.test.x, data.test.y);
+  return { moving, recalibrated };
 }
 
 class StopTraining extends Error {}

@@ -7,7 +7,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ready, datasets, tensor } from 'ballast';
-import { compileAdam, compileSgd, deepNet, gradientsAtInit, hiddenLayerNames, scaleKernels, train } from './experiments.mjs';
+import { compileAdam, compileSgd, deepNet, gradientsAtInit, hiddenLayerNames, scaleKernels, testAccuracy, train } from './experiments.mjs';
 import { gradientNormChart, lossChart, svg } from './plots.mjs';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '150' }, quick: { type: 'boolean', default: false } } });
@@ -49,16 +49,18 @@ for (const c of configs) {
   const started = performance.now();
   const run = await train(model, data, { steps, batchSize: BATCH });
   const seconds = (performance.now() - started) / 1000;
+  const accuracy = run.failure ? { moving: NaN, recalibrated: NaN } : await testAccuracy(model, data, c.bn);
   model.dispose();
   (lossRows[key] ??= []).push(...run.curve.map((p) => ({ ...p, activation: c.activation, norm: c.bn ? 'BN' : 'none' })));
-  const reach = run.accuracy.find((a) => a.accuracy >= 0.9)?.step ?? null;
+  const reach = run.stepsTo90;
   const record = {
     ...c,
     initialLoss: init.loss,
     firstGradNorm: norms[0],
     lastGradNorm: norms[norms.length - 1],
     ratio: norms[0] / norms[norms.length - 1],
-    finalAccuracy: run.accuracy.at(-1)?.accuracy ?? NaN,
+    finalAccuracy: accuracy.moving,
+    recalibratedAccuracy: accuracy.recalibrated,
     stepsTo90: reach,
     failure: run.failure,
     seconds,
@@ -66,6 +68,7 @@ for (const c of configs) {
   results.push(record);
   console.log(
     `${label.padEnd(24)} first/last grad ${record.ratio.toExponential(2)}  acc ${(record.finalAccuracy * 100).toFixed(1)}%` +
+      (c.bn ? ` (precise BN ${(record.recalibratedAccuracy * 100).toFixed(1)}%)` : '') +
       `  steps to 90% ${reach ?? '-'}${run.failure ? `  FAILED: ${run.failure}` : ''}  (${seconds.toFixed(1)} s)`,
   );
 }
@@ -77,11 +80,12 @@ for (const setting of [{ name: 'no BN', bn: false }, { name: 'BN', bn: true }, {
   const model = deepNet({ kind: 'mlp', depth: 20, width: 256, activation: 'relu', bn: setting.bn });
   scaleKernels(model, 3);
   compileSgd(model, 0.05, setting.clipNorm ? { clipNorm: setting.clipNorm } : {});
-  const run = await train(model, data, { steps: Math.min(steps, 100), batchSize: BATCH });
+  const run = await train(model, data, { steps, batchSize: BATCH });
+  const accuracy = run.failure ? { recalibrated: NaN } : await testAccuracy(model, data, setting.bn);
   model.dispose();
   explosionRows.push(...run.curve.map((p) => ({ ...p, setting: setting.name })));
-  explosion.push({ setting: setting.name, initialLoss: run.curve[0]?.loss ?? NaN, finalAccuracy: run.accuracy.at(-1)?.accuracy ?? NaN, failure: run.failure });
-  console.log(`explosion, ${setting.name}: initial loss ${run.curve[0]?.loss}, ${run.failure ?? `accuracy ${run.accuracy.at(-1)?.accuracy}`}`);
+  explosion.push({ setting: setting.name, initialLoss: run.curve[0]?.loss ?? NaN, finalAccuracy: accuracy.recalibrated, failure: run.failure });
+  console.log(`explosion, ${setting.name}: initial loss ${run.curve[0]?.loss}, ${run.failure ?? `accuracy ${accuracy.recalibrated}`}`);
 }
 
 await writeFile(new URL('results.json', out), JSON.stringify({ env, steps, results, explosion }, null, 2));
@@ -95,12 +99,14 @@ await writeFile(new URL('explosion.svg', out), await svg(lossChart('ReLU MLP, 20
 // The results section of the README, between its markers.
 const fmt = (v, digits = 2) => (Number.isFinite(v) ? v.toExponential(digits) : String(v));
 const table = [
-  '| network | activation | BN | initial loss | ‖g‖ first / last hidden layer | accuracy after ' + steps + ' steps | steps to 90% |',
-  '|---|---|---|---|---|---|---|',
-  ...results.map((r) =>
-    `| ${r.kind.toUpperCase()} ${r.depth} | ${r.activation} | ${r.bn ? 'yes' : 'no'} | ${fmt(r.initialLoss)} | ${fmt(r.ratio)} | ${r.failure ? 'diverged' : `${(r.finalAccuracy * 100).toFixed(1)}%`} | ${r.stepsTo90 ?? '—'} |`),
+  `| network | activation | BN | initial loss | ‖g‖ first / last hidden layer | test accuracy after ${steps} steps (moving statistics) | same after precise BN | steps to 90% training accuracy |`,
+  '|---|---|---|---|---|---|---|---|',
+  ...results.map((r) => {
+    const pct = (v) => (r.failure ? 'diverged' : `${(v * 100).toFixed(1)}%`);
+    return `| ${r.kind.toUpperCase()} ${r.depth} | ${r.activation} | ${r.bn ? 'yes' : 'no'} | ${fmt(r.initialLoss)} | ${fmt(r.ratio)} | ${pct(r.finalAccuracy)} | ${r.bn ? pct(r.recalibratedAccuracy) : '—'} | ${r.stepsTo90 ?? '—'} |`;
+  }),
   '',
-  '| exploding ReLU MLP (20 layers, weights ×3, SGD 0.05) | initial loss | outcome |',
+  `| exploding ReLU MLP (20 layers, weights ×3, SGD 0.05, ${steps} steps) | initial loss | outcome |`,
   '|---|---|---|',
   ...explosion.map((e) => `| ${e.setting} | ${fmt(e.initialLoss)} | ${e.failure ? `stopped: ${e.failure.replace(/\|/g, '/')}` : `accuracy ${(e.finalAccuracy * 100).toFixed(1)}%`} |`),
 ].join('\n');
