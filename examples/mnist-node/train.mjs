@@ -4,7 +4,7 @@
 //                       [--model seed|bn-everywhere|no-bn] [--data DIR] [--train-limit N]
 //                       [--test-limit N] [--seed 1] [--save DIR] [--min-accuracy A]
 import { parseArgs } from 'node:util';
-import { ready, datasets, BallastError } from 'ballast';
+import { ready, datasets, diagnostics, BallastError } from 'ballast';
 import { buildModel, variants } from '../shared/mnist-models.mjs';
 import { progressBar } from './progress.mjs';
 
@@ -102,6 +102,8 @@ try {
       },
       onEpochEnd(_epoch, logs) {
         bar.epochEnd(logs);
+        // Linear memory only grows: the same figure every epoch means nothing leaks.
+        console.log(`  WASM memory: ${(diagnostics.wasmMemoryBytes() / 2 ** 20).toFixed(0)} MiB`);
       },
     },
   });

@@ -8,7 +8,8 @@ use ballast_core::kernels::conv::Padding;
 use ballast_core::model::{self as core_model, Loss};
 use ballast_core::nn::{
     fold_batch_norm, Activation, ActivationLayer, BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Dense,
-    DenseConfig, Dropout, Flatten, Initializer, Layer, MaxPool2d, MovingAverage, Sequential,
+    DenseConfig, Dropout, Flatten, GroupNorm, GroupNormConfig, Initializer, Layer, LayerNorm, LayerNormConfig,
+    MaxPool2d, MovingAverage, Sequential,
 };
 use ballast_core::optim::{Adam, Optimizer, Sgd};
 use ballast_core::rng::Rng;
@@ -147,10 +148,11 @@ impl Model {
         self.layers()?.add(named(Box::new(layer), name)).js()
     }
 
-    /// `momentum` NaN selects the cumulative moving average.
+    /// `momentum` NaN selects the cumulative moving average. `renorm` turns on Batch
+    /// Renormalization with clipping `rmax`, `dmax` (Infinity: unclipped) and `renormMomentum`.
     #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(js_name = addBatchNormalization)]
-    pub fn add_batch_normalization(&mut self, name: &str, axis: i32, momentum: f32, epsilon: f32, center: bool, scale: bool, initializers: Vec<String>) -> Result<(), JsValue> {
+    pub fn add_batch_normalization(&mut self, name: &str, axis: i32, momentum: f32, epsilon: f32, center: bool, scale: bool, initializers: Vec<String>, renorm: bool, rmax: f32, dmax: f32, renorm_momentum: f32) -> Result<(), JsValue> {
         let init = |i: usize| Initializer::parse(initializers.get(i).map_or("", |s| s.as_str())).js();
         let config = BatchNormConfig {
             axis: axis as isize,
@@ -162,8 +164,38 @@ impl Model {
             gamma_initializer: init(1)?,
             moving_mean_initializer: init(2)?,
             moving_variance_initializer: init(3)?,
+            renorm,
+            renorm_clipping: (rmax, dmax),
+            renorm_momentum,
         };
         let layer = BatchNorm::new(config).js()?;
+        self.layers()?.add(named(Box::new(layer), name)).js()
+    }
+
+    /// `initializers`: beta, gamma.
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = addGroupNormalization)]
+    pub fn add_group_normalization(&mut self, name: &str, groups: u32, axis: i32, epsilon: f32, center: bool, scale: bool, initializers: Vec<String>) -> Result<(), JsValue> {
+        let init = |i: usize| Initializer::parse(initializers.get(i).map_or("", |s| s.as_str())).js();
+        let config = GroupNormConfig {
+            groups: groups as usize,
+            axis: axis as isize,
+            epsilon,
+            center,
+            scale,
+            beta_initializer: init(0)?,
+            gamma_initializer: init(1)?,
+        };
+        let layer = GroupNorm::new(config).js()?;
+        self.layers()?.add(named(Box::new(layer), name)).js()
+    }
+
+    /// `initializers`: beta, gamma.
+    #[wasm_bindgen(js_name = addLayerNormalization)]
+    pub fn add_layer_normalization(&mut self, name: &str, axis: i32, epsilon: f32, center: bool, scale: bool, initializers: Vec<String>) -> Result<(), JsValue> {
+        let init = |i: usize| Initializer::parse(initializers.get(i).map_or("", |s| s.as_str())).js();
+        let config = LayerNormConfig { axis: axis as isize, epsilon, center, scale, beta_initializer: init(0)?, gamma_initializer: init(1)? };
+        let layer = LayerNorm::new(config).js()?;
         self.layers()?.add(named(Box::new(layer), name)).js()
     }
 

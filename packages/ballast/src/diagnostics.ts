@@ -1,5 +1,9 @@
 /** Switches for benchmarks and cross-checks: kernel paths, thread use. */
-import { wasm } from './runtime.js';
+import { memoryBytes, wasm } from './runtime.js';
+
+/** Bytes of WASM linear memory: it grows when needed and never shrinks, so a value that stays
+ * the same from one epoch to the next shows that training does not leak. */
+export const wasmMemoryBytes = memoryBytes;
 
 /** Use the SIMD128 kernels (true, the default) or the scalar ones. */
 export function setSimd(enabled: boolean): void {

@@ -46,6 +46,48 @@ export interface BatchNormalizationConfig {
   gammaInitializer?: InitializerName;
   movingMeanInitializer?: InitializerName;
   movingVarianceInitializer?: InitializerName;
+  /**
+   * Batch Renormalization (Ioffe, 2017), as Keras' `renorm`: in training the batch statistics
+   * are corrected towards separate renorm moving statistics by r (clipped to [1/rmax, rmax])
+   * and d (clipped to [-dmax, dmax]), constants in backprop. Inference is unchanged. Adds the
+   * weights `moving_stddev`, `renorm_mean` and `renorm_stddev`, as Keras does.
+   */
+  renorm?: boolean;
+  /**
+   * Clipping of the renorm correction; a missing or `null` bound is unbounded (Keras' default).
+   * Unlike Keras there is no separate `rmin`: r is clipped to [1/rmax, rmax] as in the paper.
+   * The paper warms up from `{ rmax: 1, dmax: 0 }` (exactly plain BN) to `{ rmax: 3, dmax: 5 }`;
+   * here the values are fixed per layer (to raise them, build a new model and copy the weights).
+   */
+  renormClipping?: RenormClipping;
+  /** Moving-average factor of the renorm statistics (Keras' default 0.99). */
+  renormMomentum?: number;
+  name?: string;
+}
+/** `null` (or a missing bound) means unbounded; saved as `null` since JSON has no Infinity. */
+export interface RenormClipping { rmax?: number | null; dmax?: number | null }
+/** Keras `LayerNormalization` over one axis (default -1: the last, e.g. the features or channels). */
+export interface LayerNormalizationConfig {
+  /** The normalized axis, batch axis included (not 0); negative counts from the end. */
+  axis?: number;
+  epsilon?: number;
+  center?: boolean;
+  scale?: boolean;
+  betaInitializer?: InitializerName;
+  gammaInitializer?: InitializerName;
+  name?: string;
+}
+/** Keras `GroupNormalization`: per example over groups of `channels / groups` channels. */
+export interface GroupNormalizationConfig {
+  /** Must divide the number of channels (Keras' default 32); `channels` is instance norm. */
+  groups?: number;
+  /** The channel axis, batch axis included (not 0); -1 (default) is the channels of NHWC. */
+  axis?: number;
+  epsilon?: number;
+  center?: boolean;
+  scale?: boolean;
+  betaInitializer?: InitializerName;
+  gammaInitializer?: InitializerName;
   name?: string;
 }
 
@@ -58,7 +100,9 @@ export type LayerSpec =
   | { type: 'flatten'; config: FlattenConfig }
   | { type: 'dropout'; config: DropoutConfig }
   | { type: 'activation'; config: ActivationConfig }
-  | { type: 'batchNormalization'; config: Required<Omit<BatchNormalizationConfig, 'name'>> & { name?: string } };
+  | { type: 'batchNormalization'; config: Required<Omit<BatchNormalizationConfig, 'name'>> & { name?: string } }
+  | { type: 'layerNormalization'; config: Required<Omit<LayerNormalizationConfig, 'name'>> & { name?: string } }
+  | { type: 'groupNormalization'; config: Required<Omit<GroupNormalizationConfig, 'name'>> & { name?: string } };
 
 /** What a built layer needs from its model to run on its own. */
 export interface LayerOwner {
@@ -108,6 +152,13 @@ function pair(v: Pair | undefined, what: string, fallback?: [number, number]): [
     throw new ArgumentError(`${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
   }
   return [p[0], p[1]];
+}
+
+/** A clipping bound: `null` when unbounded (undefined, null or Infinity), else at least `min`. */
+function bound(v: number | null | undefined, what: string, min: number): number | null {
+  if (v === undefined || v === null || v === Infinity) return null;
+  if (!(typeof v === 'number' && v >= min)) throw new ArgumentError(`${what} must be a number >= ${min} or null (unbounded), got ${v}`);
+  return v;
 }
 
 function positiveInt(v: unknown, what: string): number {
@@ -188,6 +239,41 @@ export const layers = {
         gammaInitializer: config.gammaInitializer ?? 'ones',
         movingMeanInitializer: config.movingMeanInitializer ?? 'zeros',
         movingVarianceInitializer: config.movingVarianceInitializer ?? 'ones',
+        renorm: config.renorm ?? false,
+        renormClipping: {
+          rmax: bound(config.renormClipping?.rmax, 'batchNormalization renormClipping.rmax', 1),
+          dmax: bound(config.renormClipping?.dmax, 'batchNormalization renormClipping.dmax', 0),
+        },
+        renormMomentum: config.renormMomentum ?? 0.99,
+        name: config.name,
+      },
+    });
+  },
+  layerNormalization(config: LayerNormalizationConfig = {}): Layer {
+    return new Layer({
+      type: 'layerNormalization',
+      config: {
+        axis: config.axis ?? -1,
+        epsilon: config.epsilon ?? 1e-3,
+        center: config.center ?? true,
+        scale: config.scale ?? true,
+        betaInitializer: config.betaInitializer ?? 'zeros',
+        gammaInitializer: config.gammaInitializer ?? 'ones',
+        name: config.name,
+      },
+    });
+  },
+  groupNormalization(config: GroupNormalizationConfig = {}): Layer {
+    return new Layer({
+      type: 'groupNormalization',
+      config: {
+        groups: positiveInt(config.groups ?? 32, 'groupNormalization groups'),
+        axis: config.axis ?? -1,
+        epsilon: config.epsilon ?? 1e-3,
+        center: config.center ?? true,
+        scale: config.scale ?? true,
+        betaInitializer: config.betaInitializer ?? 'zeros',
+        gammaInitializer: config.gammaInitializer ?? 'ones',
         name: config.name,
       },
     });

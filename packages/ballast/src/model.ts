@@ -453,7 +453,16 @@ function addLayer(m: WasmModel, spec: LayerSpec): void {
     case 'batchNormalization': {
       const c = spec.config;
       const inits = [c.betaInitializer, c.gammaInitializer, c.movingMeanInitializer, c.movingVarianceInitializer];
-      return m.addBatchNormalization(name, c.axis, c.momentum ?? NaN, c.epsilon, c.center, c.scale, inits);
+      const clip = c.renormClipping;
+      return m.addBatchNormalization(name, c.axis, c.momentum ?? NaN, c.epsilon, c.center, c.scale, inits, c.renorm, clip.rmax ?? Infinity, clip.dmax ?? Infinity, c.renormMomentum);
+    }
+    case 'layerNormalization': {
+      const c = spec.config;
+      return m.addLayerNormalization(name, c.axis, c.epsilon, c.center, c.scale, [c.betaInitializer, c.gammaInitializer]);
+    }
+    case 'groupNormalization': {
+      const c = spec.config;
+      return m.addGroupNormalization(name, c.groups, c.axis, c.epsilon, c.center, c.scale, [c.betaInitializer, c.gammaInitializer]);
     }
     case 'input':
       throw new ArgumentError('only the first layer may be an input layer');

@@ -52,6 +52,7 @@ interface Loaded {
   env: Env;
   glue: WasmGlue;
   platform: Platform;
+  memory: WebAssembly.Memory;
 }
 
 let loading: Promise<Loaded> | null = null;
@@ -79,7 +80,7 @@ async function load(platform: Platform, wanted: number): Promise<Loaded> {
   const info = glue.buildInfo() as { simd: boolean; poolSize: number };
   const env: Env = { build, threads: build === 'threads' ? info.poolSize : 1, simd: info.simd };
   if (reason) env.fallbackReason = reason;
-  return { env, glue, platform };
+  return { env, glue, platform, memory: exports.memory };
 }
 
 /** Loads the core once; later calls return the same environment. */
@@ -104,4 +105,10 @@ export function wasm(): WasmGlue {
 export function platform(): Platform {
   if (!loaded) throw new StateError('Ballast is not loaded: `await ready()` first');
   return loaded.platform;
+}
+
+/** Bytes of WASM linear memory (it only grows; a steady value means no leak). */
+export function memoryBytes(): number {
+  if (!loaded) throw new StateError('Ballast is not loaded: `await ready()` first');
+  return loaded.memory.buffer.byteLength;
 }

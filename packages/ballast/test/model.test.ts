@@ -210,6 +210,19 @@ describe('training', () => {
     expect(acc).toBeGreaterThanOrEqual(0.9);
   });
 
+  it('memory does not grow after the first epoch', async () => {
+    const { x, y } = randomImages(512, 12);
+    const model = seedModel(4);
+    const sizes: number[] = [];
+    await model.fit(x, y, { batchSize: 64, epochs: 4, callbacks: { onEpochEnd: () => void sizes.push(diagnostics.wasmMemoryBytes()) } });
+    await model.evaluate(x, y);
+    (await model.predict(x)).dispose();
+    await model.fit(x, y, { batchSize: 64, epochs: 1 });
+    expect(diagnostics.wasmMemoryBytes(), `memory per epoch: ${sizes}`).toBe(sizes[0]);
+    expect(sizes.every((s) => s === sizes[0])).toBe(true);
+    model.dispose();
+  });
+
   it('one thread and two threads train to the same weights from the same seed', async () => {
     const { x, y } = randomImages(64, 9);
     const run = async (limit: number) => {

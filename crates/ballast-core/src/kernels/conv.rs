@@ -167,7 +167,7 @@ const MIN_TASKS: usize = 16;
 // as the arithmetic. Measured single-threaded in wasm with SIMD128 at batch 128 for K = 9,
 // 27, 32, 36, 50, 288: the forward pass gains up to K = 27 and ties at 32; the filter
 // gradient (whose GEMM has only K rows) gains up to 50 and loses at 288; the input gradient
-// (whose GEMM has only K columns, the last few done by scalar code) gains at 9, loses at 27.
+// (whose GEMM has only K columns, padded to a multiple of 8) gains at 9 and ties at 27.
 const SMALL_K_FORWARD: usize = 32;
 const SMALL_K_FILTER: usize = 64;
 const SMALL_K_INPUT: usize = 16;
@@ -324,11 +324,20 @@ fn strided_tiles<const TR: usize>(
     (b, b_step): (&[f32], usize),
     c: &mut [f32],
 ) {
+    // The last, partial block of columns is copied into a zero-padded panel once, so it
+    // runs through the SIMD tile too (with K = 9 columns, it is a ninth of the work).
+    let full = n / TC * TC;
+    let edge: Vec<f32> = if full < n {
+        (0..k * TC).map(|q| if full + q % TC < n { b[q / TC * b_step + full + q % TC] } else { 0.0 }).collect()
+    } else {
+        Vec::new()
+    };
     for i0 in (0..m).step_by(TR) {
         for j0 in (0..n).step_by(TC) {
-            let (a, b) = (&a[i0 * a_lane..], &b[j0..]);
+            let a = &a[i0 * a_lane..];
             let (mr, nr) = (TR.min(m - i0), TC.min(n - j0));
-            if mr < TR || nr < TC {
+            if mr < TR {
+                let (b, b_step) = if j0 < full { (&b[j0..], b_step) } else { (&edge[..], TC) };
                 for i in 0..mr {
                     for j in 0..nr {
                         let s: f32 = (0..k).map(|p| a[i * a_lane + p * a_step] * b[p * b_step + j]).sum();
@@ -337,24 +346,40 @@ fn strided_tiles<const TR: usize>(
                 }
                 continue;
             }
-            // Fixed-size arrays, updated by an inlined function rather than a closure
-            // (which measured 3x slower): LLVM keeps the tile in SIMD registers.
-            let mut acc = [[0.0f32; TC]; TR];
-            if a_step == 1 {
-                let rows: [&[f32]; TR] = std::array::from_fn(|i| &a[i * a_lane..][..k]);
-                for (p, bp) in b.chunks(b_step).take(k).enumerate() {
-                    tile_step(&mut acc, std::array::from_fn(|i| rows[i][p]), bp);
-                }
+            let acc = if j0 < full {
+                tile::<TR>(k, (a, a_lane, a_step), (&b[j0..], b_step))
             } else {
-                for (ap, bp) in a.chunks(a_step).zip(b.chunks(b_step)).take(k) {
-                    tile_step(&mut acc, ap[..TR].try_into().unwrap(), bp);
-                }
-            }
+                tile::<TR>(k, (a, a_lane, a_step), (&edge, TC))
+            };
             for (i, row) in acc.iter().enumerate() {
-                c[(i0 + i) * n + j0..][..TC].iter_mut().zip(row).for_each(|(x, v)| *x += v);
+                c[(i0 + i) * n + j0..][..nr].iter_mut().zip(row).for_each(|(x, v)| *x += v);
             }
         }
     }
+}
+
+/// One `TR×TC` tile of `A·B`, from the first `TR` rows of `a` and `TC` columns of `b`.
+///
+/// Fixed-size arrays, updated by an inlined function rather than a closure (which measured
+/// 3x slower): LLVM keeps the tile in SIMD registers.
+#[inline(always)]
+fn tile<const TR: usize>(
+    k: usize,
+    (a, a_lane, a_step): (&[f32], usize, usize),
+    (b, b_step): (&[f32], usize),
+) -> [[f32; TC]; TR] {
+    let mut acc = [[0.0f32; TC]; TR];
+    if a_step == 1 {
+        let rows: [&[f32]; TR] = std::array::from_fn(|i| &a[i * a_lane..][..k]);
+        for (p, bp) in b.chunks(b_step).take(k).enumerate() {
+            tile_step(&mut acc, std::array::from_fn(|i| rows[i][p]), bp);
+        }
+    } else {
+        for (ap, bp) in a.chunks(a_step).zip(b.chunks(b_step)).take(k) {
+            tile_step(&mut acc, ap[..TR].try_into().unwrap(), bp);
+        }
+    }
+    acc
 }
 
 /// `acc += av ⊗ bp[..TC]`.
@@ -609,6 +634,8 @@ mod tests {
             geometry(&[3, 28, 28, 1], (3, 3), 32, (1, 1), Valid),
             // Tasks of several images, the last one short.
             geometry(&[40, 5, 5, 2], (3, 3), 3, (1, 1), Same),
+            // One image per task, more tasks than partial sums of the filter gradient.
+            geometry(&[34, 16, 16, 64], (3, 3), 2, (1, 1), Same),
             // One image larger than a column buffer: several GEMM calls per image.
             geometry(&[2, 24, 24, 64], (3, 3), 4, (1, 1), Same),
         ]
@@ -752,7 +779,7 @@ mod tests {
                 let mut gb = vec![0.0; oc];
                 let time = |f: &mut dyn FnMut()| {
                     f();
-                    (0..5)
+                    (0..10)
                         .map(|_| {
                             let t = std::time::Instant::now();
                             f();

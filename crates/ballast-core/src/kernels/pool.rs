@@ -108,7 +108,6 @@ pub fn max_pool2d_forward(g: &Pool2dGeometry, input: &[f32], out: &mut [f32], ar
         let mut guard = tasks[t].lock().unwrap_or_else(|e| e.into_inner());
         let (out, argmax) = &mut *guard;
         let images = out.chunks_mut(g.out_image_len()).zip(argmax.chunks_mut(g.out_image_len()));
-        let mut bases = Vec::with_capacity(g.pool_h * g.pool_w);
         for (j, (out, argmax)) in images.enumerate() {
             let n = t * g.images_per_task() + j;
             let pixels = out.chunks_exact_mut(c).zip(argmax.chunks_exact_mut(c));
@@ -116,49 +115,36 @@ pub fn max_pool2d_forward(g: &Pool2dGeometry, input: &[f32], out: &mut [f32], ar
                 let (y0, x0) = (i / g.out_w * g.stride_h, i % g.out_w * g.stride_w);
                 let ys = valid_taps(y0, g.pad_top, g.pool_h, g.in_h);
                 let xs = valid_taps(x0, g.pad_left, g.pool_w, g.in_w);
-                bases.clear();
+                let mut first = true;
                 for iy in y0 + ys.start - g.pad_top..y0 + ys.end - g.pad_top {
                     for ix in x0 + xs.start - g.pad_left..x0 + xs.end - g.pad_left {
-                        bases.push(((n * g.in_h + iy) * g.in_w + ix) * c);
+                        let base = ((n * g.in_h + iy) * g.in_w + ix) * c;
+                        fold(best, arg, &input[base..base + c], base as u32, first);
+                        first = false;
                     }
                 }
-                pool_pixel(input, &bases, best, arg);
+                if first {
+                    // No in-image element (only in hand-made geometries): no source.
+                    best.fill(0.0);
+                    arg.fill(u32::MAX);
+                }
             }
         }
     });
 }
 
-/// Channels of one pixel handled together: fixed-size arrays that LLVM keeps in SIMD
-/// registers. Updating the output slices in place instead compiles to a branch per
-/// channel (a conditional store), which random data mispredicts half the time.
-const LANES: usize = 8;
-
-/// Max and argmax of one output pixel over the window positions `bases` (flat index of
-/// channel 0 of each, in window order): a later element wins only if strictly larger, a
-/// NaN over a number. With no position (only for hand-made geometries) there is no source.
-fn pool_pixel(input: &[f32], bases: &[usize], best: &mut [f32], arg: &mut [u32]) {
-    for (ch0, (best, arg)) in (0..).step_by(LANES).zip(best.chunks_mut(LANES).zip(arg.chunks_mut(LANES))) {
-        let (mut bv, mut av) = ([0.0f32; LANES], [u32::MAX; LANES]);
-        let lanes = best.len();
-        for (i, &base) in bases.iter().enumerate() {
-            let src = &input[base + ch0..][..lanes];
-            // A constant length on the common path lets LLVM drop the loop and the checks.
-            match <&[f32; LANES]>::try_from(src) {
-                Ok(src) => fold(&mut bv, &mut av, src, (base + ch0) as u32, i == 0),
-                Err(_) => fold(&mut bv[..lanes], &mut av[..lanes], src, (base + ch0) as u32, i == 0),
-            }
-        }
-        best.copy_from_slice(&bv[..lanes]);
-        arg.copy_from_slice(&av[..lanes]);
-    }
-}
-
-#[inline(always)]
-fn fold(bv: &mut [f32], av: &mut [u32], src: &[f32], base: u32, first: bool) {
-    for (l, ((b, a), &v)) in bv.iter_mut().zip(av).zip(src).enumerate() {
-        let take = first | (v > *b) | (v.is_nan() & !b.is_nan());
-        *b = if take { v } else { *b };
-        *a = if take { base + l as u32 } else { *a };
+/// Folds one window position (`src`, whose first element has flat index `base`) into the
+/// running maxima: a later element wins only if strictly larger, a NaN over a number.
+///
+/// Bit masks rather than `if`: LLVM vectorizes this form, in wasm too. With `if` it emits
+/// a conditional store per channel instead, which random data mispredicts half the time.
+#[inline]
+fn fold(best: &mut [f32], arg: &mut [u32], src: &[f32], base: u32, first: bool) {
+    let first = (first as u32).wrapping_neg();
+    for (l, ((b, a), &v)) in best.iter_mut().zip(arg.iter_mut()).zip(src).enumerate() {
+        let m = first | (((v > *b) | (v.is_nan() & !b.is_nan())) as u32).wrapping_neg();
+        *b = f32::from_bits((v.to_bits() & m) | (b.to_bits() & !m));
+        *a = ((base + l as u32) & m) | (*a & !m);
     }
 }
 

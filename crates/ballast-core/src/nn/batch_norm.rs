@@ -2,6 +2,21 @@
 //! average (PyTorch's `momentum=None`) and precise-BN recalibration of the population
 //! statistics after training (Wu & Johnson, 2021, arXiv:2105.07576).
 //!
+//! # Batch Renormalization
+//! `renorm` (Ioffe, 2017, arXiv:1702.03275) follows Keras (`renorm`, `renorm_clipping`,
+//! `renorm_momentum`): in training x̂ = (x − μ_B)/σ_B · r + d with
+//! r = clip(σ_B/σ, 1/r_max, r_max) and d = clip((μ_B − μ)/σ, −d_max, d_max), constants in
+//! backprop. As in Keras, μ and σ are *separate* renorm statistics (`renorm_mean`,
+//! `renorm_stddev`, σ floored at √ε), moving averages of μ_B and σ_B = √(σ²_B + ε) with
+//! `renorm_momentum`, updated after r and d are computed. The inference statistics are kept as
+//! Keras keeps them with renorm: `moving_mean` as usual, `moving_stddev` averaged like the mean
+//! and `moving_variance = max(moving_stddev² − ε, 0)`; inference is unchanged. Keras' separate
+//! `rmin` is not offered: r is clipped to [1/r_max, r_max] as in the paper. Unbounded
+//! clipping (the default, as in Keras) is `f32::INFINITY`. The paper's warm-up (r_max from 1
+//! to 3, d_max from 0 to 5) is left to the user: set the values with
+//! [`BatchNorm::set_renorm_clipping`] between steps, or start from r_max = 1, d_max = 0
+//! (exactly plain BN) and raise them.
+//!
 //! # Modes
 //! - training and `trainable`: normalize with the batch's mean and biased variance, then
 //!   update the moving statistics;
@@ -15,7 +30,7 @@
 use super::{layer_common, Ctx, Initializer, Layer, Param};
 use crate::autograd::Var;
 use crate::error::Error;
-use crate::ops::norm::{batch_norm_inference, batch_norm_train, BatchStats};
+use crate::ops::norm::{batch_norm_inference, batch_norm_train, batch_renorm_train, BatchStats, Renorm};
 use crate::rng::Rng;
 use crate::tensor::shape_str;
 use crate::{Result, Tensor};
@@ -44,6 +59,12 @@ pub struct BatchNormConfig {
     pub gamma_initializer: Initializer,
     pub moving_mean_initializer: Initializer,
     pub moving_variance_initializer: Initializer,
+    /// Batch Renormalization (see the module notes).
+    pub renorm: bool,
+    /// (r_max ≥ 1, d_max ≥ 0); infinite means no clipping.
+    pub renorm_clipping: (f32, f32),
+    /// Moving-average factor of the renorm statistics (Keras' default 0.99).
+    pub renorm_momentum: f32,
 }
 
 impl Default for BatchNormConfig {
@@ -58,6 +79,9 @@ impl Default for BatchNormConfig {
             gamma_initializer: Initializer::Ones,
             moving_mean_initializer: Initializer::Zeros,
             moving_variance_initializer: Initializer::Ones,
+            renorm: false,
+            renorm_clipping: (f32::INFINITY, f32::INFINITY),
+            renorm_momentum: 0.99,
         }
     }
 }
@@ -82,8 +106,27 @@ pub struct BatchNorm {
     axis: usize,
     batches_seen: u64,
     recalibration: Option<Recalibration>,
-    /// Batch statistics of the current training step, applied by `end_step(true)`.
-    pending: Option<BatchStats>,
+    /// Batch statistics of the current training step (and σ_B with renorm), applied by
+    /// `end_step(true)`.
+    pending: Option<(BatchStats, Option<Vec<f32>>)>,
+}
+
+/// Indices into `BatchNorm::moving`: Keras' weight order.
+const MEAN: usize = 0;
+const VARIANCE: usize = 1;
+const STDDEV: usize = 2;
+const RENORM_MEAN: usize = 3;
+const RENORM_STDDEV: usize = 4;
+
+fn check_renorm(clipping: (f32, f32), momentum: f32) -> Result<()> {
+    let (r_max, d_max) = clipping;
+    if !(r_max >= 1.0 && d_max >= 0.0) {
+        return Err(Error::argument(format!("renorm clipping needs rmax >= 1 and dmax >= 0, got {r_max} and {d_max}")));
+    }
+    if !(0.0..=1.0).contains(&momentum) {
+        return Err(Error::argument(format!("renorm momentum must be in [0, 1], got {momentum}")));
+    }
+    Ok(())
 }
 
 impl BatchNorm {
@@ -96,6 +139,7 @@ impl BatchNorm {
                 return Err(Error::argument(format!("momentum must be in [0, 1], got {momentum}")));
             }
         }
+        check_renorm(config.renorm_clipping, config.renorm_momentum)?;
         Ok(BatchNorm {
             name: String::new(),
             trainable: true,
@@ -129,14 +173,37 @@ impl BatchNorm {
         self.axis
     }
 
-    fn update_moving(&mut self, stats: &BatchStats) {
+    /// Changes the renorm clipping, e.g. for the paper's warm-up (r_max 1 → 3, d_max 0 → 5).
+    pub fn set_renorm_clipping(&mut self, r_max: f32, d_max: f32) -> Result<()> {
+        check_renorm((r_max, d_max), self.config.renorm_momentum)?;
+        self.config.renorm_clipping = (r_max, d_max);
+        Ok(())
+    }
+
+    fn update_moving(&mut self, stats: &BatchStats, batch_stddev: Option<&[f32]>) {
         let k = self.batches_seen as f32;
-        for (param, batch) in self.moving.iter_mut().zip([&stats.mean, &stats.variance]) {
-            for (m, &b) in param.value.data_mut().iter_mut().zip(batch.iter()) {
-                *m = match self.config.moving_average {
+        let rule = self.config.moving_average;
+        let update = |param: &mut Param, batch: &[f32], rule: MovingAverage| {
+            for (m, &b) in param.value.data_mut().iter_mut().zip(batch) {
+                *m = match rule {
                     MovingAverage::Exponential { momentum } => *m * momentum + b * (1.0 - momentum),
                     MovingAverage::Cumulative => *m + (b - *m) / (k + 1.0),
                 };
+            }
+        };
+        update(&mut self.moving[MEAN], &stats.mean, rule);
+        match batch_stddev {
+            None => update(&mut self.moving[VARIANCE], &stats.variance, rule),
+            Some(sd) => {
+                // Keras with renorm: average σ_B, derive the variance (ReLU against rounding).
+                update(&mut self.moving[STDDEV], sd, rule);
+                let eps = self.config.epsilon;
+                let (head, tail) = self.moving.split_at_mut(STDDEV);
+                let var = head[VARIANCE].value.data_mut().iter_mut();
+                var.zip(tail[0].value.data()).for_each(|(v, s)| *v = (s * s - eps).max(0.0));
+                let renorm = MovingAverage::Exponential { momentum: self.config.renorm_momentum };
+                update(&mut self.moving[RENORM_MEAN], &stats.mean, renorm);
+                update(&mut self.moving[RENORM_STDDEV], sd, renorm);
             }
         }
         self.batches_seen += 1;
@@ -162,8 +229,12 @@ impl BatchNorm {
         for c in 0..r.sum_mean.len() {
             let mean = r.sum_mean[c] / b;
             let var = (r.sum_second_moment[c] / b - mean * mean).max(0.0);
-            self.moving[0].value.data_mut()[c] = mean as f32;
-            self.moving[1].value.data_mut()[c] = var as f32;
+            self.moving[MEAN].value.data_mut()[c] = mean as f32;
+            self.moving[VARIANCE].value.data_mut()[c] = var as f32;
+            if self.config.renorm {
+                // Keeps the renorm pair consistent: the next update averages from here.
+                self.moving[STDDEV].value.data_mut()[c] = (var + self.config.epsilon as f64).sqrt() as f32;
+            }
         }
         r.batches
     }
@@ -198,6 +269,15 @@ impl Layer for BatchNorm {
             Param::new(&self.name, "moving_mean", cfg.moving_mean_initializer.init(&[c], (c, c), rng)),
             Param::new(&self.name, "moving_variance", cfg.moving_variance_initializer.init(&[c], (c, c), rng)),
         ];
+        if cfg.renorm {
+            // Keras initializes the standard deviations as √(moving_variance_initializer).
+            let stddev = |rng: &mut Rng| cfg.moving_variance_initializer.init(&[c], (c, c), rng).map(|v| v.max(0.0).sqrt());
+            let moving_stddev = stddev(rng);
+            let renorm_mean = cfg.moving_mean_initializer.init(&[c], (c, c), rng);
+            self.moving.push(Param::new(&self.name, "moving_stddev", moving_stddev));
+            self.moving.push(Param::new(&self.name, "renorm_mean", renorm_mean));
+            self.moving.push(Param::new(&self.name, "renorm_stddev", stddev(rng)));
+        }
         self.batches_seen = 0;
         Ok(input.to_vec())
     }
@@ -212,6 +292,15 @@ impl Layer for BatchNorm {
             let (mean, var) = (self.moving[0].value.data().to_vec(), self.moving[1].value.data().to_vec());
             return batch_norm_inference(ctx.tape, x, gamma, beta, &mean, &var, self.axis, cfg.epsilon);
         }
+        if cfg.renorm && self.recalibration.is_none() {
+            let (r_max, d_max) = cfg.renorm_clipping;
+            let (mean, stddev) = (self.moving[RENORM_MEAN].value.data(), self.moving[RENORM_STDDEV].value.data());
+            let renorm = Renorm { mean, stddev, r_max, d_max };
+            let (y, stats, c) = batch_renorm_train(ctx.tape, x, gamma, beta, self.axis, cfg.epsilon, &renorm)?;
+            self.pending = Some((stats, Some(c.batch_stddev)));
+            return Ok(y);
+        }
+        // Recalibration collects plain batch statistics, with or without renorm.
         let (y, stats) = batch_norm_train(ctx.tape, x, gamma, beta, self.axis, cfg.epsilon)?;
         match &mut self.recalibration {
             Some(r) => {
@@ -222,14 +311,14 @@ impl Layer for BatchNorm {
                     r.sum_second_moment[c] += v + m * m;
                 }
             }
-            None => self.pending = Some(stats),
+            None => self.pending = Some((stats, None)),
         }
         Ok(y)
     }
 
     fn end_step(&mut self, commit: bool) {
-        if let Some(stats) = self.pending.take().filter(|_| commit) {
-            self.update_moving(&stats);
+        if let Some((stats, stddev)) = self.pending.take().filter(|_| commit) {
+            self.update_moving(&stats, stddev.as_deref());
         }
     }
 
@@ -244,5 +333,101 @@ impl Layer for BatchNorm {
     }
     fn weights_mut(&mut self) -> Vec<&mut Param> {
         self.params.iter_mut().chain(self.moving.iter_mut()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autograd::gradcheck::Check;
+    use crate::autograd::Tape;
+
+    fn random(shape: &[usize], seed: u64, scale: f32, shift: f32) -> Tensor {
+        let mut r = Rng::new(seed);
+        Tensor::new((0..shape.iter().product()).map(|_| r.normal() * scale + shift).collect(), shape).unwrap()
+    }
+
+    fn built(config: BatchNormConfig, input: &[usize]) -> BatchNorm {
+        let mut bn = BatchNorm::new(config).unwrap();
+        bn.set_name("bn".into());
+        bn.build(input, &mut Rng::new(0)).unwrap();
+        bn
+    }
+
+    /// Output and gradients (x, then parameters) of one training step, which is committed.
+    fn step(bn: &mut BatchNorm, x: &Tensor) -> Vec<Tensor> {
+        let mut tape = Tape::new();
+        let xv = tape.leaf(x.clone(), true);
+        let params: Vec<Var> = bn.params().iter().map(|p| tape.leaf(p.value.clone(), true)).collect();
+        let mut rng = Rng::new(0);
+        let y = bn.forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, xv, &params).unwrap();
+        bn.end_step(true);
+        tape.backward_with(y, random(x.shape(), 7, 1.0, 0.0)).unwrap();
+        let grads = std::iter::once(xv).chain(params).map(|v| tape.grad(v).unwrap().clone());
+        std::iter::once(tape.value(y).clone()).chain(grads).collect()
+    }
+
+    #[test]
+    fn renorm_with_r_max_1_and_d_max_0_trains_exactly_like_bn() {
+        let renorm = BatchNormConfig { renorm: true, renorm_clipping: (1.0, 0.0), ..Default::default() };
+        let (mut plain, mut re) = (built(BatchNormConfig::default(), &[3, 3, 2]), built(renorm, &[3, 3, 2]));
+        for i in 0..3 {
+            let x = random(&[4, 3, 3, 2], 10 + i, 2.0 + i as f32, 1.0);
+            for (k, (a, b)) in step(&mut plain, &x).iter().zip(step(&mut re, &x)).enumerate() {
+                assert_eq!(a.data(), b.data(), "step {i}: output/gradient {k}");
+            }
+            assert_eq!(plain.moving_mean().data(), re.moving_mean().data());
+        }
+        // The renorm statistics moved (so r and d would not be 1 and 0 without the clipping).
+        assert!(re.moving[RENORM_MEAN].value.data().iter().all(|&m| m != 0.0));
+    }
+
+    #[test]
+    fn renorm_layer_gradients_where_the_clipping_holds_r_and_d() {
+        // Renorm statistics far from the batch's: every r and d sits on its clipping bound, so
+        // they are constant near x and the stop-gradient backprop is the true derivative.
+        let config = BatchNormConfig { renorm: true, renorm_clipping: (1.05, 0.05), ..Default::default() };
+        for (shape, axis) in [(&[4, 3, 3, 2][..], -1), (&[6, 4], -1), (&[3, 4, 2, 2], 1)] {
+            let mut bn = built(BatchNormConfig { axis, ..config }, &shape[1..]);
+            let c = bn.moving_mean().len();
+            bn.moving[RENORM_MEAN].value = Tensor::full(&[c], -3.0);
+            bn.moving[RENORM_STDDEV].value = Tensor::full(&[c], 0.5);
+            let mut inputs = vec![random(shape, 2, 2.0, 1.0)];
+            inputs.extend(bn.params().iter().map(|p| p.value.clone()));
+            let bn = std::sync::Mutex::new(bn);
+            Check { eps: 1e-2, atol: 3e-3, rtol: 3e-2, max_probes: 40 }.run("renorm layer", &inputs, |tape, v| {
+                let mut rng = Rng::new(0);
+                let mut l = bn.lock().unwrap();
+                let y = l.forward(&mut Ctx { tape, training: true, rng: &mut rng, logits: false }, v[0], &v[1..]);
+                l.end_step(false);
+                y
+            });
+        }
+    }
+
+    #[test]
+    fn renorm_keeps_keras_weights_and_inference() {
+        let mut bn = built(BatchNormConfig { renorm: true, ..Default::default() }, &[2]);
+        let names: Vec<&str> = bn.params().into_iter().chain(bn.state()).map(|p| p.name.as_str()).collect();
+        let want = ["gamma", "beta", "moving_mean", "moving_variance", "moving_stddev", "renorm_mean", "renorm_stddev"];
+        assert_eq!(names, want.map(|n| format!("bn/{n}")));
+        step(&mut bn, &random(&[8, 2], 3, 2.0, 1.0));
+        // moving_variance is derived from moving_stddev, as Keras does with renorm.
+        let (sd, var) = (bn.moving[STDDEV].value.data().to_vec(), bn.moving_variance().data().to_vec());
+        (0..2).for_each(|c| assert_eq!(var[c], (sd[c] * sd[c] - 1e-3).max(0.0)));
+        // Inference: the moving statistics, no correction.
+        let x = random(&[3, 2], 4, 1.0, 0.0);
+        let mut tape = Tape::new();
+        let xv = tape.constant(x.clone());
+        let params: Vec<Var> = bn.params().iter().map(|p| tape.constant(p.value.clone())).collect();
+        let mut rng = Rng::new(0);
+        let y = bn.forward(&mut Ctx { tape: &mut tape, training: false, rng: &mut rng, logits: false }, xv, &params);
+        let want = (x.data()[1] - bn.moving_mean().data()[1]) / (var[1] + 1e-3).sqrt();
+        assert!((tape.value(y.unwrap()).data()[1] - want).abs() < 1e-6);
+        for (clip, momentum) in [((0.9, 1.0), 0.99), ((2.0, -1.0), 0.99), ((2.0, 1.0), 1.5), ((f32::NAN, 1.0), 0.99)] {
+            let config = BatchNormConfig { renorm: true, renorm_clipping: clip, renorm_momentum: momentum, ..Default::default() };
+            assert_eq!(BatchNorm::new(config).err().unwrap().kind, crate::error::ErrorKind::Argument);
+        }
+        assert!(bn.set_renorm_clipping(0.5, 0.0).is_err() && bn.set_renorm_clipping(3.0, 5.0).is_ok());
     }
 }

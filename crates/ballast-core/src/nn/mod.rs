@@ -11,7 +11,9 @@ mod conv2d;
 mod dense;
 mod dropout;
 mod fold;
+mod group_norm;
 mod init;
+mod layer_norm;
 mod pooling;
 mod sequential;
 #[cfg(test)]
@@ -23,7 +25,9 @@ pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::Dropout;
 pub use fold::fold_batch_norm;
+pub use group_norm::{GroupNorm, GroupNormConfig};
 pub use init::Initializer;
+pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use pooling::{Flatten, MaxPool2d};
 pub use sequential::Sequential;
 

@@ -36,6 +36,8 @@ fn snake_case(kind: &str) -> String {
         "Conv2D" => "conv2d".into(),
         "MaxPooling2D" => "max_pooling2d".into(),
         "BatchNormalization" => "batch_normalization".into(),
+        "LayerNormalization" => "layer_normalization".into(),
+        "GroupNormalization" => "group_normalization".into(),
         other => other.to_lowercase(),
     }
 }

@@ -5,6 +5,7 @@ pub mod activation;
 pub mod conv;
 pub mod dropout;
 pub mod elementwise;
+pub mod group_norm;
 pub mod linalg;
 pub mod loss;
 pub mod norm;

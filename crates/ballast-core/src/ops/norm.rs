@@ -106,13 +106,21 @@ fn channel_sums(
 }
 
 /// Fills `out[i] = f(a[i], b[i], channel of i)` in parallel blocks of rows.
-fn channel_map(l: ChannelLayout, out: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32, usize) -> f32 + Sync + Send) {
+fn channel_map(
+    l: ChannelLayout,
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    f: impl Fn(f32, f32, usize) -> f32 + Sync + Send,
+) {
     let (ch, inner) = (l.channels, l.inner);
     let block = l.block_rows() * ch * inner;
     parallel::for_each_chunk_mut(out, block, |blk, dst| {
         let start = blk * block;
         let (a, b) = (&a[start..start + dst.len()], &b[start..start + dst.len()]);
-        for ((d, a), b) in dst.chunks_exact_mut(ch * inner).zip(a.chunks_exact(ch * inner)).zip(b.chunks_exact(ch * inner)) {
+        for ((d, a), b) in
+            dst.chunks_exact_mut(ch * inner).zip(a.chunks_exact(ch * inner)).zip(b.chunks_exact(ch * inner))
+        {
             if inner == 1 {
                 for c in 0..ch {
                     d[c] = f(a[c], b[c], c);
@@ -155,6 +163,95 @@ pub fn batch_norm_train(
     axis: usize,
     epsilon: f32,
 ) -> Result<(Var, BatchStats)> {
+    let (y, stats, _) = train(tape, x, gamma, beta, axis, epsilon, None)?;
+    Ok((y, stats))
+}
+
+/// The reference of Batch Renormalization (Ioffe, 2017, arXiv:1702.03275): moving statistics
+/// μ and σ that the batch statistics are corrected towards, and the clipping of the correction.
+#[derive(Clone, Copy, Debug)]
+pub struct Renorm<'a> {
+    pub mean: &'a [f32],
+    pub stddev: &'a [f32],
+    /// r is clipped to [1/r_max, r_max] (r_max ≥ 1; 1 turns the scale correction off).
+    pub r_max: f32,
+    /// d is clipped to [−d_max, d_max] (d_max ≥ 0; 0 turns the shift correction off).
+    pub d_max: f32,
+}
+
+/// Batch Renormalization's per-channel correction of one step, and the batch standard
+/// deviation √(σ²_B + ε) it was computed from (the layer averages it into its statistics).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Correction {
+    pub r: Vec<f32>,
+    pub d: Vec<f32>,
+    pub batch_stddev: Vec<f32>,
+}
+
+impl Renorm<'_> {
+    /// `r = clip(σ_B/σ, 1/r_max, r_max)`, `d = clip((μ_B − μ)/σ, −d_max, d_max)`, with σ floored
+    /// at √ε as Keras does (a σ of 0 early in training would divide by zero).
+    fn correction(&self, mean: &[f32], variance: &[f64], epsilon: f32) -> Correction {
+        let eps = epsilon as f64;
+        let (r_max, d_max) = (self.r_max as f64, self.d_max as f64);
+        let mut c = Correction { r: Vec::new(), d: Vec::new(), batch_stddev: Vec::new() };
+        for ch in 0..mean.len() {
+            let sigma_b = (variance[ch] + eps).sqrt();
+            let sigma = (self.stddev[ch] as f64).max(eps.sqrt());
+            // max then min rather than clamp: no panic on a NaN bound (validated anyway).
+            c.r.push((sigma_b / sigma).max(1.0 / r_max).min(r_max) as f32);
+            c.d.push(((mean[ch] as f64 - self.mean[ch] as f64) / sigma).max(-d_max).min(d_max) as f32);
+            c.batch_stddev.push(sigma_b as f32);
+        }
+        c
+    }
+
+    fn validate(&self, l: &ChannelLayout, shape: &[usize]) -> Result<()> {
+        let (m, s, c) = (self.mean.len(), self.stddev.len(), l.channels);
+        if m != c || s != c {
+            let msg = format!("renorm statistics have {m} / {s} channels, input {} has {c}", shape_str(shape));
+            return Err(Error::shape(msg));
+        }
+        if !(self.r_max >= 1.0 && self.d_max >= 0.0) {
+            let (r, d) = (self.r_max, self.d_max);
+            return Err(Error::argument(format!("renorm clipping needs r_max >= 1 and d_max >= 0, got {r} and {d}")));
+        }
+        Ok(())
+    }
+}
+
+/// Batch Renormalization in training: `y = γ·((x − μ_B)/σ_B · r + d) + β` with r and d from
+/// [`Renorm`], treated as constants in backprop (stop-gradient, as in the paper and Keras):
+/// `dx = γr/σ_B · (g − mean(g) − x̂·mean(g·x̂))`, `dγ = Σ g·(x̂r + d)`, `dβ = Σ g`.
+pub fn batch_renorm_train(
+    tape: &mut Tape,
+    x: Var,
+    gamma: Option<Var>,
+    beta: Option<Var>,
+    axis: usize,
+    epsilon: f32,
+    renorm: &Renorm,
+) -> Result<(Var, BatchStats, Correction)> {
+    let shape = tape.value(x).shape().to_vec();
+    renorm.validate(&ChannelLayout::new(&shape, axis)?, &shape)?;
+    let correct = |mean: &[f32], var: &[f64]| renorm.correction(mean, var, epsilon);
+    let (y, stats, c) = train(tape, x, gamma, beta, axis, epsilon, Some(&correct))?;
+    Ok((y, stats, c.expect("a correction was asked for")))
+}
+
+/// Computes a correction from the batch mean and variance.
+type Correct<'a> = &'a dyn Fn(&[f32], &[f64]) -> Correction;
+
+/// Batch normalization with an optional renorm correction (r = 1, d = 0 without one).
+fn train(
+    tape: &mut Tape,
+    x: Var,
+    gamma: Option<Var>,
+    beta: Option<Var>,
+    axis: usize,
+    epsilon: f32,
+    correct: Option<Correct>,
+) -> Result<(Var, BatchStats, Option<Correction>)> {
     let shape = tape.value(x).shape().to_vec();
     let l = ChannelLayout::new(&shape, axis)?;
     if l.count() < 2 {
@@ -174,14 +271,18 @@ pub fn batch_norm_train(
     let (sq, _) = channel_sums(l, xs, xs, |x, _, c| ((x - mean[c]) * (x - mean[c]), 0.0));
     let variance: Vec<f64> = sq.iter().map(|s| s / m).collect();
     let inv_std: Vec<f32> = variance.iter().map(|v| (1.0 / (v + epsilon as f64).sqrt()) as f32).collect();
-    let gamma_c: Vec<f32> = match gamma {
-        Some(g) => tape.value(g).data().to_vec(),
-        None => vec![1.0; l.channels],
-    };
-    let beta_c: Vec<f32> = match beta {
-        Some(b) => tape.value(b).data().to_vec(),
-        None => vec![0.0; l.channels],
-    };
+    let mut gamma_c = gamma.map_or_else(|| vec![1.0; l.channels], |g| tape.value(g).data().to_vec());
+    let mut beta_c = beta.map_or_else(|| vec![0.0; l.channels], |b| tape.value(b).data().to_vec());
+    let correction = correct.map(|f| f(&mean, &variance));
+    let rd = correction.as_ref().map(|c| (c.r.clone(), c.d.clone()));
+    if let Some((r, d)) = &rd {
+        // γ·(x̂·r + d) + β is BN with γ' = γ·r and β' = β + γ·d; the gradient of γ itself
+        // is corrected in backward.
+        for c in 0..l.channels {
+            beta_c[c] += gamma_c[c] * d[c];
+            gamma_c[c] *= r[c];
+        }
+    }
     // y = γ·(x − μ)/σ + β as one multiply-add per value.
     let scale: Vec<f32> = (0..l.channels).map(|c| gamma_c[c] * inv_std[c]).collect();
     let shift: Vec<f32> = (0..l.channels).map(|c| beta_c[c] - mean[c] * scale[c]).collect();
@@ -214,7 +315,14 @@ pub fn batch_norm_train(
             channel_map(l, dx.data_mut(), gs, xs, |g, x, c| coef[c].0 * g + coef[c].1 * x + coef[c].2);
             let mut grads = vec![Some(dx)];
             if has_gamma {
-                grads.push(Some(Tensor::new(sum_gx.iter().map(|&v| v as f32).collect(), &[l.channels]).unwrap()));
+                // Renorm: dγ = Σ g·(x̂·r + d) = r·Σ g·x̂ + d·Σ g.
+                let dgamma: Vec<f32> = match &rd {
+                    None => sum_gx.iter().map(|&v| v as f32).collect(),
+                    Some((r, d)) => {
+                        (0..l.channels).map(|c| (r[c] as f64 * sum_gx[c] + d[c] as f64 * sum_g[c]) as f32).collect()
+                    }
+                };
+                grads.push(Some(Tensor::new(dgamma, &[l.channels]).unwrap()));
             }
             if has_beta {
                 grads.push(Some(Tensor::new(sum_g.iter().map(|&v| v as f32).collect(), &[l.channels]).unwrap()));
@@ -222,7 +330,7 @@ pub fn batch_norm_train(
             grads
         }),
     );
-    Ok((var, stats))
+    Ok((var, stats, correction))
 }
 
 /// Normalizes with given (moving) statistics: an affine map per channel.
@@ -309,10 +417,14 @@ mod tests {
             let beta = random(&[c], 3, 0.5, 0.0);
             let ins = [x, gamma, beta];
             check.run("bn train", &ins, |t, v| Ok(batch_norm_train(t, v[0], Some(v[1]), Some(v[2]), axis, 1e-3)?.0));
-            check.run("bn train, no center", &ins[..2], |t, v| Ok(batch_norm_train(t, v[0], Some(v[1]), None, axis, 1e-3)?.0));
+            check.run("bn train, no center", &ins[..2], |t, v| {
+                Ok(batch_norm_train(t, v[0], Some(v[1]), None, axis, 1e-3)?.0)
+            });
             check.run("bn train, plain", &ins[..1], |t, v| Ok(batch_norm_train(t, v[0], None, None, axis, 1e-3)?.0));
             let (mm, mv) = (vec![0.3; c], vec![1.7; c]);
-            check.run("bn inference", &ins, |t, v| batch_norm_inference(t, v[0], Some(v[1]), Some(v[2]), &mm, &mv, axis, 1e-3));
+            check.run("bn inference", &ins, |t, v| {
+                batch_norm_inference(t, v[0], Some(v[1]), Some(v[2]), &mm, &mv, axis, 1e-3)
+            });
         }
     }
 
@@ -331,6 +443,69 @@ mod tests {
         }
     }
 
+    /// Renorm statistics far from the batch's, so that r and d would matter.
+    fn renorm_ref(c: usize) -> (Vec<f32>, Vec<f32>) {
+        ((0..c).map(|i| 0.5 - i as f32).collect(), (0..c).map(|i| 0.4 + 0.7 * i as f32).collect())
+    }
+
+    /// Output and gradients (x, γ, β) of plain BN, or of renorm with `renorm`.
+    fn run_both(ins: &[Tensor; 3], axis: usize, renorm: Option<&Renorm>) -> Vec<Tensor> {
+        let mut t = Tape::new();
+        let v = ins.clone().map(|a| t.leaf(a, true));
+        let y = match renorm {
+            Some(rn) => batch_renorm_train(&mut t, v[0], Some(v[1]), Some(v[2]), axis, 1e-3, rn).unwrap().0,
+            None => batch_norm_train(&mut t, v[0], Some(v[1]), Some(v[2]), axis, 1e-3).unwrap().0,
+        };
+        t.backward_with(y, random(t.value(y).shape(), 9, 1.0, 0.0)).unwrap();
+        let grads = v.iter().map(|&a| t.grad(a).unwrap().clone());
+        std::iter::once(t.value(y).clone()).chain(grads).collect()
+    }
+
+    fn bn_inputs(shape: &[usize], axis: usize) -> [Tensor; 3] {
+        let c = shape[axis];
+        [random(shape, 1, 2.0, 1.0), random(&[c], 2, 0.5, 1.0), random(&[c], 3, 0.5, 0.0)]
+    }
+
+    #[test]
+    fn renorm_with_r_max_1_and_d_max_0_is_plain_bn_exactly() {
+        for (shape, axis) in [(&[4, 3, 3, 2][..], 3), (&[6, 4], 1)] {
+            let ins = bn_inputs(shape, axis);
+            let (mean, stddev) = renorm_ref(shape[axis]);
+            let rn = Renorm { mean: &mean, stddev: &stddev, r_max: 1.0, d_max: 0.0 };
+            let (plain, renorm) = (run_both(&ins, axis, None), run_both(&ins, axis, Some(&rn)));
+            for (i, (p, r)) in plain.iter().zip(&renorm).enumerate() {
+                assert_eq!(p.data(), r.data(), "output/gradient {i} for {shape:?}");
+            }
+            // And the correction does change them when it may.
+            let loose = Renorm { r_max: 3.0, d_max: 5.0, ..rn };
+            assert_ne!(plain[0].data(), run_both(&ins, axis, Some(&loose))[0].data());
+        }
+    }
+
+    #[test]
+    fn renorm_gradients_with_r_and_d_constant() {
+        let check = Check { eps: 1e-2, atol: 3e-3, rtol: 3e-2, max_probes: 40 };
+        for (shape, axis) in [(&[4, 3, 3, 2][..], 3), (&[6, 4], 1), (&[3, 4, 2, 2], 1)] {
+            let ins = bn_inputs(shape, axis);
+            let (mean, stddev) = renorm_ref(shape[axis]);
+            let rn = Renorm { mean: &mean, stddev: &stddev, r_max: 1.5, d_max: 0.8 };
+            // r and d of the unperturbed input, held fixed while finite differences move x:
+            // the stop-gradient makes backprop the derivative of exactly this function.
+            let mut t = Tape::new();
+            let xv = t.leaf(ins[0].clone(), false);
+            let fixed = batch_renorm_train(&mut t, xv, None, None, axis, 1e-3, &rn).unwrap().2;
+            assert!(fixed.r.iter().chain(&fixed.d).any(|&v| v != 1.0 && v != 0.0), "{fixed:?}");
+            let correct = |_: &[f32], _: &[f64]| fixed.clone();
+            let f = |t: &mut Tape, v: &[Var], g: bool, b: bool| {
+                let (gv, bv) = (g.then(|| v[1]), b.then(|| v[if g { 2 } else { 1 }]));
+                Ok(train(t, v[0], gv, bv, axis, 1e-3, Some(&correct))?.0)
+            };
+            check.run("renorm", &ins, |t, v| f(t, v, true, true));
+            check.run("renorm, no center", &ins[..2], |t, v| f(t, v, true, false));
+            check.run("renorm, plain", &ins[..1], |t, v| f(t, v, false, false));
+        }
+    }
+
     #[test]
     fn one_value_per_channel_and_bad_axis_are_errors() {
         let mut t = Tape::new();
@@ -342,5 +517,11 @@ mod tests {
         let gamma = t.leaf(Tensor::zeros(&[3]), false);
         let x = t.leaf(Tensor::zeros(&[2, 4]), false);
         assert!(batch_norm_train(&mut t, x, Some(gamma), None, 1, 1e-3).unwrap_err().message.contains("gamma"));
+        let (mean, stddev) = renorm_ref(4);
+        let bad = Renorm { mean: &mean, stddev: &stddev, r_max: 0.5, d_max: 0.0 };
+        assert!(batch_renorm_train(&mut t, x, None, None, 1, 1e-3, &bad).unwrap_err().message.contains("r_max >= 1"));
+        let short = Renorm { mean: &mean[..2], stddev: &stddev, r_max: 2.0, d_max: 1.0 };
+        let err = batch_renorm_train(&mut t, x, None, None, 1, 1e-3, &short).unwrap_err();
+        assert!(err.message.contains("2 / 4 channels, input [2, 4] has 4"), "{}", err.message);
     }
 }

@@ -13,6 +13,9 @@ It writes, next to this script:
                             gradients of L = sum(y * dy) for a fixed upstream gradient ``dy``.
 * ``seed_cnn_adam.json`` -- one full training step (forward, backward, Keras Adam update,
                             BN moving-statistics update) of the seed CNN.
+* ``golden_norm.json``   -- GroupNormalization and LayerNormalization (forward, backward), and
+                            one Batch Renormalization training step (output, gradients, r, d,
+                            updated moving and renorm statistics).
 
 Both files map case name -> {"config": {...}, "tensors": {name: {"shape": [...], "b64": ...}}},
 where "b64" is base64 of the little-endian float32 values in row-major order.
@@ -553,6 +556,154 @@ def seed_cnn_adam():
     return {"seed_cnn_adam": case(cfg, **tensors)}
 
 
+# --------------------------------------------------------------------------- golden_norm.json
+
+# Keras' epsilon for GroupNormalization and LayerNormalization. PyTorch's defaults differ
+# (1e-5), so it is always passed explicitly.
+GN_EPS = 1e-3
+
+
+def group_norm_keras(x, groups, gamma, beta, axis):
+    """Keras GroupNormalization on `axis` (e.g. NHWC channels): F.group_norm wants (N, C, *)."""
+    y = F.group_norm(x.movedim(axis, 1), groups, weight=gamma, bias=beta, eps=GN_EPS)
+    return y.movedim(1, axis)
+
+
+def layer_norm_keras(x, gamma, beta, axis):
+    """Keras LayerNormalization over one `axis`: F.layer_norm normalizes the last dims."""
+    C = x.shape[axis]
+    y = F.layer_norm(x.movedim(axis, -1), (C,), weight=gamma, bias=beta, eps=GN_EPS)
+    return y.movedim(-1, axis)
+
+
+def renorm_train(x, gamma, beta, state, r_max, d_max, eps=BN_EPS):
+    """Keras BatchNormalization(renorm=True), training step on channels-last `x`.
+
+    Returns y, r, d, batch mean and batch stddev sqrt(var + eps). r and d come from the
+    renorm statistics before this step's update and are detached (stop-gradient)."""
+    axes = tuple(range(x.dim() - 1))
+    mean = x.mean(dim=axes)
+    var = ((x - mean) ** 2).mean(dim=axes)
+    sigma_b = torch.sqrt(var + eps)
+    sigma = torch.clamp(state["renorm_stddev"], min=math.sqrt(eps))
+    r = torch.clamp(sigma_b / sigma, 1 / r_max, r_max).detach()
+    d = torch.clamp((mean - state["renorm_mean"]) / sigma, -d_max, d_max).detach()
+    y = ((x - mean) / sigma_b * r + d) * gamma + beta
+    return y, r, d, mean, sigma_b
+
+
+def norm_sanity_checks():
+    """The torch translations vs direct NumPy formulas (independent of F.group_norm)."""
+    rng = np.random.default_rng(54321)
+    x = rng.normal(size=(2, 3, 2, 6)) * 2 + 1  # NHWC, 3 groups of 2 channels
+    g, b = rng.normal(size=6), rng.normal(size=6)
+    xg = x.reshape(2, 6, 3, 2)  # [N, H*W, groups, channels per group]
+    mu = xg.mean(axis=(1, 3), keepdims=True)
+    var = ((xg - mu) ** 2).mean(axis=(1, 3), keepdims=True)
+    want = ((xg - mu) / np.sqrt(var + GN_EPS)).reshape(x.shape) * g + b
+    close(group_norm_keras(f32(x), 3, f32(g), f32(b), 3), torch.from_numpy(want), tol=1e-6)
+    # Layer norm over a middle axis: statistics per (n, w, c) over axis 2.
+    x = rng.normal(size=(2, 3, 4, 5))
+    g, b = rng.normal(size=4), rng.normal(size=4)
+    mu = x.mean(axis=2, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=2, keepdims=True)
+    want = (x - mu) / np.sqrt(var + GN_EPS) * g.reshape(1, 1, 4, 1) + b.reshape(1, 1, 4, 1)
+    close(layer_norm_keras(f32(x), f32(g), f32(b), 2), torch.from_numpy(want), tol=1e-6)
+    print("normalization sanity checks passed")
+
+
+def norm_case(name, shape, axis, center, scale, groups=None):
+    """Group norm (`groups`) or layer norm (None) on `axis`: forward and backward."""
+    rng = rng_for(name)
+    C = shape[axis]
+    x = leaf(rng.normal(size=shape) * 2 + 1)
+    gamma = leaf(rng.normal(size=C) * 0.5 + 1) if scale else None
+    beta = leaf(rng.normal(size=C) * 0.5) if center else None
+    dy = f32(rng.normal(size=shape))
+    if groups is None:
+        y = layer_norm_keras(x, gamma, beta, axis)
+    else:
+        y = group_norm_keras(x, groups, gamma, beta, axis)
+    named = [(k, v) for k, v in (("x", x), ("gamma", gamma), ("beta", beta)) if v is not None]
+    grads = grads_of(y, dy, [v for _, v in named])
+    t = dict(named)
+    t.update(dy=dy, y=y, **{f"d{k}": g for (k, _), g in zip(named, grads)})
+    cfg = {"layer": "LayerNormalization" if groups is None else "GroupNormalization",
+           "axis": axis - len(shape), "epsilon": GN_EPS, "center": center, "scale": scale}
+    if groups is not None:
+        cfg["groups"] = groups
+    return case(cfg, **t)
+
+
+# Per channel: (batch std, batch mean, renorm_mean, renorm_stddev). The batch values are
+# exact (each channel's draw is standardized, then scaled and shifted) so that each channel
+# lands where intended: 0 unclipped, 1 r clipped at r_max, 2 r at 1/r_max and d at d_max,
+# 3 renorm_stddev below sqrt(eps) (floored) with r and d unclipped.
+RENORM_CHANNELS = [(1.1, 0.3, 0.1, 1.0), (3.0, 0.1, -0.1, 1.2), (0.5, 1.5, 0.2, 0.9), (0.03, 0.21, 0.2, 0.01)]
+RENORM = dict(r_max=1.5, d_max=0.5, momentum=BN_MOMENTUM, renorm_momentum=0.9)
+
+
+def renorm_case(name, shape):
+    rng = rng_for(name)
+    C = shape[-1]
+    spec = np.array(RENORM_CHANNELS[:C])
+    z = rng.normal(size=shape)
+    axes = tuple(range(len(shape) - 1))
+    z = (z - z.mean(axis=axes)) / z.std(axis=axes)
+    x = leaf(z * spec[:, 0] + spec[:, 1])
+    gamma = leaf(rng.normal(size=C) * 0.5 + 1)
+    beta = leaf(rng.normal(size=C) * 0.5)
+    state = {"moving_mean": f32(rng.normal(size=C) * 0.3),
+             "moving_variance": f32(rng.uniform(0.5, 2.0, size=C)),
+             "moving_stddev": f32(rng.uniform(0.5, 2.0, size=C)),
+             "renorm_mean": f32(spec[:, 2]), "renorm_stddev": f32(spec[:, 3])}
+    dy = f32(rng.normal(size=shape))
+    r_max, d_max = RENORM["r_max"], RENORM["d_max"]
+    y, r, d, mean, sigma_b = renorm_train(x, gamma, beta, state, r_max, d_max)
+    dx, dg, db = grads_of(y, dy, (x, gamma, beta))
+    # Independent check: the hand-derived gradient with r and d constant.
+    xhat = (x - mean) / sigma_b
+    close(dx, gamma * r / sigma_b * (dy - dy.mean(dim=axes) - xhat * (dy * xhat).mean(dim=axes)))
+    close(dg, (dy * (xhat * r + d)).sum(dim=axes))
+    close(db, dy.sum(dim=axes))
+    # Each channel is where RENORM_CHANNELS says, with a margin against float32 rounding.
+    sigma = torch.clamp(state["renorm_stddev"], min=math.sqrt(BN_EPS))
+    r_raw, d_raw = sigma_b / sigma, (mean - state["renorm_mean"]) / sigma
+    for c, (clip_r, clip_d) in enumerate([(False, False), (True, False), (True, True), (False, False)][:C]):
+        for raw, bound, clipped in ((r_raw[c].item(), None, clip_r), (d_raw[c].item(), d_max, clip_d)):
+            lo, hi = (1 / r_max, r_max) if bound is None else (-bound, bound)
+            margin = min(abs(raw - lo), abs(raw - hi))
+            assert margin > 1e-2 and clipped == (raw < lo or raw > hi), (c, raw, clipped)
+    mom, rmom = RENORM["momentum"], RENORM["renorm_momentum"]
+    ms = moving_update(state["moving_stddev"], sigma_b.detach(), mom)
+    after = {"moving_mean": moving_update(state["moving_mean"], mean.detach(), mom),
+             "moving_stddev": ms,
+             "moving_variance": torch.relu(ms * ms - BN_EPS),
+             "renorm_mean": moving_update(state["renorm_mean"], mean.detach(), rmom),
+             "renorm_stddev": moving_update(state["renorm_stddev"], sigma_b.detach(), rmom)}
+    t = {"x": x, "gamma": gamma, "beta": beta, "dy": dy, "y": y, "dx": dx, "dgamma": dg,
+         "dbeta": db, "r": r, "d": d}
+    t.update({f"{k}@initial": v for k, v in state.items()})
+    t.update({f"{k}@after": v for k, v in after.items()})
+    cfg = dict(RENORM, epsilon=BN_EPS, axis=-1)
+    return case(cfg, **t)
+
+
+def golden_norm_cases():
+    c = {}
+    c["gn_nhwc"] = norm_case("gn_nhwc", (2, 4, 4, 6), 3, True, True, groups=3)
+    c["gn_nhwc_instance_no_center"] = norm_case("gn_nhwc_instance_no_center", (2, 3, 3, 4), 3,
+                                                False, True, groups=4)
+    c["gn_axis1"] = norm_case("gn_axis1", (2, 6, 3, 2), 1, True, True, groups=2)
+    c["gn_2d_plain"] = norm_case("gn_2d_plain", (5, 8), 1, False, False, groups=2)
+    c["ln_2d"] = norm_case("ln_2d", (4, 10), 1, True, True)
+    c["ln_nhwc"] = norm_case("ln_nhwc", (2, 3, 3, 5), 3, True, True)
+    c["ln_axis1_no_center"] = norm_case("ln_axis1_no_center", (3, 4, 5), 1, False, True)
+    c["bn_renorm_4d"] = renorm_case("bn_renorm_4d", (6, 2, 2, 4))
+    c["bn_renorm_2d"] = renorm_case("bn_renorm_2d", (10, 3))
+    return c
+
+
 # --------------------------------------------------------------------------- main
 
 def write(path, cases):
@@ -571,6 +722,8 @@ def main():
     sanity_checks()
     write(os.path.join(HERE, "golden.json"), golden_cases())
     write(os.path.join(HERE, "seed_cnn_adam.json"), seed_cnn_adam())
+    norm_sanity_checks()
+    write(os.path.join(HERE, "golden_norm.json"), golden_norm_cases())
 
 
 if __name__ == "__main__":
