@@ -104,3 +104,24 @@ export function compileSgd(model, learningRate, extra = {}) {
 export function compileAdam(model, learningRate = 1e-3) {
   model.compile({ optimizer: optimizers.adam({ learningRate }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 }
+
+/**
+ * A small CNN whose normalization layer is chosen: BN, Batch Renormalization, GroupNorm or
+ * LayerNorm (or none), for the small-batch comparison.
+ */
+export function smallCnn(normalization, seed = 1) {
+  const norm = () => {
+    switch (normalization) {
+      case 'batch': return [layers.batchNormalization()];
+      case 'renorm': return [layers.batchNormalization({ renorm: true, renormClipping: { rmax: 3, dmax: 5 } })];
+      case 'group': return [layers.groupNormalization({ groups: 4 })];
+      case 'layer': return [layers.layerNormalization()];
+      default: return [];
+    }
+  };
+  const block = (filters) => [layers.conv2d({ filters, kernelSize: 3, useBias: normalization === 'none' }), ...norm(), layers.activation({ activation: 'relu' }), layers.maxPooling2d({ poolSize: 2 })];
+  return new Sequential(
+    [layers.input({ shape: [28, 28, 1] }), ...block(16), ...block(32), layers.flatten(), layers.dense({ units: 10, activation: 'softmax' })],
+    { seed },
+  );
+}

@@ -7,7 +7,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ready, datasets, tensor } from 'ballast';
-import { compileAdam, compileSgd, deepNet, gradientsAtInit, hiddenLayerNames, scaleKernels, testAccuracy, train } from './experiments.mjs';
+import { compileAdam, compileSgd, deepNet, gradientsAtInit, hiddenLayerNames, scaleKernels, smallCnn, testAccuracy, train } from './experiments.mjs';
 import { gradientNormChart, lossChart, svg } from './plots.mjs';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '150' }, quick: { type: 'boolean', default: false } } });
@@ -88,7 +88,22 @@ for (const setting of [{ name: 'no BN', bn: false }, { name: 'BN', bn: true }, {
   console.log(`explosion, ${setting.name}: initial loss ${run.curve[0]?.loss}, ${run.failure ?? `accuracy ${accuracy.recalibrated}`}`);
 }
 
-await writeFile(new URL('results.json', out), JSON.stringify({ env, steps, results, explosion }, null, 2));
+// Small batches, where BN's batch statistics are noisy: the same number of examples seen
+// (6,000) at batch sizes 2, 8 and 128, for each normalization.
+const smallBatch = [];
+for (const normalization of values.quick ? [] : ['batch', 'renorm', 'group', 'layer', 'none']) {
+  for (const batchSize of [2, 8, 128]) {
+    const model = smallCnn(normalization);
+    compileAdam(model, batchSize >= 128 ? 1e-3 : 3e-4);
+    const run = await train(model, data, { steps: Math.ceil(6000 / batchSize), batchSize });
+    const accuracy = run.failure ? { moving: NaN } : await testAccuracy(model, data, false);
+    model.dispose();
+    smallBatch.push({ normalization, batchSize, accuracy: accuracy.moving, failure: run.failure });
+    console.log(`small batches: ${normalization} at batch ${batchSize}: ${run.failure ?? `${(accuracy.moving * 100).toFixed(1)}%`}`);
+  }
+}
+
+await writeFile(new URL('results.json', out), JSON.stringify({ env, steps, results, explosion, smallBatch }, null, 2));
 for (const key of Object.keys(normRows)) {
   const [kind, depth] = key.split('-');
   await writeFile(new URL(`gradient-norms-${key}.svg`, out), await svg(gradientNormChart(`${kind.toUpperCase()}, ${depth} hidden layers: gradient norm per layer at initialization`, normRows[key])));
@@ -109,6 +124,14 @@ const table = [
   `| exploding ReLU MLP (20 layers, weights ×3, SGD 0.05, ${steps} steps) | initial loss | outcome |`,
   '|---|---|---|',
   ...explosion.map((e) => `| ${e.setting} | ${fmt(e.initialLoss)} | ${e.failure ? `stopped: ${e.failure.replace(/\|/g, '/')}` : `accuracy ${(e.finalAccuracy * 100).toFixed(1)}%`} |`),
+  '',
+  '| small CNN, 6,000 examples seen: test accuracy (moving statistics) | batch 2 | batch 8 | batch 128 |',
+  '|---|---|---|---|',
+  ...['batch', 'renorm', 'group', 'layer', 'none'].filter((n) => smallBatch.some((r) => r.normalization === n)).map((n) => {
+    const names = { batch: 'BatchNormalization', renorm: 'Batch Renormalization (rmax 3, dmax 5)', group: 'GroupNormalization (4 groups)', layer: 'LayerNormalization', none: 'no normalization' };
+    const cells = [2, 8, 128].map((b) => smallBatch.find((r) => r.normalization === n && r.batchSize === b)).map((r) => (r.failure ? 'diverged' : `${(r.accuracy * 100).toFixed(1)}%`));
+    return `| ${names[n]} | ${cells.join(' | ')} |`;
+  }),
 ].join('\n');
 const readmeUrl = new URL('./README.md', import.meta.url);
 const readme = await readFile(readmeUrl, 'utf8');
