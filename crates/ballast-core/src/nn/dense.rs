@@ -1,6 +1,6 @@
 //! Keras `Dense`: `activation(x·W + b)` on `[batch, features]` input.
 
-use super::{layer_common, Activation, Ctx, Initializer, Layer, Param};
+use super::{kernel_and_bias, layer_common, linear_weights, Activation, Ctx, Initializer, Layer, Param};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops;
@@ -97,13 +97,10 @@ impl Dense {
     /// Replaces kernel and bias (adding a bias if the layer had none), for BN folding.
     pub(crate) fn set_kernel_and_bias(&mut self, kernel: Tensor, bias: Tensor) {
         self.config.use_bias = true;
-        let name = self.name.clone();
-        self.weights = vec![Param::new(&name, "kernel", kernel), Param::new(&name, "bias", bias)];
+        self.weights = linear_weights(&self.name, kernel, bias);
     }
 
     pub(crate) fn kernel_and_bias(&self) -> (Tensor, Tensor) {
-        let k = self.weights[0].value.clone();
-        let b = self.weights.get(1).map_or_else(|| Tensor::zeros(&[self.config.units]), |p| p.value.clone());
-        (k, b)
+        kernel_and_bias(&self.weights, self.config.units)
     }
 }

@@ -48,6 +48,18 @@ impl Param {
     }
 }
 
+/// Kernel and bias of a Dense or Conv2D layer's weights (a zero bias of `units` when it has
+/// none), for BN folding.
+pub(crate) fn kernel_and_bias(weights: &[Param], units: usize) -> (Tensor, Tensor) {
+    let bias = weights.get(1).map_or_else(|| Tensor::zeros(&[units]), |p| p.value.clone());
+    (weights[0].value.clone(), bias)
+}
+
+/// The weights of a linear layer named `layer`: kernel, then bias.
+pub(crate) fn linear_weights(layer: &str, kernel: Tensor, bias: Tensor) -> Vec<Param> {
+    vec![Param::new(layer, "kernel", kernel), Param::new(layer, "bias", bias)]
+}
+
 /// What a forward pass needs besides its input.
 pub struct Ctx<'a> {
     pub tape: &'a mut Tape,
