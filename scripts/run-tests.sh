@@ -12,5 +12,8 @@ cargo test --workspace --exclude ballast-wasm --release
 echo "== vitest (Node + Chromium, against the WASM builds)"
 pnpm --filter ballast exec vitest run
 
+echo "== mnist-browser (the example app built and trained in Chromium)"
+pnpm --filter mnist-browser test
+
 echo "== gradient-flow (the claims of the BN report)"
 pnpm --filter gradient-flow test

@@ -24,6 +24,11 @@ export function channelColor(i, n) {
   return `hsl(${Math.round((i * 360) / Math.max(n, 1) + 200) % 360} 70% 48%)`;
 }
 
+/** Whole steps only on the x axis. */
+const STEP_INCREMENTS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 50_000];
+
+const isDecade = (v) => v > 0 && Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-6;
+
 const charts = new Set();
 let frame = 0;
 
@@ -37,7 +42,7 @@ function scheduleDraw() {
 
 /**
  * A chart in `container` whose first column is the x values (training steps). `series`:
- * uPlot series options for the y columns. Returns `{ data, update(), destroy() }`: change
+ * uPlot series options for the y columns; `yFormat(value, tickStep)` labels the y axis. Returns `{ data, update(), destroy() }`: change
  * `data` in place, then call `update()`.
  */
 export function lineChart(container, { series, height = 220, yLog = false, yFormat = (v) => String(v), legend = true, yRange }) {
@@ -54,8 +59,15 @@ export function lineChart(container, { series, height = 220, yLog = false, yForm
         y: yLog ? { distr: 3 } : yRange ? { range: yRange } : {},
       },
       axes: [
-        { ...AXIS, label: 'step', labelSize: 18, labelFont: '11px system-ui, sans-serif' },
-        { ...AXIS, size: 52, values: (_u, ticks) => ticks.map(yFormat) },
+        { ...AXIS, incrs: STEP_INCREMENTS, size: 36, label: 'step', labelSize: 14, labelGap: 0, labelFont: '11px system-ui, sans-serif' },
+        {
+          ...AXIS,
+          // On a log scale, grid lines at the decades only: the 2..9 lines crowd the plot.
+          grid: yLog ? { ...AXIS.grid, filter: (_u, splits) => splits.map((v) => (isDecade(v) ? v : null)) } : AXIS.grid,
+          size: 52,
+          // uPlot leaves some ticks of a log scale unlabelled (null).
+          values: (_u, ticks) => ticks.map((v, i) => (v == null ? '' : yFormat(v, Math.abs((ticks[i + 1] ?? ticks[i - 1] ?? v) - v)))),
+        },
       ],
       series: [{ label: 'step' }, ...series.map((s) => ({ width: 1.5, spanGaps: false, points: { show: false }, ...s }))],
     },
@@ -63,6 +75,7 @@ export function lineChart(container, { series, height = 220, yLog = false, yForm
     container,
   );
   let dirty = false;
+  container.classList.add('chart-empty');
   const observer = new ResizeObserver(() => plot.setSize({ width: width(), height }));
   observer.observe(container);
   const chart = {
@@ -75,6 +88,7 @@ export function lineChart(container, { series, height = 220, yLog = false, yForm
     flush() {
       if (!dirty) return;
       dirty = false;
+      container.classList.toggle('chart-empty', data[0].length === 0);
       plot.setData(data);
     },
     destroy() {

@@ -4,10 +4,11 @@
 // URL parameters preset the controls (model, batch, lr, epochs, threads) and can shorten a run
 // for demos and tests: train=N / test=N keep the first N images, steps=N stops after N steps,
 // autostart=1 starts as soon as the data is in.
-import './style.css';
 import { COLORS, channelColor, lineChart, smoother } from './charts.js';
 import { SIZE, toMnist } from './digit.js';
 import { loadSavedModel, saveModel } from './storage.js';
+// After the charts' module, so that these rules come after uPlot's stylesheet.
+import './style.css';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -29,6 +30,8 @@ const state = {
   epochs: [],
   result: null,
   prediction: null,
+  /** A prediction is on its way (or another is queued behind it). */
+  predicting: false,
   errors: [],
 };
 window.__mnist = state;
@@ -43,8 +46,8 @@ function startWorker(threads) {
   worker?.terminate();
   for (const { reject } of pending.values()) reject(new Error('the worker was replaced'));
   pending.clear();
-  state.phase = 'loading';
   state.env = null;
+  setPhase('loading');
   worker = new Worker(new URL('./train-worker.js', import.meta.url), { type: 'module' });
   worker.addEventListener('message', (event) => onMessage(event.data));
   worker.addEventListener('error', (event) => showError(`The training worker failed to start: ${event.message || 'its script did not load'}`));
@@ -76,7 +79,8 @@ function settle(message) {
 }
 
 function onMessage(message) {
-  if (message.id !== undefined && settle(message)) return;
+  // Answers go to whoever asked; a loaded model is also shown like any other.
+  if (message.id !== undefined && settle(message) && message.type !== 'model') return;
   switch (message.type) {
     case 'ready':
       return onReady(message);
@@ -107,7 +111,7 @@ function onReady({ env, crossOriginIsolated, hardwareConcurrency }) {
   if (env.build === 'threads') {
     chip.dataset.kind = 'threads';
     chip.textContent = `WebAssembly threads ×${env.threads} · SIMD128`;
-    chip.title = `Threaded build, one pool thread per core (${hardwareConcurrency} cores); the page is cross-origin isolated.`;
+    chip.title = `Threaded build: ${env.threads} pool threads on ${hardwareConcurrency} cores; the page is cross-origin isolated.`;
   } else {
     chip.dataset.kind = env.fallbackReason ? 'fallback' : 'simd';
     chip.textContent = `WebAssembly SIMD128 · 1 thread`;
@@ -146,7 +150,7 @@ let charts = null;
 let bnCharts = [];
 
 function makeCharts() {
-  const pct = (v) => `${(v * 100).toFixed(v >= 0.995 || v < 0.1 ? 1 : 0)}%`;
+  const pct = (v, step) => `${(v * 100).toFixed(step >= 0.01 ? 0 : step >= 0.001 ? 1 : 2)}%`;
   charts = {
     loss: lineChart($('chart-loss'), {
       yLog: true,
@@ -412,7 +416,7 @@ form.addEventListener('submit', (e) => e.preventDefault());
 function threadOptions() {
   const select = form.elements.threads;
   const isolated = window.crossOriginIsolated;
-  const options = [['auto', `one per core (${cores})`]];
+  const options = [['auto', isolated ? `one per core (${cores})` : 'auto (1: not isolated)']];
   for (let n = 1; n <= cores; n++) options.push([String(n), n === 1 ? '1 (SIMD-only build)' : String(n)]);
   for (const [value, label] of options) {
     const option = new Option(label, value);
@@ -472,6 +476,7 @@ pad.addEventListener('pointerdown', (event) => {
   padContext.arc(stroke[0], stroke[1], padContext.lineWidth / 2, 0, Math.PI * 2);
   padContext.fill();
   drawing = true;
+  document.body.dataset.drawn = '';
 });
 pad.addEventListener('pointermove', (event) => {
   if (!stroke) return;
@@ -494,6 +499,7 @@ pad.addEventListener('pointercancel', endStroke);
 $('clear').addEventListener('click', () => {
   padContext.clearRect(0, 0, pad.width, pad.height);
   drawing = false;
+  delete document.body.dataset.drawn;
   $('seen').getContext('2d').clearRect(0, 0, SIZE, SIZE);
   showProbabilities(null);
 });
@@ -520,6 +526,7 @@ async function predictDrawing() {
     return;
   }
   predicting = true;
+  state.predicting = true;
   try {
     const { probs } = await request('predict', { pixels });
     showProbabilities(probs);
@@ -531,6 +538,7 @@ async function predictDrawing() {
       predictAgain = false;
       predictDrawing();
     }
+    state.predicting = predicting;
   }
 }
 
@@ -568,6 +576,7 @@ function showProbabilities(probs) {
     row.querySelector('.pct').textContent = probs ? `${(p * 100).toFixed(1)}%` : '–';
   }
   $('guess-digit').textContent = probs ? String(best) : '–';
+  $('guess-digit').classList.toggle('none', !probs);
   $('guess-text').textContent = probs ? `${(probs[best] * 100).toFixed(1)}% sure` : 'Draw 0–9';
 }
 

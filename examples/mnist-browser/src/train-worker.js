@@ -98,7 +98,8 @@ const handlers = {
 
     const n = train.labels.length;
     const batches = Math.ceil(n / batchSize);
-    if (steps) epochs = Math.max(epochs, Math.ceil(steps / batches));
+    // A step limit decides the number of epochs; one that ends mid-epoch stops it there.
+    if (steps) epochs = Math.ceil(steps / batches);
     // About 100 points per epoch for the BN plots, whatever the epoch's length.
     const bnEvery = Math.max(1, Math.round(batches / 100));
     run = { paused: false, stop: false, resume: null };
@@ -156,7 +157,7 @@ const handlers = {
             };
             if (step % bnEvery === 0 || batch === logs.batches - 1) message.bn = bnStats();
             post(message);
-            if (run.stop || (steps && step >= steps)) throw STOP;
+            if (run.stop || (steps && step >= steps && batch < logs.batches - 1)) throw STOP;
             await yieldToMessages();
             if (run.paused) {
               post({ type: 'state', state: 'paused' });
@@ -175,7 +176,7 @@ const handlers = {
       await finish(false);
     } catch (err) {
       if (err !== STOP) throw err;
-      await finish(true);
+      await finish(run.stop);
     } finally {
       run = null;
     }
