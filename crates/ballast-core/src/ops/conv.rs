@@ -40,16 +40,22 @@ pub fn conv2d(
     k::conv2d_forward(&g, tape.value(x).data(), tape.value(filter).data(), bias_data, out.data_mut());
     let mut inputs = vec![x, filter];
     inputs.extend(bias);
+    // The first convolution's input is the data: its gradient (a whole backward GEMM and
+    // col2im) would be thrown away.
+    let need_input_grad = tape.requires_grad(x);
     Ok(tape.push(
         out,
         &inputs,
         Box::new(move |grad, inputs, _| {
             let (x, f) = (inputs[0], inputs[1]);
-            let mut gx = Tensor::zeros(x.shape());
+            let gx = need_input_grad.then(|| {
+                let mut gx = Tensor::zeros(x.shape());
+                k::conv2d_backward_input(&g, grad.data(), f.data(), gx.data_mut());
+                gx
+            });
             let mut gf = Tensor::zeros(f.shape());
-            k::conv2d_backward_input(&g, grad.data(), f.data(), gx.data_mut());
             k::conv2d_backward_filter(&g, x.data(), grad.data(), gf.data_mut());
-            let mut grads = vec![Some(gx), Some(gf)];
+            let mut grads = vec![gx, Some(gf)];
             if inputs.len() == 3 {
                 let mut gb = Tensor::zeros(&[g.out_c]);
                 k::conv2d_backward_bias(&g, grad.data(), gb.data_mut());
