@@ -19,6 +19,14 @@ export const COLORS = {
   speedLight: 'rgba(13, 148, 136, 0.22)',
 };
 
+/**
+ * Distinct colours for a few named lines (the gradient norms' layers), in order; hues spread
+ * evenly put two near-purples side by side with five lines and make yellow too faint on white.
+ */
+export const CATEGORICAL = ['#2563eb', '#ea580c', '#16a34a', '#db2777', '#7c3aed', '#0891b2', '#a16207', '#475569'];
+
+export const categoricalColor = (i, n) => (n <= CATEGORICAL.length ? CATEGORICAL[i] : channelColor(i, n));
+
 /** One colour per channel, spread around the hue circle. */
 export function channelColor(i, n) {
   return `hsl(${Math.round((i * 360) / Math.max(n, 1) + 200) % 360} 70% 48%)`;

@@ -4,7 +4,7 @@
 // URL parameters preset the controls (model, batch, lr, epochs, threads) and can shorten a run
 // for demos and tests: train=N / test=N keep the first N images, steps=N stops after N steps,
 // autostart=1 starts as soon as the data is in.
-import { COLORS, channelColor, lineChart, smoother } from './charts.js';
+import { COLORS, categoricalColor, channelColor, lineChart, smoother } from './charts.js';
 import { SIZE, toMnist } from './digit.js';
 import { loadSavedModel, saveModel } from './storage.js';
 // After the charts' module, so that these rules come after uPlot's stylesheet.
@@ -29,6 +29,11 @@ const state = {
   step: 0,
   epochs: [],
   result: null,
+  /**
+   * The gradient norms received in this run, per trainable layer:
+   * `{ name, type, batches, min, max, last }`; a NaN or infinite norm shows in min or max.
+   */
+  gradients: [],
   prediction: null,
   /** A prediction is on its way (or another is queued behind it). */
   predicting: false,
@@ -148,6 +153,7 @@ function onData({ train, test, seconds }) {
 const series = {};
 let charts = null;
 let bnCharts = [];
+let gradChart = null;
 
 function makeCharts() {
   const pct = (v, step) => `${(v * 100).toFixed(step >= 0.01 ? 0 : step >= 0.001 ? 1 : 2)}%`;
@@ -184,11 +190,29 @@ function makeCharts() {
   };
 }
 
+/** Log-scale ticks: plain figures near 1, powers of ten (1e-5) where zeros would crowd them. */
+const logTick = (v) => (v >= 1e4 || v < 0.01 ? v.toExponential(0).replace('+', '') : v >= 1 ? v.toFixed(0) : String(+v.toPrecision(1)));
+
+/** One line per trainable layer; its lines depend on the model, so each run makes its own. */
+function makeGradChart(layers) {
+  gradChart?.destroy();
+  $('chart-grad').innerHTML = '';
+  gradChart = lineChart($('chart-grad'), {
+    height: 260,
+    yLog: true,
+    yFormat: logTick,
+    series: layers.map((l, i) => ({ label: l.name, stroke: categoricalColor(i, layers.length), width: 1.25 })),
+  });
+  state.gradients = layers.map((l) => ({ name: l.name, type: l.type, batches: 0, min: Infinity, max: -Infinity, last: null }));
+}
+
 function resetRun() {
   for (const chart of Object.values(charts)) {
     for (const column of chart.data) column.length = 0;
     chart.update();
   }
+  // Its lines come with the next model (onModel).
+  makeGradChart([]);
   series.loss = smoother();
   series.acc = smoother();
   series.speed = smoother(0.1);
@@ -241,7 +265,10 @@ function onModel(info) {
     .map((l) => `<tr><td>${l.name}<small>${l.type}</small></td><td>${l.outputShape.map((d) => d ?? '·').join('×')}</td><td>${number.format(l.params)}</td></tr>`)
     .join('');
   for (const id of ['download', 'save']) $(id).disabled = false;
-  if (state.phase === 'starting') makeBnCharts(info.bn);
+  if (state.phase === 'starting') {
+    makeBnCharts(info.bn);
+    makeGradChart(info.trainable);
+  }
   predictDrawing();
 }
 
@@ -300,6 +327,20 @@ function onBatch(m) {
   push(charts.loss, [m.loss, smoothLoss, null, null]);
   push(charts.acc, [m.acc, smoothAcc, null, null]);
   push(charts.speed, [m.imagesPerSecond, smoothSpeed]);
+  if (m.gradients) {
+    gradChart.data[0].push(m.step);
+    state.gradients.forEach((layer, i) => {
+      const norm = m.gradients.find((g) => g.name === layer.name)?.gradNorm ?? NaN;
+      layer.batches += 1;
+      // Math.min and Math.max keep a NaN, so a single bad norm stays visible in state.gradients.
+      layer.min = Math.min(layer.min, norm);
+      layer.max = Math.max(layer.max, norm);
+      layer.last = norm;
+      // A log scale has no place for zero or a non-finite value: those are gaps.
+      gradChart.data[i + 1].push(norm > 0 && Number.isFinite(norm) ? norm : null);
+    });
+    gradChart.update();
+  }
   for (const layer of m.bn ?? []) {
     const c = bnCharts.find((b) => b.name === layer.name);
     if (!c) continue;

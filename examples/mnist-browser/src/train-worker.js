@@ -54,6 +54,8 @@ function describeModel(source) {
     layers: rows.map((r) => ({ name: r.name, type: r.type, outputShape: r.outputShape, params: r.params })),
     params: rows.reduce((s, r) => s + r.params, 0),
     bn: bnStats().map((l) => ({ name: l.name, channels: l.mean.length })),
+    // The layers that get a gradient, for the gradient-norm chart's lines.
+    trainable: rows.filter((r) => r.trainable > 0).map((r) => ({ name: r.name, type: r.type })),
   };
 }
 
@@ -133,6 +135,7 @@ const handlers = {
         seed,
         validationData: [test.x, test.y],
         yieldEvery: 0,
+        gradientHealth: true,
         callbacks: {
           onBatchEnd: async (batch, logs) => {
             const seconds = (performance.now() - last) / 1000;
@@ -154,6 +157,8 @@ const handlers = {
               acc: logs.acc,
               imagesPerSecond: images / seconds,
               etaSeconds: logs.etaSeconds,
+              // Only the gradient norms are plotted: a name and a number per trainable layer.
+              gradients: logs.gradients.map(({ name, gradNorm }) => ({ name, gradNorm })),
             };
             if (step % bnEvery === 0 || batch === logs.batches - 1) message.bn = bnStats();
             post(message);

@@ -170,8 +170,9 @@ describe('the MNIST app, built and served with cross-origin isolation', () => {
         expect(await page.locator('#env').textContent()).toContain(`threads ×${s.hardwareConcurrency}`);
         expect(await page.locator('#stat-test').textContent()).toBe(`${(s.result.testAcc * 100).toFixed(2)}%`);
 
-        // Every chart drew its lines: loss, accuracy, throughput, and the BN layer's two.
-        for (const chart of ['#chart-loss', '#chart-acc', '#chart-speed']) {
+        // Every chart drew its lines: loss, accuracy, throughput, gradient norms, and the BN
+        // layer's two.
+        for (const chart of ['#chart-loss', '#chart-acc', '#chart-speed', '#chart-grad']) {
           const counts = await colouredPixels(page, chart);
           expect(counts.length, chart).toBeGreaterThan(0);
           expect(Math.max(...counts), `coloured pixels in ${chart}`).toBeGreaterThan(300);
@@ -182,6 +183,18 @@ describe('the MNIST app, built and served with cross-origin isolation', () => {
           const counts = await colouredPixels(page, `.bn-layer ${part}`);
           expect(Math.max(...counts), `coloured pixels in ${part}`).toBeGreaterThan(100);
         }
+        // A gradient norm for every trainable layer at every step, each finite and positive;
+        // the chart's legend names the same layers.
+        const trainable = s.model.layers.filter((l) => l.params > 0).map((l) => l.name);
+        expect(trainable).toEqual(['batch_normalization', 'conv2d', 'conv2d_1', 'dense', 'dense_1']);
+        expect(s.gradients.map((g) => g.name)).toEqual(trainable);
+        for (const g of s.gradients) {
+          expect(g.batches, g.name).toBe(s.result.steps);
+          expect(Number.isFinite(g.min) && g.min > 0, `${g.name}: smallest norm ${g.min}`).toBe(true);
+          expect(Number.isFinite(g.max), `${g.name}: largest norm ${g.max}`).toBe(true);
+        }
+        const legend = await page.locator('#chart-grad .u-legend .u-label').allTextContents();
+        expect(legend).toEqual(trainable);
         await page.screenshot({ path: `${results}trained.png`, fullPage: true });
       });
     },
