@@ -139,7 +139,8 @@ async function runSetting(cmd, args) {
   return res;
 }
 
-const fmt = (x) => Math.round(x).toLocaleString('en-US');
+// Whole numbers, except the few images/s of TF.js' cpu backend, which rounding would distort.
+const fmt = (x) => (x < 10 ? x.toFixed(2) : Math.round(x).toLocaleString('en-US'));
 const loadText = () => loadavg().map((l) => l.toFixed(2)).join(', ');
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-compare-'));
