@@ -17,6 +17,7 @@
 //! and dβ sum over rows, per block and then in block order (deterministic for any thread count).
 
 use crate::autograd::{Tape, Var};
+use crate::ops::norm::{affine_grads, affine_inputs};
 use crate::error::Error;
 use crate::parallel;
 use crate::tensor::shape_str;
@@ -208,24 +209,15 @@ fn normalize(
             l.for_each_in_row(|i, st, c| out[i] = (row[i] - mu[st]) * inv[st] * gamma_c[c] + beta_c[c]);
         }
     });
-    let mut inputs = vec![x];
-    inputs.extend(gamma);
-    inputs.extend(beta);
+    let inputs = affine_inputs(x, gamma, beta);
     let (has_gamma, has_beta) = (gamma.is_some(), beta.is_some());
     Ok(tape.push(
         y,
         &inputs,
         Box::new(move |grad, inputs, _| {
             let (dx, dgamma, dbeta) = backward(&l, grad.data(), inputs[0].data(), &mean, &inv_std, &gamma_c);
-            let c = l.channels;
-            let mut grads = vec![Some(Tensor::new(dx, grad.shape()).unwrap())];
-            if has_gamma {
-                grads.push(Some(Tensor::new(dgamma, &[c]).unwrap()));
-            }
-            if has_beta {
-                grads.push(Some(Tensor::new(dbeta, &[c]).unwrap()));
-            }
-            grads
+            let dx = Tensor::new(dx, grad.shape()).unwrap();
+            affine_grads(dx, has_gamma.then_some(dgamma), has_beta.then_some(dbeta))
         }),
     ))
 }

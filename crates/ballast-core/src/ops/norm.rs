@@ -134,6 +134,24 @@ fn channel_map(
     });
 }
 
+/// The inputs of a normalization op: x, then γ and β when the layer has them.
+pub(crate) fn affine_inputs(x: Var, gamma: Option<Var>, beta: Option<Var>) -> Vec<Var> {
+    std::iter::once(x).chain(gamma).chain(beta).collect()
+}
+
+/// Gradients in [`affine_inputs`] order: dx, then dγ and dβ for the parameters present.
+pub(crate) fn affine_grads(dx: Tensor, dgamma: Option<Vec<f32>>, dbeta: Option<Vec<f32>>) -> Vec<Option<Tensor>> {
+    let per_channel = |v: Vec<f32>| {
+        let n = v.len();
+        Tensor::new(v, &[n]).expect("one value per channel")
+    };
+    std::iter::once(Some(dx)).chain(dgamma.map(per_channel).map(Some)).chain(dbeta.map(per_channel).map(Some)).collect()
+}
+
+fn to_f32(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&x| x as f32).collect()
+}
+
 /// Batch statistics of one training step: mean and biased variance per channel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchStats {
@@ -290,9 +308,7 @@ fn train(
     channel_map(l, y.data_mut(), xs, xs, |x, _, c| x * scale[c] + shift[c]);
 
     let stats = BatchStats { mean: mean.clone(), variance: variance.iter().map(|&v| v as f32).collect() };
-    let mut inputs = vec![x];
-    inputs.extend(gamma);
-    inputs.extend(beta);
+    let inputs = affine_inputs(x, gamma, beta);
     let (has_gamma, has_beta) = (gamma.is_some(), beta.is_some());
     let var = tape.push(
         y,
@@ -313,21 +329,12 @@ fn train(
                 .collect();
             let mut dx = Tensor::zeros(grad.shape());
             channel_map(l, dx.data_mut(), gs, xs, |g, x, c| coef[c].0 * g + coef[c].1 * x + coef[c].2);
-            let mut grads = vec![Some(dx)];
-            if has_gamma {
-                // Renorm: dγ = Σ g·(x̂·r + d) = r·Σ g·x̂ + d·Σ g.
-                let dgamma: Vec<f32> = match &rd {
-                    None => sum_gx.iter().map(|&v| v as f32).collect(),
-                    Some((r, d)) => {
-                        (0..l.channels).map(|c| (r[c] as f64 * sum_gx[c] + d[c] as f64 * sum_g[c]) as f32).collect()
-                    }
-                };
-                grads.push(Some(Tensor::new(dgamma, &[l.channels]).unwrap()));
-            }
-            if has_beta {
-                grads.push(Some(Tensor::new(sum_g.iter().map(|&v| v as f32).collect(), &[l.channels]).unwrap()));
-            }
-            grads
+            // Renorm: dγ = Σ g·(x̂·r + d) = r·Σ g·x̂ + d·Σ g.
+            let dgamma = has_gamma.then(|| match &rd {
+                None => to_f32(&sum_gx),
+                Some((r, d)) => (0..l.channels).map(|c| (r[c] as f64 * sum_gx[c] + d[c] as f64 * sum_g[c]) as f32).collect(),
+            });
+            affine_grads(dx, dgamma, has_beta.then(|| to_f32(&sum_g)))
         }),
     );
     Ok((var, stats, correction))
@@ -369,9 +376,7 @@ pub fn batch_norm_inference(
     let shift: Vec<f32> = (0..l.channels).map(|c| beta_c[c] - mean[c] * scale[c]).collect();
     let mut y = Tensor::zeros(&shape);
     channel_map(l, y.data_mut(), xs, xs, |x, _, c| x * scale[c] + shift[c]);
-    let mut inputs = vec![x];
-    inputs.extend(gamma);
-    inputs.extend(beta);
+    let inputs = affine_inputs(x, gamma, beta);
     let (has_gamma, has_beta) = (gamma.is_some(), beta.is_some());
     Ok(tape.push(
         y,
@@ -381,14 +386,7 @@ pub fn batch_norm_inference(
             let mut dx = Tensor::zeros(grad.shape());
             channel_map(l, dx.data_mut(), gs, gs, |g, _, c| g * scale[c]);
             let (sum_g, sum_gx) = channel_sums(l, gs, xs, |g, x, c| (g, g * (x - mean[c]) * inv_std[c]));
-            let mut grads = vec![Some(dx)];
-            if has_gamma {
-                grads.push(Some(Tensor::new(sum_gx.iter().map(|&v| v as f32).collect(), &[l.channels]).unwrap()));
-            }
-            if has_beta {
-                grads.push(Some(Tensor::new(sum_g.iter().map(|&v| v as f32).collect(), &[l.channels]).unwrap()));
-            }
-            grads
+            affine_grads(dx, has_gamma.then(|| to_f32(&sum_gx)), has_beta.then(|| to_f32(&sum_g)))
         }),
     ))
 }
