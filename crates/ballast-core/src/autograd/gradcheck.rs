@@ -68,3 +68,15 @@ impl Check {
         }
     }
 }
+
+/// A tensor of uniform values in [low, high), from a seed.
+pub fn uniform(shape: &[usize], seed: u64, low: f32, high: f32) -> Tensor {
+    let mut r = Rng::new(seed);
+    Tensor::new((0..shape.iter().product()).map(|_| r.uniform(low, high)).collect(), shape).unwrap()
+}
+
+/// A tensor of normal values with the given scale and shift, from a seed.
+pub fn normal(shape: &[usize], seed: u64, scale: f32, shift: f32) -> Tensor {
+    let mut r = Rng::new(seed);
+    Tensor::new((0..shape.iter().product()).map(|_| r.normal() * scale + shift).collect(), shape).unwrap()
+}

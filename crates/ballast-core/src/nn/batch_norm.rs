@@ -339,13 +339,8 @@ impl Layer for BatchNorm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::gradcheck::Check;
+    use crate::autograd::gradcheck::{normal, Check};
     use crate::autograd::Tape;
-
-    fn random(shape: &[usize], seed: u64, scale: f32, shift: f32) -> Tensor {
-        let mut r = Rng::new(seed);
-        Tensor::new((0..shape.iter().product()).map(|_| r.normal() * scale + shift).collect(), shape).unwrap()
-    }
 
     fn built(config: BatchNormConfig, input: &[usize]) -> BatchNorm {
         let mut bn = BatchNorm::new(config).unwrap();
@@ -362,7 +357,7 @@ mod tests {
         let mut rng = Rng::new(0);
         let y = bn.forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, xv, &params).unwrap();
         bn.end_step(true);
-        tape.backward_with(y, random(x.shape(), 7, 1.0, 0.0)).unwrap();
+        tape.backward_with(y, normal(x.shape(), 7, 1.0, 0.0)).unwrap();
         let grads = std::iter::once(xv).chain(params).map(|v| tape.grad(v).unwrap().clone());
         std::iter::once(tape.value(y).clone()).chain(grads).collect()
     }
@@ -372,7 +367,7 @@ mod tests {
         let renorm = BatchNormConfig { renorm: true, renorm_clipping: (1.0, 0.0), ..Default::default() };
         let (mut plain, mut re) = (built(BatchNormConfig::default(), &[3, 3, 2]), built(renorm, &[3, 3, 2]));
         for i in 0..3 {
-            let x = random(&[4, 3, 3, 2], 10 + i, 2.0 + i as f32, 1.0);
+            let x = normal(&[4, 3, 3, 2], 10 + i, 2.0 + i as f32, 1.0);
             for (k, (a, b)) in step(&mut plain, &x).iter().zip(step(&mut re, &x)).enumerate() {
                 assert_eq!(a.data(), b.data(), "step {i}: output/gradient {k}");
             }
@@ -392,7 +387,7 @@ mod tests {
             let c = bn.moving_mean().len();
             bn.moving[RENORM_MEAN].value = Tensor::full(&[c], -3.0);
             bn.moving[RENORM_STDDEV].value = Tensor::full(&[c], 0.5);
-            let mut inputs = vec![random(shape, 2, 2.0, 1.0)];
+            let mut inputs = vec![normal(shape, 2, 2.0, 1.0)];
             inputs.extend(bn.params().iter().map(|p| p.value.clone()));
             let bn = std::sync::Mutex::new(bn);
             Check { eps: 1e-2, atol: 3e-3, rtol: 3e-2, max_probes: 40 }.run("renorm layer", &inputs, |tape, v| {
@@ -411,12 +406,12 @@ mod tests {
         let names: Vec<&str> = bn.params().into_iter().chain(bn.state()).map(|p| p.name.as_str()).collect();
         let want = ["gamma", "beta", "moving_mean", "moving_variance", "moving_stddev", "renorm_mean", "renorm_stddev"];
         assert_eq!(names, want.map(|n| format!("bn/{n}")));
-        step(&mut bn, &random(&[8, 2], 3, 2.0, 1.0));
+        step(&mut bn, &normal(&[8, 2], 3, 2.0, 1.0));
         // moving_variance is derived from moving_stddev, as Keras does with renorm.
         let (sd, var) = (bn.moving[STDDEV].value.data().to_vec(), bn.moving_variance().data().to_vec());
         (0..2).for_each(|c| assert_eq!(var[c], (sd[c] * sd[c] - 1e-3).max(0.0)));
         // Inference: the moving statistics, no correction.
-        let x = random(&[3, 2], 4, 1.0, 0.0);
+        let x = normal(&[3, 2], 4, 1.0, 0.0);
         let mut tape = Tape::new();
         let xv = tape.constant(x.clone());
         let params: Vec<Var> = bn.params().iter().map(|p| tape.constant(p.value.clone())).collect();

@@ -2,20 +2,14 @@
 //! parameters), and the BN features beyond Keras.
 
 use super::*;
-use crate::autograd::gradcheck::Check;
+use crate::autograd::gradcheck::{normal, Check};
 use crate::kernels::conv::Padding;
 use crate::model::{Loss, Model};
 use crate::optim::Adam;
 
-fn random(shape: &[usize], seed: u64, scale: f32) -> Tensor {
-    let mut r = Rng::new(seed);
-    let n = shape.iter().product();
-    Tensor::new((0..n).map(|_| r.normal() * scale).collect(), shape).unwrap()
-}
-
 /// Checks d(out)/d(input) and d(out)/d(params) of `layer` built for `shape` (batch first).
 fn check_layer(name: &str, layer: Box<dyn Layer>, shape: &[usize], training: bool, check: &Check) {
-    check_layer_on(name, layer, random(shape, 2, 1.0), training, check)
+    check_layer_on(name, layer, normal(shape, 2, 1.0, 0.0), training, check)
 }
 
 fn check_layer_on(name: &str, mut layer: Box<dyn Layer>, x: Tensor, training: bool, check: &Check) {
@@ -91,7 +85,7 @@ fn bn_step(bn: &mut BatchNorm, x: &Tensor, training: bool) -> Tensor {
 #[test]
 fn cumulative_moving_average_is_the_mean_of_batch_statistics() {
     let mut bn = bn_layer(BatchNormConfig { moving_average: MovingAverage::Cumulative, ..Default::default() }, 2);
-    let batches: Vec<Tensor> = (0..4).map(|i| random(&[16, 2], 10 + i, 1.0 + i as f32)).collect();
+    let batches: Vec<Tensor> = (0..4).map(|i| normal(&[16, 2], 10 + i, 1.0 + i as f32, 0.0)).collect();
     let mut means = vec![0.0f32; 2];
     for b in &batches {
         bn_step(&mut bn, b, true);
@@ -109,7 +103,7 @@ fn frozen_batch_norm_uses_and_keeps_its_moving_statistics() {
     let mut bn = bn_layer(BatchNormConfig::default(), 3);
     bn.moving[0].value = Tensor::new(vec![1.0, 2.0, 3.0], &[3]).unwrap();
     bn.set_trainable(false);
-    let x = random(&[8, 3], 4, 2.0);
+    let x = normal(&[8, 3], 4, 2.0, 0.0);
     let y = bn_step(&mut bn, &x, true);
     assert_eq!(bn.moving_mean().data(), &[1.0, 2.0, 3.0]);
     // Inference mode: (x − μ_moving)/√(1 + ε).
@@ -141,7 +135,7 @@ fn small_cnn(with_bn_after_conv: bool) -> Sequential {
 fn precise_bn_recalibration_computes_population_statistics() {
     let mut model =
         Model::new(small_cnn(false), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
-    let batches: Vec<Tensor> = (0..5).map(|i| random(&[10, 6, 6, 2], 20 + i, 1.5)).collect();
+    let batches: Vec<Tensor> = (0..5).map(|i| normal(&[10, 6, 6, 2], 20 + i, 1.5, 0.0)).collect();
     assert_eq!(model.recalibrate_batch_norm(&batches).unwrap(), 5);
     // The input BN sees the raw data: its statistics are those of all 50 examples at once
     // (equal batch sizes make E[μ_B] and E[σ²_B + μ_B²] − mean² exact).
@@ -161,7 +155,7 @@ fn folding_bn_into_conv_and_dense_keeps_the_outputs() {
     let mut model =
         Model::new(small_cnn(true), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
     // Train a little so that γ, β and the moving statistics are not at their defaults.
-    let x = random(&[12, 6, 6, 2], 30, 1.0);
+    let x = normal(&[12, 6, 6, 2], 30, 1.0, 0.0);
     let y = crate::data::one_hot(&(0..12).map(|i| i % 5).collect::<Vec<u32>>(), 5).unwrap();
     for _ in 0..20 {
         model.train_step(&x, &y).unwrap();

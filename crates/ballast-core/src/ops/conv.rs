@@ -92,19 +92,13 @@ pub fn max_pool2d(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::gradcheck::Check;
+    use crate::autograd::gradcheck::{uniform, Check};
     use crate::rng::Rng;
-
-    fn random(shape: &[usize], seed: u64) -> Tensor {
-        let mut r = Rng::new(seed);
-        let n = shape.iter().product();
-        Tensor::new((0..n).map(|_| r.uniform(-1.0, 1.0)).collect(), shape).unwrap()
-    }
 
     #[test]
     fn conv_op_gradients() {
         let check = Check::default();
-        let ins = [random(&[2, 5, 6, 3], 1), random(&[3, 2, 3, 4], 2), random(&[4], 3)];
+        let ins = [uniform(&[2, 5, 6, 3], 1, -1.0, 1.0), uniform(&[3, 2, 3, 4], 2, -1.0, 1.0), uniform(&[4], 3, -1.0, 1.0)];
         check.run("conv2d valid", &ins, |t, v| conv2d(t, v[0], v[1], Some(v[2]), (1, 1), Padding::Valid));
         check.run("conv2d same s2", &ins, |t, v| conv2d(t, v[0], v[1], Some(v[2]), (2, 2), Padding::Same));
         check.run("conv2d no bias", &ins[..2], |t, v| conv2d(t, v[0], v[1], None, (1, 2), Padding::Same));

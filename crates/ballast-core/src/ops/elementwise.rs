@@ -61,21 +61,14 @@ pub fn scale(tape: &mut Tape, a: Var, s: f32) -> Var {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::gradcheck::Check;
-    use crate::rng::Rng;
-
-    fn random(shape: &[usize], seed: u64, low: f32, high: f32) -> Tensor {
-        let mut r = Rng::new(seed);
-        let n = shape.iter().product();
-        Tensor::new((0..n).map(|_| r.uniform(low, high)).collect(), shape).unwrap()
-    }
+    use crate::autograd::gradcheck::{uniform, Check};
 
     #[test]
     fn gradients_with_broadcasting() {
         let check = Check::default();
         for (sa, sb) in [(&[3, 4][..], &[3, 4][..]), (&[3, 4], &[4]), (&[2, 1, 3], &[4, 1]), (&[3], &[])] {
-            let a = random(sa, 1, -2.0, 2.0);
-            let b = random(sb, 2, 0.5, 2.0); // away from 0 for div
+            let a = uniform(sa, 1, -2.0, 2.0);
+            let b = uniform(sb, 2, 0.5, 2.0); // away from 0 for div
             let ins = [a, b];
             check.run("add", &ins, |t, v| add(t, v[0], v[1]));
             check.run("sub", &ins, |t, v| sub(t, v[0], v[1]));

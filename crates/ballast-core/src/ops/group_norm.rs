@@ -289,14 +289,7 @@ fn backward(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::gradcheck::Check;
-    use crate::rng::Rng;
-
-    fn random(shape: &[usize], seed: u64, scale: f32, shift: f32) -> Tensor {
-        let mut r = Rng::new(seed);
-        let n = shape.iter().product();
-        Tensor::new((0..n).map(|_| r.normal() * scale + shift).collect(), shape).unwrap()
-    }
+    use crate::autograd::gradcheck::{normal, Check};
 
     /// The same tolerances as BN's check: the output is invariant to a shift of each group, so
     /// gradients are small differences of large terms.
@@ -308,7 +301,7 @@ mod tests {
         channels: usize,
         f: impl Fn(&mut Tape, Var, Option<Var>, Option<Var>) -> Result<Var>,
     ) {
-        let ins = [random(shape, 1, 2.0, 1.0), random(&[channels], 2, 0.5, 1.0), random(&[channels], 3, 0.5, 0.0)];
+        let ins = [normal(shape, 1, 2.0, 1.0), normal(&[channels], 2, 0.5, 1.0), normal(&[channels], 3, 0.5, 0.0)];
         CHECK.run(name, &ins, |t, v| f(t, v[0], Some(v[1]), Some(v[2])));
         CHECK.run(&format!("{name}, no center"), &ins[..2], |t, v| f(t, v[0], Some(v[1]), None));
         CHECK.run(&format!("{name}, plain"), &ins[..1], |t, v| f(t, v[0], None, None));
@@ -347,7 +340,7 @@ mod tests {
 
     #[test]
     fn matches_a_direct_computation_and_is_batch_independent() {
-        let x = random(&[3, 2, 2, 6], 5, 3.0, -1.0);
+        let x = normal(&[3, 2, 2, 6], 5, 3.0, -1.0);
         let y = forward(&x, |t, v| group_norm(t, v, None, None, 3, 3, 1e-3));
         // Example 1, group 2 = channels 4 and 5 over the 2×2 positions.
         let vals: Vec<f64> = (0..4).flat_map(|p| [4, 5].map(|c| x.data()[24 + p * 6 + c] as f64)).collect();

@@ -82,20 +82,13 @@ pub fn dense(tape: &mut Tape, x: Var, kernel: Var, bias: Option<Var>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::gradcheck::Check;
-    use crate::rng::Rng;
-
-    fn random(shape: &[usize], seed: u64) -> Tensor {
-        let mut r = Rng::new(seed);
-        let n = shape.iter().product();
-        Tensor::new((0..n).map(|_| r.uniform(-1.0, 1.0)).collect(), shape).unwrap()
-    }
+    use crate::autograd::gradcheck::{uniform, Check};
 
     #[test]
     fn gradients() {
         let check = Check::default();
-        check.run("matmul", &[random(&[3, 5], 1), random(&[5, 4], 2)], |t, v| matmul(t, v[0], v[1]));
-        let ins = [random(&[5, 7], 3), random(&[7, 3], 4), random(&[3], 5)];
+        check.run("matmul", &[uniform(&[3, 5], 1, -1.0, 1.0), uniform(&[5, 4], 2, -1.0, 1.0)], |t, v| matmul(t, v[0], v[1]));
+        let ins = [uniform(&[5, 7], 3, -1.0, 1.0), uniform(&[7, 3], 4, -1.0, 1.0), uniform(&[3], 5, -1.0, 1.0)];
         check.run("dense", &ins, |t, v| dense(t, v[0], v[1], Some(v[2])));
         check.run("dense without bias", &ins[..2], |t, v| dense(t, v[0], v[1], None));
     }

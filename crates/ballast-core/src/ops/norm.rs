@@ -394,14 +394,7 @@ pub fn batch_norm_inference(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::gradcheck::Check;
-    use crate::rng::Rng;
-
-    fn random(shape: &[usize], seed: u64, scale: f32, shift: f32) -> Tensor {
-        let mut r = Rng::new(seed);
-        let n = shape.iter().product();
-        Tensor::new((0..n).map(|_| r.normal() * scale + shift).collect(), shape).unwrap()
-    }
+    use crate::autograd::gradcheck::{normal, Check};
 
     #[test]
     fn training_gradients_for_every_axis_and_option() {
@@ -409,10 +402,10 @@ mod tests {
         // large terms; ε = 1e-2 on values of scale ~2 keeps f32 differences meaningful.
         let check = Check { eps: 1e-2, atol: 3e-3, rtol: 3e-2, max_probes: 40 };
         for (shape, axis) in [(&[4, 3, 3, 2][..], 3), (&[6, 4], 1), (&[3, 4, 2, 2], 1)] {
-            let x = random(shape, 1, 2.0, 1.0);
+            let x = normal(shape, 1, 2.0, 1.0);
             let c = shape[axis];
-            let gamma = random(&[c], 2, 0.5, 1.0);
-            let beta = random(&[c], 3, 0.5, 0.0);
+            let gamma = normal(&[c], 2, 0.5, 1.0);
+            let beta = normal(&[c], 3, 0.5, 0.0);
             let ins = [x, gamma, beta];
             check.run("bn train", &ins, |t, v| Ok(batch_norm_train(t, v[0], Some(v[1]), Some(v[2]), axis, 1e-3)?.0));
             check.run("bn train, no center", &ins[..2], |t, v| {
@@ -429,7 +422,7 @@ mod tests {
     #[test]
     fn normalized_output_has_zero_mean_unit_variance() {
         let mut t = Tape::new();
-        let x = t.leaf(random(&[8, 5, 5, 3], 4, 3.0, -2.0), false);
+        let x = t.leaf(normal(&[8, 5, 5, 3], 4, 3.0, -2.0), false);
         let (y, stats) = batch_norm_train(&mut t, x, None, None, 3, 1e-5).unwrap();
         let l = ChannelLayout::new(&[8, 5, 5, 3], 3).unwrap();
         let ys = t.value(y).data();
@@ -454,14 +447,14 @@ mod tests {
             Some(rn) => batch_renorm_train(&mut t, v[0], Some(v[1]), Some(v[2]), axis, 1e-3, rn).unwrap().0,
             None => batch_norm_train(&mut t, v[0], Some(v[1]), Some(v[2]), axis, 1e-3).unwrap().0,
         };
-        t.backward_with(y, random(t.value(y).shape(), 9, 1.0, 0.0)).unwrap();
+        t.backward_with(y, normal(t.value(y).shape(), 9, 1.0, 0.0)).unwrap();
         let grads = v.iter().map(|&a| t.grad(a).unwrap().clone());
         std::iter::once(t.value(y).clone()).chain(grads).collect()
     }
 
     fn bn_inputs(shape: &[usize], axis: usize) -> [Tensor; 3] {
         let c = shape[axis];
-        [random(shape, 1, 2.0, 1.0), random(&[c], 2, 0.5, 1.0), random(&[c], 3, 0.5, 0.0)]
+        [normal(shape, 1, 2.0, 1.0), normal(&[c], 2, 0.5, 1.0), normal(&[c], 3, 0.5, 0.0)]
     }
 
     #[test]
