@@ -1,8 +1,6 @@
 //! The core against PyTorch: golden values made by `tests/golden/make_golden.py` (see
 //! tests/golden/README.md for the conventions and the command that regenerates them).
 
-use std::collections::HashMap;
-
 use ballast_core::autograd::{Tape, Var};
 use ballast_core::kernels::conv::Padding;
 use ballast_core::model::{Loss, Model};
@@ -14,50 +12,10 @@ use ballast_core::ops::{self, conv, loss, norm};
 use ballast_core::optim::Adam;
 use ballast_core::rng::Rng;
 use ballast_core::Tensor;
-use base64::Engine;
-use serde_json::Value;
 
-struct Case {
-    config: Value,
-    tensors: HashMap<String, Tensor>,
-}
+mod common;
 
-impl Case {
-    fn t(&self, name: &str) -> Tensor {
-        self.tensors.get(name).unwrap_or_else(|| panic!("golden tensor '{name}' missing")).clone()
-    }
-    fn has(&self, name: &str) -> bool {
-        self.tensors.contains_key(name)
-    }
-}
-
-fn load(file: &str) -> HashMap<String, Case> {
-    let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("golden file")).unwrap();
-    let mut cases = HashMap::new();
-    for (name, case) in json.as_object().unwrap() {
-        let mut tensors = HashMap::new();
-        for (tname, t) in case["tensors"].as_object().unwrap() {
-            let shape: Vec<usize> =
-                t["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
-            let bytes = base64::engine::general_purpose::STANDARD.decode(t["b64"].as_str().unwrap()).unwrap();
-            let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-            tensors.insert(tname.clone(), Tensor::new(data, &shape).unwrap());
-        }
-        cases.insert(name.clone(), Case { config: case["config"].clone(), tensors });
-    }
-    cases
-}
-
-/// Agreement within `rtol` of the largest magnitude of the expected tensor (see README).
-#[track_caller]
-fn assert_close(what: &str, got: &Tensor, want: &Tensor, rtol: f32) {
-    assert_eq!(got.len(), want.len(), "{what}: {:?} vs {:?}", got.shape(), want.shape());
-    let scale = want.data().iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
-    for (i, (g, w)) in got.data().iter().zip(want.data()).enumerate() {
-        assert!((g - w).abs() <= rtol * scale, "{what}[{i}]: got {g}, PyTorch {w} (scale {scale})");
-    }
-}
+use common::{assert_close, load, Case, RTOL};
 
 /// Runs `f`, back-propagates the case's `dy`, and returns output and gradients of `inputs`.
 fn run(case: &Case, inputs: &[&str], f: impl Fn(&mut Tape, &[Var]) -> Var) -> (Tensor, Vec<Tensor>) {
@@ -68,8 +26,6 @@ fn run(case: &Case, inputs: &[&str], f: impl Fn(&mut Tape, &[Var]) -> Var) -> (T
     let grads = vars.iter().map(|&v| tape.grad(v).cloned().unwrap()).collect();
     (tape.value(y).clone(), grads)
 }
-
-const RTOL: f32 = 2e-5;
 
 #[test]
 fn batch_norm_training_forward_backward_and_moving_statistics() {

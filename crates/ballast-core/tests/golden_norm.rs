@@ -2,64 +2,18 @@
 //! values in tests/golden/golden_norm.json, made by tests/golden/make_golden.py (see
 //! tests/golden/README.md for the conventions and the command that regenerates them).
 
-use std::collections::HashMap;
-
 use ballast_core::autograd::{Tape, Var};
-use ballast_core::nn::{BatchNorm, BatchNormConfig, Ctx, GroupNorm, GroupNormConfig, Layer, LayerNorm, LayerNormConfig};
+use ballast_core::nn::{
+    BatchNorm, BatchNormConfig, Ctx, GroupNorm, GroupNormConfig, Layer, LayerNorm, LayerNormConfig,
+};
 use ballast_core::ops::group_norm::{group_norm, layer_norm};
 use ballast_core::ops::norm::{batch_renorm_train, Renorm};
 use ballast_core::rng::Rng;
 use ballast_core::Tensor;
-use base64::Engine;
-use serde_json::Value;
 
-struct Case {
-    config: Value,
-    tensors: HashMap<String, Tensor>,
-}
+mod common;
 
-impl Case {
-    fn t(&self, name: &str) -> Tensor {
-        self.tensors.get(name).unwrap_or_else(|| panic!("golden tensor '{name}' missing")).clone()
-    }
-    fn has(&self, name: &str) -> bool {
-        self.tensors.contains_key(name)
-    }
-    fn f(&self, key: &str) -> f64 {
-        self.config[key].as_f64().unwrap_or_else(|| panic!("config '{key}' missing"))
-    }
-    fn b(&self, key: &str) -> bool {
-        self.config[key].as_bool().unwrap()
-    }
-}
-
-fn load() -> HashMap<String, Case> {
-    let path = format!("{}/tests/golden/golden_norm.json", env!("CARGO_MANIFEST_DIR"));
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("golden file")).unwrap();
-    let decode = |t: &Value| {
-        let shape: Vec<usize> = t["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
-        let bytes = base64::engine::general_purpose::STANDARD.decode(t["b64"].as_str().unwrap()).unwrap();
-        let data = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        Tensor::new(data, &shape).unwrap()
-    };
-    let cases = json.as_object().unwrap().iter().map(|(name, case)| {
-        let tensors = case["tensors"].as_object().unwrap().iter().map(|(n, t)| (n.clone(), decode(t))).collect();
-        (name.clone(), Case { config: case["config"].clone(), tensors })
-    });
-    cases.collect()
-}
-
-/// Agreement within `rtol` of the largest magnitude of the expected tensor (see README).
-#[track_caller]
-fn assert_close(what: &str, got: &Tensor, want: &Tensor, rtol: f32) {
-    assert_eq!(got.shape(), want.shape(), "{what}");
-    let scale = want.data().iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
-    for (i, (g, w)) in got.data().iter().zip(want.data()).enumerate() {
-        assert!((g - w).abs() <= rtol * scale, "{what}[{i}]: got {g}, PyTorch {w} (scale {scale})");
-    }
-}
-
-const RTOL: f32 = 2e-5;
+use common::{assert_close, load, Case, RTOL};
 
 /// The case's γ and β that are present, in that order (the order layers take them).
 fn affine_names(c: &Case) -> Vec<&'static str> {
@@ -91,14 +45,16 @@ fn layer_output(layer: &mut dyn Layer, c: &Case) -> Tensor {
     let params: Vec<Var> = affine_names(c).iter().map(|n| tape.constant(c.t(n))).collect();
     assert_eq!(params.len(), layer.params().len());
     let mut rng = Rng::new(0);
-    let y = layer.forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, x, &params).unwrap();
+    let y =
+        layer.forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, x, &params).unwrap();
     tape.value(y).clone()
 }
 
 #[test]
 fn group_and_layer_normalization_match_pytorch() {
-    let cases = load();
-    let names = ["gn_nhwc", "gn_nhwc_instance_no_center", "gn_axis1", "gn_2d_plain", "ln_2d", "ln_nhwc", "ln_axis1_no_center"];
+    let cases = load("golden_norm.json");
+    let names =
+        ["gn_nhwc", "gn_nhwc_instance_no_center", "gn_axis1", "gn_2d_plain", "ln_2d", "ln_nhwc", "ln_axis1_no_center"];
     for name in names {
         let c = &cases[name];
         let rank = c.t("x").rank() as i64;
@@ -109,12 +65,20 @@ fn group_and_layer_normalization_match_pytorch() {
             "GroupNormalization" => {
                 let groups = c.config["groups"].as_u64().unwrap() as usize;
                 check_case(name, c, |t, x, g, b| group_norm(t, x, g, b, axis, groups, eps).unwrap());
-                let config = GroupNormConfig { groups, axis: keras_axis as isize, epsilon: eps, center, scale, ..Default::default() };
+                let config = GroupNormConfig {
+                    groups,
+                    axis: keras_axis as isize,
+                    epsilon: eps,
+                    center,
+                    scale,
+                    ..Default::default()
+                };
                 Box::new(GroupNorm::new(config).unwrap())
             }
             _ => {
                 check_case(name, c, |t, x, g, b| layer_norm(t, x, g, b, axis, eps).unwrap());
-                let config = LayerNormConfig { axis: keras_axis as isize, epsilon: eps, center, scale, ..Default::default() };
+                let config =
+                    LayerNormConfig { axis: keras_axis as isize, epsilon: eps, center, scale, ..Default::default() };
                 Box::new(LayerNorm::new(config).unwrap())
             }
         };
@@ -124,7 +88,7 @@ fn group_and_layer_normalization_match_pytorch() {
 
 #[test]
 fn one_batch_renormalization_step_matches_pytorch() {
-    let cases = load();
+    let cases = load("golden_norm.json");
     for name in ["bn_renorm_4d", "bn_renorm_2d"] {
         let c = &cases[name];
         let (eps, r_max, d_max) = (c.f("epsilon") as f32, c.f("r_max") as f32, c.f("d_max") as f32);
@@ -175,7 +139,8 @@ fn layer_output_committed(layer: &mut dyn Layer, c: &Case) -> Tensor {
     let x = tape.constant(c.t("x"));
     let params: Vec<Var> = layer.params().iter().map(|p| tape.leaf(p.value.clone(), true)).collect();
     let mut rng = Rng::new(0);
-    let y = layer.forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, x, &params).unwrap();
+    let y =
+        layer.forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, x, &params).unwrap();
     layer.end_step(true);
     tape.value(y).clone()
 }
