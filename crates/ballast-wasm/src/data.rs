@@ -31,7 +31,12 @@ impl IdxDataset {
 }
 
 #[wasm_bindgen(js_name = parseIdxPair)]
-pub fn parse_idx_pair(images: &[u8], images_name: &str, labels: &[u8], labels_name: &str) -> Result<IdxDataset, JsValue> {
+pub fn parse_idx_pair(
+    images: &[u8],
+    images_name: &str,
+    labels: &[u8],
+    labels_name: &str,
+) -> Result<IdxDataset, JsValue> {
     let d = ballast_core::data::load_idx_pair(images, images_name, labels, labels_name).js()?;
     Ok(IdxDataset { images: Some(Tensor { inner: d.images }), labels: d.labels, num_classes: d.num_classes as u32 })
 }

@@ -7,9 +7,9 @@ use ballast_core::data::gather_rows;
 use ballast_core::kernels::conv::Padding;
 use ballast_core::model::{self as core_model, Loss};
 use ballast_core::nn::{
-    fold_batch_norm, Activation, ActivationLayer, BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Dense,
-    DenseConfig, Dropout, Flatten, GroupNorm, GroupNormConfig, Initializer, Layer, LayerNorm, LayerNormConfig,
-    MaxPool2d, MovingAverage, Sequential,
+    fold_batch_norm, Activation, ActivationLayer, BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Dense, DenseConfig,
+    Dropout, Flatten, GroupNorm, GroupNormConfig, Initializer, Layer, LayerNorm, LayerNormConfig, MaxPool2d,
+    MovingAverage, Sequential,
 };
 use ballast_core::optim::{Adam, Optimizer, Sgd};
 use ballast_core::rng::Rng;
@@ -98,7 +98,15 @@ impl Model {
     }
 
     #[wasm_bindgen(js_name = addDense)]
-    pub fn add_dense(&mut self, name: &str, units: u32, activation: &str, use_bias: bool, kernel_initializer: &str, bias_initializer: &str) -> Result<(), JsValue> {
+    pub fn add_dense(
+        &mut self,
+        name: &str,
+        units: u32,
+        activation: &str,
+        use_bias: bool,
+        kernel_initializer: &str,
+        bias_initializer: &str,
+    ) -> Result<(), JsValue> {
         let config = DenseConfig {
             units: units as usize,
             activation: Activation::parse(activation).js()?,
@@ -111,7 +119,18 @@ impl Model {
 
     #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(js_name = addConv2d)]
-    pub fn add_conv2d(&mut self, name: &str, filters: u32, kernel_size: &[u32], strides: &[u32], padding: &str, activation: &str, use_bias: bool, kernel_initializer: &str, bias_initializer: &str) -> Result<(), JsValue> {
+    pub fn add_conv2d(
+        &mut self,
+        name: &str,
+        filters: u32,
+        kernel_size: &[u32],
+        strides: &[u32],
+        padding: &str,
+        activation: &str,
+        use_bias: bool,
+        kernel_initializer: &str,
+        bias_initializer: &str,
+    ) -> Result<(), JsValue> {
         let config = Conv2dConfig {
             filters: filters as usize,
             kernel_size: pair(kernel_size, "kernelSize")?,
@@ -126,8 +145,18 @@ impl Model {
     }
 
     #[wasm_bindgen(js_name = addMaxPooling2d)]
-    pub fn add_max_pooling2d(&mut self, name: &str, pool_size: &[u32], strides: &[u32], padding: &str) -> Result<(), JsValue> {
-        let layer = MaxPool2d::new(pair(pool_size, "poolSize")?, Some(pair(strides, "strides")?), Padding::parse(padding).js()?);
+    pub fn add_max_pooling2d(
+        &mut self,
+        name: &str,
+        pool_size: &[u32],
+        strides: &[u32],
+        padding: &str,
+    ) -> Result<(), JsValue> {
+        let layer = MaxPool2d::new(
+            pair(pool_size, "poolSize")?,
+            Some(pair(strides, "strides")?),
+            Padding::parse(padding).js()?,
+        );
         self.layers()?.add(named(Box::new(layer), name)).js()
     }
 
@@ -152,11 +181,28 @@ impl Model {
     /// Renormalization with clipping `rmax`, `dmax` (Infinity: unclipped) and `renormMomentum`.
     #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(js_name = addBatchNormalization)]
-    pub fn add_batch_normalization(&mut self, name: &str, axis: i32, momentum: f32, epsilon: f32, center: bool, scale: bool, initializers: Vec<String>, renorm: bool, rmax: f32, dmax: f32, renorm_momentum: f32) -> Result<(), JsValue> {
+    pub fn add_batch_normalization(
+        &mut self,
+        name: &str,
+        axis: i32,
+        momentum: f32,
+        epsilon: f32,
+        center: bool,
+        scale: bool,
+        initializers: Vec<String>,
+        renorm: bool,
+        rmax: f32,
+        dmax: f32,
+        renorm_momentum: f32,
+    ) -> Result<(), JsValue> {
         let init = |i: usize| Initializer::parse(initializers.get(i).map_or("", |s| s.as_str())).js();
         let config = BatchNormConfig {
             axis: axis as isize,
-            moving_average: if momentum.is_nan() { MovingAverage::Cumulative } else { MovingAverage::Exponential { momentum } },
+            moving_average: if momentum.is_nan() {
+                MovingAverage::Cumulative
+            } else {
+                MovingAverage::Exponential { momentum }
+            },
             epsilon,
             center,
             scale,
@@ -175,7 +221,16 @@ impl Model {
     /// `initializers`: beta, gamma.
     #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(js_name = addGroupNormalization)]
-    pub fn add_group_normalization(&mut self, name: &str, groups: u32, axis: i32, epsilon: f32, center: bool, scale: bool, initializers: Vec<String>) -> Result<(), JsValue> {
+    pub fn add_group_normalization(
+        &mut self,
+        name: &str,
+        groups: u32,
+        axis: i32,
+        epsilon: f32,
+        center: bool,
+        scale: bool,
+        initializers: Vec<String>,
+    ) -> Result<(), JsValue> {
         let init = |i: usize| Initializer::parse(initializers.get(i).map_or("", |s| s.as_str())).js();
         let config = GroupNormConfig {
             groups: groups as usize,
@@ -192,9 +247,24 @@ impl Model {
 
     /// `initializers`: beta, gamma.
     #[wasm_bindgen(js_name = addLayerNormalization)]
-    pub fn add_layer_normalization(&mut self, name: &str, axis: i32, epsilon: f32, center: bool, scale: bool, initializers: Vec<String>) -> Result<(), JsValue> {
+    pub fn add_layer_normalization(
+        &mut self,
+        name: &str,
+        axis: i32,
+        epsilon: f32,
+        center: bool,
+        scale: bool,
+        initializers: Vec<String>,
+    ) -> Result<(), JsValue> {
         let init = |i: usize| Initializer::parse(initializers.get(i).map_or("", |s| s.as_str())).js();
-        let config = LayerNormConfig { axis: axis as isize, epsilon, center, scale, beta_initializer: init(0)?, gamma_initializer: init(1)? };
+        let config = LayerNormConfig {
+            axis: axis as isize,
+            epsilon,
+            center,
+            scale,
+            beta_initializer: init(0)?,
+            gamma_initializer: init(1)?,
+        };
         let layer = LayerNorm::new(config).js()?;
         self.layers()?.add(named(Box::new(layer), name)).js()
     }
@@ -210,7 +280,17 @@ impl Model {
 
     /// `optimizer`: "adam" (lr, beta1, beta2, epsilon) or "sgd" (lr, momentum, nesterov).
     #[allow(clippy::too_many_arguments)]
-    pub fn compile(&mut self, loss: &str, optimizer: &str, learning_rate: f32, beta1: f32, beta2: f32, epsilon: f32, momentum: f32, nesterov: bool) -> Result<(), JsValue> {
+    pub fn compile(
+        &mut self,
+        loss: &str,
+        optimizer: &str,
+        learning_rate: f32,
+        beta1: f32,
+        beta2: f32,
+        epsilon: f32,
+        momentum: f32,
+        nesterov: bool,
+    ) -> Result<(), JsValue> {
         let loss = Loss::parse(loss).js()?;
         let opt: Box<dyn Optimizer> = match optimizer {
             "adam" => Box::new(Adam::new(learning_rate, beta1, beta2, epsilon).js()?),
@@ -263,7 +343,8 @@ impl Model {
         if batch_size < 2 {
             return Err(to_js(Error::argument("recalibration needs batches of at least 2 examples")));
         }
-        let batches: Vec<CoreTensor> = rows.chunks(batch_size as usize).map(|r| gather(&x.inner, r)).collect::<Result<_, _>>()?;
+        let batches: Vec<CoreTensor> =
+            rows.chunks(batch_size as usize).map(|r| gather(&x.inner, r)).collect::<Result<_, _>>()?;
         Ok(self.compiled()?.recalibrate_batch_norm(&batches).js()? as u32)
     }
 
@@ -382,6 +463,13 @@ impl Model {
         lines.push(format!("optimizer|optimizer|{}|0", p.optimizer_ms));
         lines.push(format!("total|total|{}|0", p.total_ms));
         Ok(lines)
+    }
+
+    /// Milliseconds per layer of the last forward pass, whatever ran it (a training step,
+    /// `predict`, `evaluate`): where inference spends its time.
+    #[wasm_bindgen(js_name = lastForwardMs)]
+    pub fn last_forward_ms(&mut self) -> Vec<f64> {
+        self.net().forward_ms().to_vec()
     }
 }
 

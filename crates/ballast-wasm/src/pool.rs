@@ -25,19 +25,13 @@ fn channel() -> &'static (Sender<ThreadBuilder>, Receiver<ThreadBuilder>) {
 #[wasm_bindgen(js_name = buildThreadPool)]
 pub fn build_thread_pool(num_threads: u32) -> Result<(), JsValue> {
     if num_threads == 0 {
-        return Err(crate::errors::to_js(ballast_core::Error::argument(
-            "the thread pool needs at least one thread",
-        )));
+        return Err(crate::errors::to_js(ballast_core::Error::argument("the thread pool needs at least one thread")));
     }
     rayon::ThreadPoolBuilder::new()
         .num_threads(num_threads as usize)
-        .spawn_handler(|thread| {
-            channel().0.send(thread).map_err(|e| std::io::Error::other(e.to_string()))
-        })
+        .spawn_handler(|thread| channel().0.send(thread).map_err(|e| std::io::Error::other(e.to_string())))
         .build_global()
-        .map_err(|e| {
-            crate::errors::to_js(ballast_core::Error::state(format!("thread pool: {e}")))
-        })
+        .map_err(|e| crate::errors::to_js(ballast_core::Error::state(format!("thread pool: {e}"))))
 }
 
 /// Called from a worker: runs one pool thread's scheduler loop, forever.

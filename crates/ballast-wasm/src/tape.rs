@@ -104,11 +104,14 @@ impl Tape {
             "flatten" => (arity(1)?, ops::flatten(t, v[0]).js()?).1,
             "dense" => ops::dense(t, v[0], v[1], v.get(2).copied()).js()?,
             // params: strides (2), padding (0 valid, 1 same)
-            "conv2d" => conv::conv2d(t, v[0], v[1], v.get(2).copied(), pair(params, 0, "strides")?, padding(params, 2)).js()?,
+            "conv2d" => {
+                conv::conv2d(t, v[0], v[1], v.get(2).copied(), pair(params, 0, "strides")?, padding(params, 2)).js()?
+            }
             // params: pool size (2), strides (2), padding
             "maxPool2d" => {
                 arity(1)?;
-                conv::max_pool2d(t, v[0], pair(params, 0, "poolSize")?, pair(params, 2, "strides")?, padding(params, 4)).js()?
+                conv::max_pool2d(t, v[0], pair(params, 0, "poolSize")?, pair(params, 2, "strides")?, padding(params, 4))
+                    .js()?
             }
             // inputs: x, gamma, beta; params: axis, epsilon
             "batchNorm" => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ready, ArgumentError } from 'ballast';
 import { goldenCases } from './golden-cases.js';
 import { matmulCases } from './matmul-cases.js';
+import { convCases } from './conv-cases.js';
 
 describe('SIMD-only build in Node', async () => {
   await expect(ready({ threads: 0 })).rejects.toThrow(ArgumentError);
@@ -12,5 +13,6 @@ describe('SIMD-only build in Node', async () => {
   });
 
   matmulCases();
+  convCases();
   goldenCases();
 });

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { ready, matmul, tensor, diagnostics } from 'ballast';
 import { goldenCases } from './golden-cases.js';
 import { matmulCases } from './matmul-cases.js';
+import { convCases } from './conv-cases.js';
 import { randomArray, rng } from './reference.js';
 
 const env = await ready({ threads: 2 });
@@ -13,6 +14,7 @@ describe('threaded build in Node', () => {
   });
 
   matmulCases();
+  convCases();
   goldenCases();
 
   it('really runs on more than one pool thread', () => {

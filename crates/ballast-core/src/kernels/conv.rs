@@ -4,12 +4,13 @@
 //! Convolutional Neural Networks for Document Processing", 2006): each output pixel becomes
 //! a row of its `K = kh*kw*in_c` input values, so with `M = batch*out_h*out_w`
 //!
-//! - forward:         `out [M, out_c] = cols [M, K] · filter [K, out_c]`
+//! - forward:         `out [M, out_c] = cols [M, K] · filter [K, out_c]` (an implicit GEMM
+//!   that reads the windows in place, see [`forward`])
 //! - backward input:  `cols [M, K] = grad_out [M, out_c] · filterᵀ`, then col2im (scatter-add)
 //! - backward filter: `grad_filter [K, out_c] = colsᵀ · grad_out`
 //!
-//! Large K goes to the blocked [`gemm`]; small K (the first layer: K = 9) to
-//! `gemm_strided`, which skips packing. Work is split into tasks of whole images, so a
+//! In the backward passes large K goes to the blocked [`gemm`]; small K (the first layer:
+//! K = 9) to `gemm_strided`, which skips packing. Work is split into tasks of whole images, so a
 //! task's column buffer stays bounded and tasks write disjoint outputs (col2im scatters
 //! only inside the task's images). The split depends on the shapes only, never on the
 //! thread count, so results are bitwise the same for any pool size.
@@ -20,6 +21,9 @@ use std::ops::Range;
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{gemm, Gemm};
 use crate::parallel;
+
+mod forward;
+pub use forward::{conv2d_forward, conv_micro_scalar};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Padding {
@@ -165,10 +169,9 @@ const MIN_TASKS: usize = 16;
 
 // Depths K up to which `gemm_strided` replaces `gemm`; there, packing costs about as much
 // as the arithmetic. Measured single-threaded in wasm with SIMD128 at batch 128 for K = 9,
-// 27, 32, 36, 50, 288: the forward pass gains up to K = 27 and ties at 32; the filter
-// gradient (whose GEMM has only K rows) gains up to 50 and loses at 288; the input gradient
-// (whose GEMM has only K columns, padded to a multiple of 8) gains at 9 and ties at 27.
-const SMALL_K_FORWARD: usize = 32;
+// 27, 32, 36, 50, 288: the filter gradient (whose GEMM has only K rows) gains up to 50 and
+// loses at 288; the input gradient (whose GEMM has only K columns, padded to a multiple of
+// 8) gains at 9 and ties at 27.
 const SMALL_K_FILTER: usize = 64;
 const SMALL_K_INPUT: usize = 16;
 
@@ -391,31 +394,6 @@ fn tile_step<const TR: usize>(acc: &mut [[f32; TC]; TR], av: [f32; TR], bp: &[f3
     }
 }
 
-/// out = conv(input, filter) + bias   (overwrites out; lengths checked with debug_assert,
-/// callers validate).
-pub fn conv2d_forward(g: &Conv2dGeometry, input: &[f32], filter: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
-    debug_check(g, input.len(), filter.len(), out.len());
-    debug_assert!(bias.is_none_or(|b| b.len() == g.out_c));
-    let (k, oc, plan) = (g.patch_len(), g.out_c, plan(g));
-    parallel::for_each_chunk_mut(out, plan.images * g.out_pixels() * oc, |t, out| {
-        let first = t * plan.images * g.out_pixels();
-        for_each_step(g, plan, t, |rows, buf| {
-            let (m, dst) = (rows.len(), &mut out[(rows.start - first) * oc..(rows.end - first) * oc]);
-            // The bias goes in first and the product accumulates onto it: one pass over out.
-            match bias {
-                Some(b) => dst.chunks_exact_mut(oc).for_each(|row| row.copy_from_slice(b)),
-                None => dst.fill(0.0),
-            }
-            let cols = columns(g, input, rows, buf);
-            if k <= SMALL_K_FORWARD {
-                gemm_strided(m, oc, k, (cols, k, 1), (filter, oc), dst);
-            } else {
-                run_gemm(Gemm::new(m, oc, k).accumulate(true), cols, filter, dst);
-            }
-        });
-    });
-}
-
 /// grad_input = dL/dinput (overwrites).
 pub fn conv2d_backward_input(g: &Conv2dGeometry, grad_out: &[f32], filter: &[f32], grad_input: &mut [f32]) {
     debug_check(g, grad_input.len(), filter.len(), grad_out.len());
@@ -608,7 +586,7 @@ mod tests {
             let mut gi = vec![f32::NAN; self.input.len()];
             let mut gf = vec![f32::NAN; self.filter.len()];
             let mut gb = vec![f32::NAN; g.out_c];
-            conv2d_forward(g, &self.input, &self.filter, Some(&self.bias[..]).filter(|_| with_bias), &mut out);
+            conv2d_forward(g, &self.input, &self.filter, Some(&self.bias[..]).filter(|_| with_bias), false, &mut out);
             conv2d_backward_input(g, &self.grad_out, &self.filter, &mut gi);
             conv2d_backward_filter(g, &self.input, &self.grad_out, &mut gf);
             conv2d_backward_bias(g, &self.grad_out, &mut gb);
@@ -661,6 +639,27 @@ mod tests {
             }
             assert_close(&gb, &want, g.batch * g.out_pixels(), &format!("backward bias {g:?}"));
         }
+    }
+
+    #[test]
+    fn fused_relu_matches_naive_then_relu() {
+        for (i, g) in cases().into_iter().enumerate() {
+            let c = Case::new(g, 50 + i as u64);
+            let mut got = vec![f32::NAN; c.grad_out.len()];
+            conv2d_forward(&g, &c.input, &c.filter, Some(&c.bias), true, &mut got);
+            let mut want = vec![f32::NAN; got.len()];
+            conv2d_forward_naive(&g, &c.input, &c.filter, Some(&c.bias), &mut want);
+            want.iter_mut().for_each(|v| *v = v.max(0.0));
+            assert_close(&got, &want, g.patch_len(), &format!("forward relu {g:?}"));
+            assert!(got.contains(&0.0) && got.iter().all(|&v| v >= 0.0), "{g:?}: ReLU applied");
+        }
+        // A NaN in the input stays NaN through the ReLU (it must not be hidden as 0).
+        let g = geometry(&[1, 4, 4, 1], (3, 3), 2, (1, 1), Padding::Same);
+        let mut input = vec![0.5; 16];
+        input[0] = f32::NAN;
+        let mut out = vec![0.0; 32];
+        conv2d_forward(&g, &input, &[-1.0; 18], None, true, &mut out);
+        assert!(out[0].is_nan() && out[31] == 0.0, "{out:?}");
     }
 
     /// L = Σ out·grad_out, so dL/dθ is what the backward kernels compute for that grad_out.
@@ -787,7 +786,7 @@ mod tests {
                         })
                         .fold(f64::INFINITY, f64::min)
                 };
-                let fwd = time(&mut || conv2d_forward(&g, &c.input, &c.filter, Some(&c.bias), &mut out));
+                let fwd = time(&mut || conv2d_forward(&g, &c.input, &c.filter, Some(&c.bias), true, &mut out));
                 let bi = time(&mut || conv2d_backward_input(&g, &c.grad_out, &c.filter, &mut gi));
                 let bf = time(&mut || conv2d_backward_filter(&g, &c.input, &c.grad_out, &mut gf));
                 let bb = time(&mut || conv2d_backward_bias(&g, &c.grad_out, &mut gb));

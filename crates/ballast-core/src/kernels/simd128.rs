@@ -46,3 +46,59 @@ pub fn gemm_micro(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32; MR * NR]) {
         }
     }
 }
+
+/// The convolution micro-kernel (see `conv::forward`): `act(init + Σ window · panel)` for MR
+/// output pixels whose windows start at `src[starts[i]]`, each `kh` runs of `run` floats
+/// `row_stride` apart; `panel` holds NR filter values per window element. ReLU when `relu`.
+///
+/// # Safety
+/// Every `starts[i] + (kh-1)*row_stride + run` must be at most `src.len()`, and `panel` must
+/// hold `kh*run*NR` floats.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub unsafe fn conv_micro(
+    src: &[f32],
+    starts: [usize; MR],
+    row_stride: usize,
+    kh: usize,
+    run: usize,
+    panel: &[f32],
+    init: &[f32; NR],
+    relu: bool,
+) -> [[f32; NR]; MR] {
+    let (i0, i1) = (v128_load(init.as_ptr() as *const v128), v128_load(init.as_ptr().add(4) as *const v128));
+    let (mut c00, mut c01, mut c10, mut c11) = (i0, i1, i0, i1);
+    let (mut c20, mut c21, mut c30, mut c31) = (i0, i1, i0, i1);
+    let mut bp = panel.as_ptr();
+    let base = src.as_ptr();
+    for ky in 0..kh {
+        let row = ky * row_stride;
+        let [a0, a1, a2, a3] = starts.map(|s| base.add(s + row));
+        for r in 0..run {
+            let b0 = v128_load(bp as *const v128);
+            let b1 = v128_load(bp.add(4) as *const v128);
+            bp = bp.add(NR);
+            let a = v128_load32_splat(a0.add(r) as *const u32);
+            c00 = f32x4_add(c00, f32x4_mul(a, b0));
+            c01 = f32x4_add(c01, f32x4_mul(a, b1));
+            let a = v128_load32_splat(a1.add(r) as *const u32);
+            c10 = f32x4_add(c10, f32x4_mul(a, b0));
+            c11 = f32x4_add(c11, f32x4_mul(a, b1));
+            let a = v128_load32_splat(a2.add(r) as *const u32);
+            c20 = f32x4_add(c20, f32x4_mul(a, b0));
+            c21 = f32x4_add(c21, f32x4_mul(a, b1));
+            let a = v128_load32_splat(a3.add(r) as *const u32);
+            c30 = f32x4_add(c30, f32x4_mul(a, b0));
+            c31 = f32x4_add(c31, f32x4_mul(a, b1));
+        }
+    }
+    let mut tile = [[0.0f32; NR]; MR];
+    let zero = f32x4_splat(0.0);
+    for (row, (lo, hi)) in tile.iter_mut().zip([(c00, c01), (c10, c11), (c20, c21), (c30, c31)]) {
+        // pmax(v, 0) is `v < 0 ? 0 : v`: NaN stays NaN, as in the scalar kernel.
+        let (lo, hi) = if relu { (f32x4_pmax(lo, zero), f32x4_pmax(hi, zero)) } else { (lo, hi) };
+        v128_store(row.as_mut_ptr() as *mut v128, lo);
+        v128_store(row.as_mut_ptr().add(4) as *mut v128, hi);
+    }
+    tile
+}

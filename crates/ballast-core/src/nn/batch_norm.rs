@@ -271,7 +271,8 @@ impl Layer for BatchNorm {
         ];
         if cfg.renorm {
             // Keras initializes the standard deviations as √(moving_variance_initializer).
-            let stddev = |rng: &mut Rng| cfg.moving_variance_initializer.init(&[c], (c, c), rng).map(|v| v.max(0.0).sqrt());
+            let stddev =
+                |rng: &mut Rng| cfg.moving_variance_initializer.init(&[c], (c, c), rng).map(|v| v.max(0.0).sqrt());
             let moving_stddev = stddev(rng);
             let renorm_mean = cfg.moving_mean_initializer.init(&[c], (c, c), rng);
             self.moving.push(Param::new(&self.name, "moving_stddev", moving_stddev));
@@ -355,7 +356,9 @@ mod tests {
         let xv = tape.leaf(x.clone(), true);
         let params: Vec<Var> = bn.params().iter().map(|p| tape.leaf(p.value.clone(), true)).collect();
         let mut rng = Rng::new(0);
-        let y = bn.forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, xv, &params).unwrap();
+        let y = bn
+            .forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, xv, &params)
+            .unwrap();
         bn.end_step(true);
         tape.backward_with(y, normal(x.shape(), 7, 1.0, 0.0)).unwrap();
         let grads = std::iter::once(xv).chain(params).map(|v| tape.grad(v).unwrap().clone());
@@ -420,7 +423,12 @@ mod tests {
         let want = (x.data()[1] - bn.moving_mean().data()[1]) / (var[1] + 1e-3).sqrt();
         assert!((tape.value(y.unwrap()).data()[1] - want).abs() < 1e-6);
         for (clip, momentum) in [((0.9, 1.0), 0.99), ((2.0, -1.0), 0.99), ((2.0, 1.0), 1.5), ((f32::NAN, 1.0), 0.99)] {
-            let config = BatchNormConfig { renorm: true, renorm_clipping: clip, renorm_momentum: momentum, ..Default::default() };
+            let config = BatchNormConfig {
+                renorm: true,
+                renorm_clipping: clip,
+                renorm_momentum: momentum,
+                ..Default::default()
+            };
             assert_eq!(BatchNorm::new(config).err().unwrap().kind, crate::error::ErrorKind::Argument);
         }
         assert!(bn.set_renorm_clipping(0.5, 0.0).is_err() && bn.set_renorm_clipping(3.0, 5.0).is_ok());

@@ -94,7 +94,11 @@ impl Layer for Conv2d {
 
     fn forward(&mut self, ctx: &mut Ctx, x: Var, params: &[Var]) -> Result<Var> {
         let c = self.config;
-        let y = ops::conv::conv2d(ctx.tape, x, params[0], params.get(1).copied(), c.strides, c.padding)?;
+        let (filter, bias) = (params[0], params.get(1).copied());
+        if c.activation == Activation::Relu {
+            return ops::conv::conv2d_relu(ctx.tape, x, filter, bias, c.strides, c.padding);
+        }
+        let y = ops::conv::conv2d(ctx.tape, x, filter, bias, c.strides, c.padding)?;
         c.activation.apply(ctx, y)
     }
 

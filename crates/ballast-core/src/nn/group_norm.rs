@@ -64,7 +64,13 @@ pub(super) fn resolve_axis(axis: isize, input: &[usize]) -> Result<usize> {
 }
 
 /// γ then β (whichever are enabled) for `c` channels, named as Keras names them.
-pub(super) fn affine_params(layer: &str, c: usize, scale: Option<Initializer>, center: Option<Initializer>, rng: &mut Rng) -> Vec<Param> {
+pub(super) fn affine_params(
+    layer: &str,
+    c: usize,
+    scale: Option<Initializer>,
+    center: Option<Initializer>,
+    rng: &mut Rng,
+) -> Vec<Param> {
     let mut params = Vec::new();
     if let Some(init) = scale {
         params.push(Param::new(layer, "gamma", init.init(&[c], (c, c), rng)));
@@ -186,7 +192,12 @@ pub(super) mod tests {
     fn bad_groups_and_axis_are_errors_naming_the_shapes() {
         let build = |groups, axis, input: &[usize]| layer(groups, axis, true, true).build(input, &mut Rng::new(0));
         let err = build(3, -1, &[4, 4, 8]).unwrap_err();
-        assert!(err.message.contains("groups (3) must divide the number of channels (8) of axis -1 of input [batch, 4, 4, 8]"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("groups (3) must divide the number of channels (8) of axis -1 of input [batch, 4, 4, 8]"),
+            "{}",
+            err.message
+        );
         assert!(build(32, -1, &[4, 4, 8]).unwrap_err().message.contains("groups (32)"));
         let err = build(1, 4, &[4, 4, 8]).unwrap_err();
         assert!(err.message.contains("axis 4 is out of range for input [batch, 4, 4, 8]"), "{}", err.message);

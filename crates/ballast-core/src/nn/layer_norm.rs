@@ -105,10 +105,15 @@ mod tests {
         let mut ln = layer(-1, true, true);
         ln.set_name("layer_norm".into());
         assert_eq!(ln.build(&[5, 3], &mut Rng::new(0)).unwrap(), [5, 3]);
-        let names: Vec<(&str, &[usize])> = ln.params().into_iter().map(|p| (p.name.as_str(), p.value.shape())).collect();
+        let names: Vec<(&str, &[usize])> =
+            ln.params().into_iter().map(|p| (p.name.as_str(), p.value.shape())).collect();
         assert_eq!(names, [("layer_norm/gamma", &[3][..]), ("layer_norm/beta", &[3][..])]);
         let err = layer(3, true, true).build(&[5, 3], &mut Rng::new(0)).unwrap_err();
-        assert!(err.message.contains("axis 3 is out of range for input [batch, 5, 3] (valid: 1..2 or -1..-2)"), "{}", err.message);
+        assert!(
+            err.message.contains("axis 3 is out of range for input [batch, 5, 3] (valid: 1..2 or -1..-2)"),
+            "{}",
+            err.message
+        );
         assert!(layer(-3, true, true).build(&[5, 3], &mut Rng::new(0)).is_err());
         assert!(LayerNorm::new(LayerNormConfig { epsilon: -1.0, ..Default::default() }).is_err());
     }

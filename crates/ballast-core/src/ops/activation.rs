@@ -36,7 +36,12 @@ pub fn relu(tape: &mut Tape, x: Var) -> Var {
     // Not `v.max(0.0)`: that maps NaN to 0 and would hide a diverged network.
     let value = par_map(tape.value(x), |v| if v < 0.0 { 0.0 } else { v });
     // The output alone decides the gradient: y > 0 exactly where x > 0.
-    tape.push(value, &[x], Box::new(|g, _, y| vec![Some(par_zip(g, y, |g, y| if y > 0.0 { g } else { 0.0 }))]))
+    tape.push(value, &[x], Box::new(|g, _, y| vec![Some(relu_grad(g, y))]))
+}
+
+/// The gradient through a ReLU from its output `y`: `g` where `y > 0`, else 0.
+pub(crate) fn relu_grad(g: &Tensor, y: &Tensor) -> Tensor {
+    par_zip(g, y, |g, y| if y > 0.0 { g } else { 0.0 })
 }
 
 pub fn sigmoid(tape: &mut Tape, x: Var) -> Var {

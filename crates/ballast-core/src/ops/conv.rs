@@ -16,6 +16,32 @@ pub fn conv2d(
     strides: (usize, usize),
     padding: Padding,
 ) -> Result<Var> {
+    conv2d_activated(tape, x, filter, bias, strides, padding, false)
+}
+
+/// `relu(conv2d(x, filter) + bias)` in one op: the kernel applies ReLU before it stores the
+/// output, which saves a pass over the largest tensors of a CNN (and the same on the way
+/// back, where the mask is applied to the incoming gradient).
+pub fn conv2d_relu(
+    tape: &mut Tape,
+    x: Var,
+    filter: Var,
+    bias: Option<Var>,
+    strides: (usize, usize),
+    padding: Padding,
+) -> Result<Var> {
+    conv2d_activated(tape, x, filter, bias, strides, padding, true)
+}
+
+fn conv2d_activated(
+    tape: &mut Tape,
+    x: Var,
+    filter: Var,
+    bias: Option<Var>,
+    strides: (usize, usize),
+    padding: Padding,
+    relu: bool,
+) -> Result<Var> {
     let (xs, fs) = (tape.value(x).shape().to_vec(), tape.value(filter).shape().to_vec());
     if fs.len() != 4 || xs.len() != 4 || fs[2] != xs[3] {
         return Err(Error::shape(format!(
@@ -37,7 +63,7 @@ pub fn conv2d(
     }
     let mut out = Tensor::zeros(&g.output_shape());
     let bias_data = bias.map(|b| tape.value(b).data());
-    k::conv2d_forward(&g, tape.value(x).data(), tape.value(filter).data(), bias_data, out.data_mut());
+    k::conv2d_forward(&g, tape.value(x).data(), tape.value(filter).data(), bias_data, relu, out.data_mut());
     let mut inputs = vec![x, filter];
     inputs.extend(bias);
     // The first convolution's input is the data: its gradient (a whole backward GEMM and
@@ -46,8 +72,11 @@ pub fn conv2d(
     Ok(tape.push(
         out,
         &inputs,
-        Box::new(move |grad, inputs, _| {
+        Box::new(move |grad, inputs, out| {
             let (x, f) = (inputs[0], inputs[1]);
+            // Behind a ReLU the gradient flows only where the output is positive.
+            let masked = relu.then(|| super::activation::relu_grad(grad, out));
+            let grad = masked.as_ref().unwrap_or(grad);
             let gx = need_input_grad.then(|| {
                 let mut gx = Tensor::zeros(x.shape());
                 k::conv2d_backward_input(&g, grad.data(), f.data(), gx.data_mut());
@@ -98,10 +127,44 @@ mod tests {
     #[test]
     fn conv_op_gradients() {
         let check = Check::default();
-        let ins = [uniform(&[2, 5, 6, 3], 1, -1.0, 1.0), uniform(&[3, 2, 3, 4], 2, -1.0, 1.0), uniform(&[4], 3, -1.0, 1.0)];
+        let ins =
+            [uniform(&[2, 5, 6, 3], 1, -1.0, 1.0), uniform(&[3, 2, 3, 4], 2, -1.0, 1.0), uniform(&[4], 3, -1.0, 1.0)];
         check.run("conv2d valid", &ins, |t, v| conv2d(t, v[0], v[1], Some(v[2]), (1, 1), Padding::Valid));
         check.run("conv2d same s2", &ins, |t, v| conv2d(t, v[0], v[1], Some(v[2]), (2, 2), Padding::Same));
         check.run("conv2d no bias", &ins[..2], |t, v| conv2d(t, v[0], v[1], None, (1, 2), Padding::Same));
+    }
+
+    #[test]
+    fn fused_relu_equals_conv_then_relu() {
+        // Finite differences are unreliable here: a step moves many pre-activations, and
+        // any of them may cross ReLU's kink. Both parts are checked on their own (above and
+        // in ops::activation), so the fused op must agree with their composition.
+        let ins =
+            [uniform(&[2, 7, 6, 3], 1, -1.0, 1.0), uniform(&[3, 3, 3, 9], 2, -1.0, 1.0), uniform(&[9], 3, -1.0, 1.0)];
+        for (strides, padding) in [((1, 1), Padding::Same), ((2, 1), Padding::Valid)] {
+            let run = |fused: bool| {
+                let mut t = Tape::new();
+                let v: Vec<Var> = ins.iter().map(|x| t.leaf(x.clone(), true)).collect();
+                let y = if fused {
+                    conv2d_relu(&mut t, v[0], v[1], Some(v[2]), strides, padding).unwrap()
+                } else {
+                    let y = conv2d(&mut t, v[0], v[1], Some(v[2]), strides, padding).unwrap();
+                    crate::ops::relu(&mut t, y)
+                };
+                let w = uniform(t.value(y).shape(), 4, -1.0, 1.0);
+                t.backward_with(y, w).unwrap();
+                let mut all = vec![t.value(y).clone()];
+                all.extend(v.iter().map(|&x| t.grad(x).unwrap().clone()));
+                all
+            };
+            let (fused, composed) = (run(true), run(false));
+            assert!(fused[0].data().contains(&0.0), "some outputs are cut by the ReLU");
+            for (what, (a, b)) in ["output", "d input", "d filter", "d bias"].iter().zip(fused.iter().zip(&composed)) {
+                for (x, y) in a.data().iter().zip(b.data()) {
+                    assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{what} {strides:?} {padding:?}: {x} vs {y}");
+                }
+            }
+        }
     }
 
     #[test]

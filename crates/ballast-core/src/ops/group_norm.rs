@@ -17,8 +17,8 @@
 //! and dβ sum over rows, per block and then in block order (deterministic for any thread count).
 
 use crate::autograd::{Tape, Var};
-use crate::ops::norm::{affine_grads, affine_inputs};
 use crate::error::Error;
+use crate::ops::norm::{affine_grads, affine_inputs};
 use crate::parallel;
 use crate::tensor::shape_str;
 use crate::{Result, Tensor};

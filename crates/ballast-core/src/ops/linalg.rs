@@ -87,7 +87,9 @@ mod tests {
     #[test]
     fn gradients() {
         let check = Check::default();
-        check.run("matmul", &[uniform(&[3, 5], 1, -1.0, 1.0), uniform(&[5, 4], 2, -1.0, 1.0)], |t, v| matmul(t, v[0], v[1]));
+        check.run("matmul", &[uniform(&[3, 5], 1, -1.0, 1.0), uniform(&[5, 4], 2, -1.0, 1.0)], |t, v| {
+            matmul(t, v[0], v[1])
+        });
         let ins = [uniform(&[5, 7], 3, -1.0, 1.0), uniform(&[7, 3], 4, -1.0, 1.0), uniform(&[3], 5, -1.0, 1.0)];
         check.run("dense", &ins, |t, v| dense(t, v[0], v[1], Some(v[2])));
         check.run("dense without bias", &ins[..2], |t, v| dense(t, v[0], v[1], None));

@@ -332,7 +332,9 @@ fn train(
             // Renorm: dγ = Σ g·(x̂·r + d) = r·Σ g·x̂ + d·Σ g.
             let dgamma = has_gamma.then(|| match &rd {
                 None => to_f32(&sum_gx),
-                Some((r, d)) => (0..l.channels).map(|c| (r[c] as f64 * sum_gx[c] + d[c] as f64 * sum_g[c]) as f32).collect(),
+                Some((r, d)) => {
+                    (0..l.channels).map(|c| (r[c] as f64 * sum_gx[c] + d[c] as f64 * sum_g[c]) as f32).collect()
+                }
             });
             affine_grads(dx, dgamma, has_beta.then(|| to_f32(&sum_g)))
         }),
