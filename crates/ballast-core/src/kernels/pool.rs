@@ -95,23 +95,41 @@ impl Pool2dGeometry {
 /// Max pooling; padded positions never win (TF "same" semantics). argmax[i] = flat index
 /// into input of the max for output i (first max wins on ties; a NaN wins over numbers).
 pub fn max_pool2d_forward(g: &Pool2dGeometry, input: &[f32], out: &mut [f32], argmax: &mut [u32]) {
+    debug_assert_eq!(argmax.len(), out.len(), "max_pool2d: argmax length");
+    forward(g, input, out, Some(argmax));
+}
+
+/// Max pooling without the argmax a backward pass would need (inference): the same maxima,
+/// without writing an index per output.
+pub fn max_pool2d_inference(g: &Pool2dGeometry, input: &[f32], out: &mut [f32]) {
+    forward(g, input, out, None);
+}
+
+fn forward(g: &Pool2dGeometry, input: &[f32], out: &mut [f32], argmax: Option<&mut [u32]>) {
     debug_assert_eq!(input.len(), g.batch * g.image_len(), "max_pool2d: input length");
     debug_assert_eq!(out.len(), g.batch * g.out_image_len(), "max_pool2d: output length");
-    debug_assert_eq!(argmax.len(), out.len(), "max_pool2d: argmax length");
     let c = g.channels;
     let chunk = g.images_per_task() * g.out_image_len();
+    // Without an argmax the indices go to one row per task, overwritten pixel after pixel.
+    let rows = out.len().div_ceil(chunk.max(1));
+    let mut scratch = if argmax.is_none() { vec![0u32; rows * c] } else { Vec::new() };
+    let (argmax, arg_chunk) = match argmax {
+        Some(a) => (a, chunk),
+        None => (&mut scratch[..], c),
+    };
     // Each task locks only its own pair of chunks, so the locks are never contended; they
     // hand two disjoint mutable slices to a task without unsafe code.
     let tasks: Vec<Mutex<(&mut [f32], &mut [u32])>> =
-        out.chunks_mut(chunk).zip(argmax.chunks_mut(chunk)).map(Mutex::new).collect();
+        out.chunks_mut(chunk).zip(argmax.chunks_mut(arg_chunk)).map(Mutex::new).collect();
     parallel::for_each_task(tasks.len(), |t| {
         let mut guard = tasks[t].lock().unwrap_or_else(|e| e.into_inner());
         let (out, argmax) = &mut *guard;
-        let images = out.chunks_mut(g.out_image_len()).zip(argmax.chunks_mut(g.out_image_len()));
-        for (j, (out, argmax)) in images.enumerate() {
+        let per_pixel = argmax.len() == out.len();
+        for (j, out) in out.chunks_mut(g.out_image_len()).enumerate() {
             let n = t * g.images_per_task() + j;
-            let pixels = out.chunks_exact_mut(c).zip(argmax.chunks_exact_mut(c));
-            for (i, (best, arg)) in pixels.enumerate() {
+            for (i, best) in out.chunks_exact_mut(c).enumerate() {
+                let at = if per_pixel { j * g.out_image_len() + i * c } else { 0 };
+                let arg = &mut argmax[at..at + c];
                 let (y0, x0) = (i / g.out_w * g.stride_h, i % g.out_w * g.stride_w);
                 let ys = valid_taps(y0, g.pad_top, g.pool_h, g.in_h);
                 let xs = valid_taps(x0, g.pad_left, g.pool_w, g.in_w);
@@ -255,6 +273,9 @@ mod tests {
         max_pool2d_forward(g, input, &mut out, &mut arg);
         assert_eq!(out, want, "{g:?}");
         assert_eq!(arg, want_arg, "{g:?}");
+        let mut inferred = vec![f32::NAN; want.len()];
+        max_pool2d_inference(g, input, &mut inferred);
+        assert_eq!(inferred, want, "inference {g:?}");
 
         let grad_out: Vec<f32> = (0..out.len()).map(|_| rng.uniform(-1.0, 1.0)).collect();
         let mut want_gi = vec![0.0; input.len()];

@@ -105,6 +105,11 @@ pub fn max_pool2d(
 ) -> Result<Var> {
     let g = Pool2dGeometry::new(tape.value(x).shape(), pool, strides, padding)?;
     let mut out = Tensor::zeros(&g.output_shape());
+    if !tape.requires_grad(x) {
+        // Inference: no backward pass will ask where the maxima came from.
+        p::max_pool2d_inference(&g, tape.value(x).data(), out.data_mut());
+        return Ok(tape.constant(out));
+    }
     let mut argmax = vec![0u32; out.len()];
     p::max_pool2d_forward(&g, tape.value(x).data(), out.data_mut(), &mut argmax);
     Ok(tape.push(
