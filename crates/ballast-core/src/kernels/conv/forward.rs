@@ -120,13 +120,21 @@ impl<'a> Windows<'a> {
         let (g, k) = (self.g, self.g.patch_len());
         self.groups.clear();
         self.border.clear();
+        let mut walk = Walk::new(g, pixels.start);
         for q0 in pixels.clone().step_by(MR) {
             let real = q0..(q0 + MR).min(pixels.end);
             let mut starts = [0; MR];
-            let inside = starts.iter_mut().enumerate().all(|(i, s)| {
-                // A short group repeats its last pixel.
-                window_start(g, (q0 + i).min(real.end - 1)).map(|v| *s = v).is_some()
-            });
+            let mut inside = true;
+            for i in 0..MR {
+                if i < real.len() {
+                    match walk.next_start() {
+                        Some(s) => starts[i] = s,
+                        None => inside = false,
+                    }
+                } else {
+                    starts[i] = starts[i - 1]; // a short group repeats its last pixel
+                }
+            }
             let group = if inside {
                 Group { starts, row_stride: g.in_w * g.in_c, in_border: false }
             } else {
@@ -150,13 +158,42 @@ impl<'a> Windows<'a> {
     }
 }
 
-/// The input offset of output pixel `p`'s window, if the window lies inside the image.
-fn window_start(g: &Conv2dGeometry, p: usize) -> Option<usize> {
-    let pixels = g.out_h * g.out_w;
-    let (n, rem) = (p / pixels, p % pixels);
-    let (y0, x0) = (rem / g.out_w * g.stride_h, rem % g.out_w * g.stride_w);
-    let (y, x) = (y0.checked_sub(g.pad_top)?, x0.checked_sub(g.pad_left)?);
-    (y + g.kh <= g.in_h && x + g.kw <= g.in_w).then(|| ((n * g.in_h + y) * g.in_w + x) * g.in_c)
+/// Walks output pixels in order (image, row, column) with counters, giving each pixel's
+/// window: two divisions per block instead of two per pixel, which for the first layer
+/// (K = 9) cost as much as the multiply-adds.
+struct Walk<'a> {
+    g: &'a Conv2dGeometry,
+    n: usize,
+    oy: usize,
+    ox: usize,
+}
+
+impl<'a> Walk<'a> {
+    fn new(g: &'a Conv2dGeometry, p: usize) -> Self {
+        let (n, rem) = (p / (g.out_h * g.out_w), p % (g.out_h * g.out_w));
+        Walk { g, n, oy: rem / g.out_w, ox: rem % g.out_w }
+    }
+
+    /// The input offset of the current pixel's window if it lies inside the image (not over
+    /// the padding); then steps to the next pixel.
+    fn next_start(&mut self) -> Option<usize> {
+        let g = self.g;
+        let (y, x) = ((self.oy * g.stride_h).checked_sub(g.pad_top), (self.ox * g.stride_w).checked_sub(g.pad_left));
+        let start = match (y, x) {
+            (Some(y), Some(x)) if y + g.kh <= g.in_h && x + g.kw <= g.in_w => {
+                Some(((self.n * g.in_h + y) * g.in_w + x) * g.in_c)
+            }
+            _ => None,
+        };
+        self.ox += 1;
+        if self.ox == g.out_w {
+            (self.ox, self.oy) = (0, self.oy + 1);
+            if self.oy == g.out_h {
+                (self.oy, self.n) = (0, self.n + 1);
+            }
+        }
+        start
+    }
 }
 
 /// One MR×NR tile: `act(init + Σ window · panel)` for the group's pixels.
