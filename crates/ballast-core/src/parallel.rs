@@ -14,8 +14,26 @@ static TASKS_BY_THREAD: [AtomicU64; MAX_TRACKED] = [const { AtomicU64::new(0) };
 /// 0 means "every thread of the pool".
 static THREAD_LIMIT: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// Set while this thread runs one share of a data-parallel job (see [`serially`]).
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every kernel it calls on this thread alone: for jobs that are already split
+/// across the pool at a coarser grain (a batch in chunks), where splitting each kernel again
+/// would only add fork-join overhead and scatter a chunk's data over both cores' caches.
+pub fn serially<T>(f: impl FnOnce() -> T) -> T {
+    let outer = SERIAL.with(|s| s.replace(true));
+    let result = f();
+    SERIAL.with(|s| s.set(outer));
+    result
+}
+
 /// Number of threads kernels may use right now.
 pub fn threads() -> usize {
+    if SERIAL.with(|s| s.get()) {
+        return 1;
+    }
     let pool = pool_size();
     match THREAD_LIMIT.load(Ordering::Relaxed) {
         0 => pool,
@@ -99,6 +117,35 @@ where
         .map(|i| {
             record_task();
             task(i)
+        })
+        .collect()
+}
+
+/// Like [`map_tasks`], with per-worker state: `init` makes a state for each share of the
+/// tasks a worker takes on (rayon calls it once per split it runs, a few times per thread),
+/// and `task` borrows it mutably.
+pub fn map_tasks_with<S, T, I, F>(n: usize, init: I, task: F) -> Vec<T>
+where
+    T: Send,
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, usize) -> T + Sync + Send,
+{
+    #[cfg(feature = "threads")]
+    if n > 1 && threads() > 1 {
+        use rayon::prelude::*;
+        return (0..n)
+            .into_par_iter()
+            .map_init(&init, |state, i| {
+                record_task();
+                task(state, i)
+            })
+            .collect();
+    }
+    let mut state = init();
+    (0..n)
+        .map(|i| {
+            record_task();
+            task(&mut state, i)
         })
         .collect()
 }

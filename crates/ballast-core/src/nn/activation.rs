@@ -46,6 +46,7 @@ impl Activation {
 }
 
 /// Keras' `Activation` layer.
+#[derive(Clone)]
 pub struct ActivationLayer {
     name: String,
     trainable: bool,

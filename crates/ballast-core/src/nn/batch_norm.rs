@@ -87,13 +87,14 @@ impl Default for BatchNormConfig {
 }
 
 /// Sums of per-batch statistics while recalibrating.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Recalibration {
     batches: usize,
     sum_mean: Vec<f64>,
     sum_second_moment: Vec<f64>,
 }
 
+#[derive(Clone)]
 pub struct BatchNorm {
     name: String,
     trainable: bool,

@@ -39,6 +39,7 @@ impl Conv2dConfig {
     }
 }
 
+#[derive(Clone)]
 pub struct Conv2d {
     name: String,
     trainable: bool,

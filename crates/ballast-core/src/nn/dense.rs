@@ -32,6 +32,7 @@ impl DenseConfig {
     }
 }
 
+#[derive(Clone)]
 pub struct Dense {
     name: String,
     trainable: bool,

@@ -7,6 +7,7 @@ use crate::ops::dropout::dropout;
 use crate::rng::Rng;
 use crate::Result;
 
+#[derive(Clone)]
 pub struct Dropout {
     name: String,
     trainable: bool,

@@ -88,6 +88,7 @@ pub(super) fn check_epsilon(epsilon: f32) -> Result<()> {
     Ok(())
 }
 
+#[derive(Clone)]
 pub struct GroupNorm {
     name: String,
     trainable: bool,

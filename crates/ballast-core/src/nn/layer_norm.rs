@@ -39,6 +39,7 @@ impl Default for LayerNormConfig {
     }
 }
 
+#[derive(Clone)]
 pub struct LayerNorm {
     name: String,
     trainable: bool,

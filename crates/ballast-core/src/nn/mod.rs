@@ -72,7 +72,7 @@ pub struct Ctx<'a> {
     pub logits: bool,
 }
 
-pub trait Layer: Send {
+pub trait Layer: Send + Sync {
     /// Unique within a model; prefixes the names of its weights.
     fn name(&self) -> &str;
     fn set_name(&mut self, name: String);
@@ -112,6 +112,8 @@ pub trait Layer: Send {
     fn ends_in_softmax(&self) -> bool {
         false
     }
+    /// A copy of the layer with its weights and state (inference on several threads at once).
+    fn clone_box(&self) -> Box<dyn Layer>;
     /// For downcasting (BN recalibration and folding).
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
     fn as_any(&self) -> &dyn std::any::Any;
@@ -122,8 +124,8 @@ pub(crate) fn layer_error(layer: &dyn Layer, err: crate::Error) -> crate::Error 
     crate::Error { kind: err.kind, message: format!("layer '{}' ({}): {}", layer.name(), layer.kind(), err.message) }
 }
 
-/// Implements the name/trainable/any boilerplate of [`Layer`] for a struct with `name` and
-/// `trainable` fields.
+/// Implements the name/trainable/clone/any boilerplate of [`Layer`] for a `Clone` struct with
+/// `name` and `trainable` fields.
 macro_rules! layer_common {
     ($kind:literal) => {
         fn name(&self) -> &str {
@@ -140,6 +142,9 @@ macro_rules! layer_common {
         }
         fn set_trainable(&mut self, trainable: bool) {
             self.trainable = trainable;
+        }
+        fn clone_box(&self) -> Box<dyn Layer> {
+            Box::new(self.clone())
         }
         fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
             self

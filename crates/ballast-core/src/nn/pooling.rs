@@ -10,6 +10,7 @@ use crate::rng::Rng;
 use crate::tensor::shape_str;
 use crate::Result;
 
+#[derive(Clone)]
 pub struct MaxPool2d {
     name: String,
     trainable: bool,
@@ -44,6 +45,7 @@ impl Layer for MaxPool2d {
     }
 }
 
+#[derive(Clone)]
 pub struct Flatten {
     name: String,
     trainable: bool,

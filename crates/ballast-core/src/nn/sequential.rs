@@ -30,6 +30,19 @@ pub struct Sequential {
     outputs: Vec<Var>,
 }
 
+impl Clone for Sequential {
+    fn clone(&self) -> Self {
+        Sequential {
+            layers: self.layers.iter().map(|l| l.clone_box()).collect(),
+            input_shape: self.input_shape.clone(),
+            output_shapes: self.output_shapes.clone(),
+            built: self.built,
+            forward_ms: self.forward_ms.clone(),
+            outputs: self.outputs.clone(),
+        }
+    }
+}
+
 /// Keras' default layer names: `conv2d`, `conv2d_1`, `batch_normalization`, ...
 fn snake_case(kind: &str) -> String {
     match kind {
@@ -172,9 +185,14 @@ impl Sequential {
         Ok((h, param_vars))
     }
 
-    /// Milliseconds per layer of the last forward pass.
+    /// Milliseconds per layer of the last forward pass (of a `predict` split across threads:
+    /// summed over its chunks, so thread time rather than wall time).
     pub fn forward_ms(&self) -> &[f64] {
         &self.forward_ms
+    }
+
+    pub(crate) fn set_forward_ms(&mut self, ms: Vec<f64>) {
+        self.forward_ms = ms;
     }
 
     /// Runs the layer named `name` alone on `x` (no gradients). In training mode BN uses

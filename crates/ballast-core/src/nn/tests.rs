@@ -170,3 +170,35 @@ fn folding_bn_into_conv_and_dense_keeps_the_outputs() {
         assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-2), "{a} vs {b}");
     }
 }
+
+#[test]
+fn predict_split_across_threads_is_bitwise_one_pass() {
+    // A trained model (moving statistics away from their defaults), a batch of 70: chunks of
+    // 32, 32 and 6 on the pool; one pass on one thread; and every row on its own.
+    let mut model =
+        Model::new(small_cnn(true), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
+    let x = normal(&[70, 6, 6, 2], 31, 1.0, 0.0);
+    let y = crate::data::one_hot(&(0..70).map(|i| i % 5).collect::<Vec<u32>>(), 5).unwrap();
+    for _ in 0..5 {
+        model.train_step(&x, &y).unwrap();
+    }
+    let _guard = crate::parallel::tests::LIMIT_LOCK.lock().unwrap();
+    crate::parallel::set_thread_limit(None);
+    crate::parallel::take_task_counts();
+    let split = model.predict(&x).unwrap();
+    let ran_on_pool = crate::parallel::take_task_counts()[1..].iter().any(|&c| c > 0);
+    crate::parallel::set_thread_limit(Some(1));
+    let whole = model.predict(&x).unwrap();
+    crate::parallel::set_thread_limit(None);
+    assert!(ran_on_pool || crate::parallel::pool_size() == 1);
+    assert_eq!(split.shape(), [70, 5]);
+    assert_eq!(split, whole);
+    for i in [0, 31, 32, 69] {
+        let row = Tensor::new(x.data()[i * 72..(i + 1) * 72].to_vec(), &[1, 6, 6, 2]).unwrap();
+        assert_eq!(model.predict(&row).unwrap().data(), &whole.data()[i * 5..(i + 1) * 5], "row {i}");
+    }
+    // A wrong shape is refused before any chunk runs.
+    let err = model.predict(&normal(&[40, 6, 5, 2], 1, 1.0, 0.0)).unwrap_err();
+    assert_eq!(err.kind, crate::ErrorKind::Shape);
+    assert!(err.message.contains("[40, 6, 5, 2]"), "{}", err.message);
+}
