@@ -1,5 +1,7 @@
 // Inference of the tutorial's CNN at batch 1000 in Node: images/s of `predict` on 1 thread and
-// on the whole pool, and the milliseconds of each layer (the core's forward profile).
+// on the whole pool, and the milliseconds of each layer (the core's forward profile). On the
+// pool, predict runs chunks of the batch on every thread at once, so a layer's figure there
+// is thread time summed over the chunks, comparable with the 1-thread column.
 // Settings alternate round by round so noise hits them alike; each figure is the median.
 // Usage: node packages/ballast/bench/predict.mjs [--batch 1000] [--rounds 7] [--variant seed]
 import { parseArgs } from 'node:util';
@@ -46,7 +48,7 @@ console.log(`|---|${columns.map(() => '---').join('|')}|`);
 const row = (label, f) => console.log(`| ${label} | ${limits.map((l) => f(runs.get(l))).join(' | ')} |`);
 row('predict, ms', (v) => median(v.map((r) => r.ms)).toFixed(1));
 row('images/s', (v) => Math.round(batch / median(v.map((r) => r.ms)) * 1000));
-names.forEach((name, i) => row(`${name}, ms`, (v) => median(v.map((r) => r.layers[i])).toFixed(1)));
+names.forEach((name, i) => row(`${name}, thread-ms`, (v) => median(v.map((r) => r.layers[i])).toFixed(1)));
 const [one, all] = limits.map((l) => median(runs.get(l).map((r) => r.ms)));
 console.log(`\n${env.threads} threads / 1 thread: ${(one / all).toFixed(2)}x`);
 model.dispose();
