@@ -159,8 +159,7 @@ impl<'a> Windows<'a> {
 }
 
 /// Walks output pixels in order (image, row, column) with counters, giving each pixel's
-/// window: two divisions per block instead of two per pixel, which for the first layer
-/// (K = 9) cost as much as the multiply-adds.
+/// window: two divisions per block instead of two per pixel.
 struct Walk<'a> {
     g: &'a Conv2dGeometry,
     n: usize,
