@@ -23,10 +23,15 @@ thread_local! {
 /// across the pool at a coarser grain (a batch in chunks), where splitting each kernel again
 /// would only add fork-join overhead and scatter a chunk's data over both cores' caches.
 pub fn serially<T>(f: impl FnOnce() -> T) -> T {
-    let outer = SERIAL.with(|s| s.replace(true));
-    let result = f();
-    SERIAL.with(|s| s.set(outer));
-    result
+    /// Restores the thread's previous setting when dropped, even if `f` unwinds.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SERIAL.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(SERIAL.with(|s| s.replace(true)));
+    f()
 }
 
 /// Number of threads kernels may use right now.
