@@ -182,4 +182,16 @@ pub(crate) mod tests {
 
     /// The thread limit is process-wide; tests that change it hold this lock.
     pub(crate) static LIMIT_LOCK: Mutex<()> = Mutex::new(());
+
+    #[test]
+    fn serially_keeps_kernels_on_the_calling_thread_and_then_restores() {
+        let _guard = LIMIT_LOCK.lock().unwrap();
+        let before = super::threads();
+        let inside = super::serially(|| (super::threads(), super::serially(super::threads), super::threads()));
+        assert_eq!(inside, (1, 1, 1));
+        assert_eq!(super::threads(), before);
+        let unwound = std::panic::catch_unwind(|| super::serially(|| panic!("a failing task")));
+        assert!(unwound.is_err());
+        assert_eq!(super::threads(), before, "restored after a panic too");
+    }
 }
