@@ -112,7 +112,7 @@ function batchesOf(order: Uint32Array, batchSize: number): Uint32Array[] {
   return out;
 }
 
-const nextTick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+const nextTick = () => platform().yieldToEventLoop();
 
 export class Sequential {
   readonly layers: Layer[];

