@@ -46,15 +46,19 @@ impl ChannelLayout {
 /// vectorizable, the f64 totals keep sums over millions of values accurate.
 const FLUSH_ROWS: usize = 32;
 
-/// Per-channel sums of `f(a, b, channel) -> (u, v)` over two same-shaped inputs, computed over
-/// blocks of rows on the pool and combined in block order (deterministic for any thread count).
-fn channel_sums(
+/// Per-channel sums of `f(a, b, params[channel]) -> (u, v)` over two same-shaped inputs,
+/// computed over blocks of rows on the pool and combined in block order (deterministic for any
+/// thread count). The per-channel parameters come in as a slice rather than being looked up
+/// by index inside `f`, so the channels-last loop is a plain zip that LLVM vectorizes.
+fn channel_sums<P: Copy + Sync>(
     l: ChannelLayout,
     a: &[f32],
     b: &[f32],
-    f: impl Fn(f32, f32, usize) -> (f32, f32) + Sync + Send,
+    params: &[P],
+    f: impl Fn(f32, f32, P) -> (f32, f32) + Sync + Send,
 ) -> (Vec<f64>, Vec<f64>) {
     let (ch, inner) = (l.channels, l.inner);
+    assert_eq!(params.len(), ch, "one parameter per channel");
     let rows = l.block_rows();
     let partials = parallel::map_tasks(l.outer.div_ceil(rows), |blk| {
         let (mut sa, mut sb) = (vec![0.0f64; ch], vec![0.0f64; ch]);
@@ -73,16 +77,17 @@ fn channel_sums(
             let (ra, rb) = (&a[base..base + ch * inner], &b[base..base + ch * inner]);
             if inner == 1 {
                 // Channels last: one contiguous row of all channels.
-                for c in 0..ch {
-                    let (u, v) = f(ra[c], rb[c], c);
-                    ta[c] += u;
-                    tb[c] += v;
+                let sums = ta.iter_mut().zip(tb.iter_mut());
+                for (((&a, &b), &p), (ta, tb)) in ra.iter().zip(rb).zip(params).zip(sums) {
+                    let (u, v) = f(a, b, p);
+                    *ta += u;
+                    *tb += v;
                 }
             } else {
-                for c in 0..ch {
+                for (c, &p) in params.iter().enumerate() {
                     let (mut su, mut sv) = (0.0f32, 0.0f32);
-                    for i in c * inner..(c + 1) * inner {
-                        let (u, v) = f(ra[i], rb[i], c);
+                    for (&a, &b) in ra[c * inner..(c + 1) * inner].iter().zip(&rb[c * inner..(c + 1) * inner]) {
+                        let (u, v) = f(a, b, p);
                         su += u;
                         sv += v;
                     }
@@ -105,15 +110,18 @@ fn channel_sums(
     (sa, sb)
 }
 
-/// Fills `out[i] = f(a[i], b[i], channel of i)` in parallel blocks of rows.
-fn channel_map(
+/// Fills `out[i] = f(a[i], b[i], params[channel of i])` in parallel blocks of rows (the
+/// parameters as a slice for the same reason as in [`channel_sums`]).
+fn channel_map<P: Copy + Sync>(
     l: ChannelLayout,
     out: &mut [f32],
     a: &[f32],
     b: &[f32],
-    f: impl Fn(f32, f32, usize) -> f32 + Sync + Send,
+    params: &[P],
+    f: impl Fn(f32, f32, P) -> f32 + Sync + Send,
 ) {
     let (ch, inner) = (l.channels, l.inner);
+    assert_eq!(params.len(), ch, "one parameter per channel");
     let block = l.block_rows() * ch * inner;
     parallel::for_each_chunk_mut(out, block, |blk, dst| {
         let start = blk * block;
@@ -122,12 +130,15 @@ fn channel_map(
             dst.chunks_exact_mut(ch * inner).zip(a.chunks_exact(ch * inner)).zip(b.chunks_exact(ch * inner))
         {
             if inner == 1 {
-                for c in 0..ch {
-                    d[c] = f(a[c], b[c], c);
+                for (((d, &a), &b), &p) in d.iter_mut().zip(a).zip(b).zip(params) {
+                    *d = f(a, b, p);
                 }
             } else {
-                for (i, d) in d.iter_mut().enumerate() {
-                    *d = f(a[i], b[i], i / inner);
+                let rows = d.chunks_exact_mut(inner).zip(a.chunks_exact(inner)).zip(b.chunks_exact(inner));
+                for (((d, a), b), &p) in rows.zip(params) {
+                    for ((d, &a), &b) in d.iter_mut().zip(a).zip(b) {
+                        *d = f(a, b, p);
+                    }
                 }
             }
         }
@@ -283,10 +294,10 @@ fn train(
     check_param(tape, beta, "beta", &l, &shape)?;
     let xs = tape.value(x).data();
     let m = l.count() as f64;
-    let (sum, _) = channel_sums(l, xs, xs, |x, _, _| (x, 0.0));
+    let (sum, _) = channel_sums(l, xs, xs, &vec![(); l.channels], |x, _, _| (x, 0.0));
     let mean: Vec<f32> = sum.iter().map(|s| (s / m) as f32).collect();
     // Two passes (mean, then squared deviations) avoid the cancellation of E[x²] − E[x]².
-    let (sq, _) = channel_sums(l, xs, xs, |x, _, c| ((x - mean[c]) * (x - mean[c]), 0.0));
+    let (sq, _) = channel_sums(l, xs, xs, &mean, |x, _, m| ((x - m) * (x - m), 0.0));
     let variance: Vec<f64> = sq.iter().map(|s| s / m).collect();
     let inv_std: Vec<f32> = variance.iter().map(|v| (1.0 / (v + epsilon as f64).sqrt()) as f32).collect();
     let mut gamma_c = gamma.map_or_else(|| vec![1.0; l.channels], |g| tape.value(g).data().to_vec());
@@ -303,9 +314,9 @@ fn train(
     }
     // y = γ·(x − μ)/σ + β as one multiply-add per value.
     let scale: Vec<f32> = (0..l.channels).map(|c| gamma_c[c] * inv_std[c]).collect();
-    let shift: Vec<f32> = (0..l.channels).map(|c| beta_c[c] - mean[c] * scale[c]).collect();
+    let affine: Vec<(f32, f32)> = (0..l.channels).map(|c| (scale[c], beta_c[c] - mean[c] * scale[c])).collect();
     let mut y = Tensor::zeros(&shape);
-    channel_map(l, y.data_mut(), xs, xs, |x, _, c| x * scale[c] + shift[c]);
+    channel_map(l, y.data_mut(), xs, xs, &affine, |x, _, (scale, shift)| x * scale + shift);
 
     let stats = BatchStats { mean: mean.clone(), variance: variance.iter().map(|&v| v as f32).collect() };
     let inputs = affine_inputs(x, gamma, beta);
@@ -317,7 +328,7 @@ fn train(
             let (gs, xs) = (grad.data(), inputs[0].data());
             // With x̂ = (x − μ)/σ: dβ = Σg, dγ = Σg·x̂, and
             // dx = γ/σ · (g − mean(g) − x̂·mean(g·x̂)), i.e. A·g + B·x + C per channel.
-            let (sum_g, sum_gd) = channel_sums(l, gs, xs, |g, x, c| (g, g * (x - mean[c])));
+            let (sum_g, sum_gd) = channel_sums(l, gs, xs, &mean, |g, x, m| (g, g * (x - m)));
             let sum_gx: Vec<f64> = (0..l.channels).map(|c| sum_gd[c] * inv_std[c] as f64).collect();
             let coef: Vec<(f32, f32, f32)> = (0..l.channels)
                 .map(|c| {
@@ -328,7 +339,7 @@ fn train(
                 })
                 .collect();
             let mut dx = Tensor::zeros(grad.shape());
-            channel_map(l, dx.data_mut(), gs, xs, |g, x, c| coef[c].0 * g + coef[c].1 * x + coef[c].2);
+            channel_map(l, dx.data_mut(), gs, xs, &coef, |g, x, (a, b, c)| a * g + b * x + c);
             // Renorm: dγ = Σ g·(x̂·r + d) = r·Σ g·x̂ + d·Σ g.
             let dgamma = has_gamma.then(|| match &rd {
                 None => to_f32(&sum_gx),
@@ -375,9 +386,10 @@ pub fn batch_norm_inference(
     let mean = mean.to_vec();
     let xs = tape.value(x).data();
     let scale: Vec<f32> = (0..l.channels).map(|c| gamma_c[c] * inv_std[c]).collect();
-    let shift: Vec<f32> = (0..l.channels).map(|c| beta_c[c] - mean[c] * scale[c]).collect();
+    let affine: Vec<(f32, f32)> = (0..l.channels).map(|c| (scale[c], beta_c[c] - mean[c] * scale[c])).collect();
     let mut y = Tensor::zeros(&shape);
-    channel_map(l, y.data_mut(), xs, xs, |x, _, c| x * scale[c] + shift[c]);
+    channel_map(l, y.data_mut(), xs, xs, &affine, |x, _, (scale, shift)| x * scale + shift);
+    let centre: Vec<(f32, f32)> = (0..l.channels).map(|c| (mean[c], inv_std[c])).collect();
     let inputs = affine_inputs(x, gamma, beta);
     let (has_gamma, has_beta) = (gamma.is_some(), beta.is_some());
     Ok(tape.push(
@@ -386,8 +398,8 @@ pub fn batch_norm_inference(
         Box::new(move |grad, inputs, _| {
             let (gs, xs) = (grad.data(), inputs[0].data());
             let mut dx = Tensor::zeros(grad.shape());
-            channel_map(l, dx.data_mut(), gs, gs, |g, _, c| g * scale[c]);
-            let (sum_g, sum_gx) = channel_sums(l, gs, xs, |g, x, c| (g, g * (x - mean[c]) * inv_std[c]));
+            channel_map(l, dx.data_mut(), gs, gs, &scale, |g, _, s| g * s);
+            let (sum_g, sum_gx) = channel_sums(l, gs, xs, &centre, |g, x, (m, s)| (g, g * (x - m) * s));
             affine_grads(dx, has_gamma.then(|| to_f32(&sum_gx)), has_beta.then(|| to_f32(&sum_g)))
         }),
     ))
@@ -428,7 +440,7 @@ mod tests {
         let (y, stats) = batch_norm_train(&mut t, x, None, None, 3, 1e-5).unwrap();
         let l = ChannelLayout::new(&[8, 5, 5, 3], 3).unwrap();
         let ys = t.value(y).data();
-        let (s, sq) = channel_sums(l, ys, ys, |y, _, _| (y, y * y));
+        let (s, sq) = channel_sums(l, ys, ys, &[(); 3], |y, _, _| (y, y * y));
         for c in 0..3 {
             assert!((s[c] / 200.0).abs() < 1e-5);
             assert!((sq[c] / 200.0 - 1.0).abs() < 1e-3);
