@@ -119,6 +119,12 @@ pub trait Layer: Send + Sync {
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
+impl Clone for Box<dyn Layer> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
 /// `"layer 'conv2d_1' (Conv2D): message"` — every layer error starts like this.
 pub(crate) fn layer_error(layer: &dyn Layer, err: crate::Error) -> crate::Error {
     crate::Error { kind: err.kind, message: format!("layer '{}' ({}): {}", layer.name(), layer.kind(), err.message) }

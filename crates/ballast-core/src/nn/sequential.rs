@@ -18,7 +18,7 @@ pub struct LayerInfo {
     pub non_trainable_params: usize,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Sequential {
     layers: Vec<Box<dyn Layer>>,
     input_shape: Vec<usize>,
@@ -28,19 +28,6 @@ pub struct Sequential {
     forward_ms: Vec<f64>,
     /// Each layer's output on the tape of the last forward pass.
     outputs: Vec<Var>,
-}
-
-impl Clone for Sequential {
-    fn clone(&self) -> Self {
-        Sequential {
-            layers: self.layers.iter().map(|l| l.clone_box()).collect(),
-            input_shape: self.input_shape.clone(),
-            output_shapes: self.output_shapes.clone(),
-            built: self.built,
-            forward_ms: self.forward_ms.clone(),
-            outputs: self.outputs.clone(),
-        }
-    }
 }
 
 /// Keras' default layer names: `conv2d`, `conv2d_1`, `batch_normalization`, ...
