@@ -95,8 +95,8 @@ function onMessage(message) {
       return onModel(message);
     case 'state':
       return onState(message);
-    case 'batch':
-      return onBatch(message);
+    case 'batches':
+      return onBatches(message.steps);
     case 'epoch':
       return onEpoch(message);
     case 'done':
@@ -314,19 +314,43 @@ function onState({ state: s, epochs, batches }) {
 
 let lastPredict = 0;
 
-function onBatch(m) {
+/** Steps arrive in groups (see train-worker.js): every point goes on the charts, which then
+ * redraw, and the figures show the last step, once per group. */
+function onBatches(steps) {
+  let smooth;
+  for (const m of steps) smooth = recordBatch(m);
+  const m = steps.at(-1);
+  for (const chart of [charts.loss, charts.acc, charts.speed, gradChart]) chart?.update();
+  for (const c of bnCharts) {
+    c.mean.update();
+    c.variance.update();
+  }
+  const plan = state.plan ?? { epochs: 1, batches: m.batches };
+  const total = Math.min(plan.epochs * plan.batches, intParam('steps') ?? Infinity);
+  $('progress-bar').style.width = `${((100 * m.step) / total).toFixed(1)}%`;
+  $('stat-step').textContent = number.format(m.step);
+  $('stat-epoch').textContent = `${m.epoch + 1} / ${plan.epochs}`;
+  $('stat-loss').textContent = smooth.loss.toFixed(3);
+  $('stat-acc').textContent = `${(smooth.acc * 100).toFixed(1)}%`;
+  $('stat-speed').textContent = number.format(Math.round(smooth.speed));
+  if (state.phase === 'training') {
+    setStatus(`Epoch ${m.epoch + 1}/${plan.epochs}, batch ${m.batch + 1}/${m.batches}: about ${formatSeconds(m.etaSeconds)} left in this epoch.`);
+  }
+  // Let a drawing's prediction follow the training.
+  if (drawing && performance.now() - lastPredict > 1000) predictDrawing();
+}
+
+/** Adds one step's points to the charts' data; returns the smoothed loss, accuracy and speed. */
+function recordBatch(m) {
   state.step = m.step;
-  const smoothLoss = series.loss(m.loss);
-  const smoothAcc = series.acc(m.acc);
-  const smoothSpeed = series.speed(m.imagesPerSecond);
+  const smooth = { loss: series.loss(m.loss), acc: series.acc(m.acc), speed: series.speed(m.imagesPerSecond) };
   const push = (chart, values) => {
     chart.data[0].push(m.step);
     values.forEach((v, i) => chart.data[i + 1].push(v));
-    chart.update();
   };
-  push(charts.loss, [m.loss, smoothLoss, null, null]);
-  push(charts.acc, [m.acc, smoothAcc, null, null]);
-  push(charts.speed, [m.imagesPerSecond, smoothSpeed]);
+  push(charts.loss, [m.loss, smooth.loss, null, null]);
+  push(charts.acc, [m.acc, smooth.acc, null, null]);
+  push(charts.speed, [m.imagesPerSecond, smooth.speed]);
   if (m.gradients) {
     gradChart.data[0].push(m.step);
     state.gradients.forEach((layer, i) => {
@@ -339,30 +363,13 @@ function onBatch(m) {
       // A log scale has no place for zero or a non-finite value: those are gaps.
       gradChart.data[i + 1].push(norm > 0 && Number.isFinite(norm) ? norm : null);
     });
-    gradChart.update();
   }
   for (const layer of m.bn ?? []) {
     const c = bnCharts.find((b) => b.name === layer.name);
     if (!c) continue;
-    for (const [chart, values] of [[c.mean, layer.mean], [c.variance, layer.variance]]) {
-      chart.data[0].push(m.step);
-      values.forEach((v, i) => chart.data[i + 1].push(v));
-      chart.update();
-    }
+    for (const [chart, values] of [[c.mean, layer.mean], [c.variance, layer.variance]]) push(chart, values);
   }
-  const plan = state.plan ?? { epochs: 1, batches: m.batches };
-  const total = Math.min(plan.epochs * plan.batches, intParam('steps') ?? Infinity);
-  $('progress-bar').style.width = `${((100 * m.step) / total).toFixed(1)}%`;
-  $('stat-step').textContent = number.format(m.step);
-  $('stat-epoch').textContent = `${m.epoch + 1} / ${plan.epochs}`;
-  $('stat-loss').textContent = smoothLoss.toFixed(3);
-  $('stat-acc').textContent = `${(smoothAcc * 100).toFixed(1)}%`;
-  $('stat-speed').textContent = number.format(Math.round(smoothSpeed));
-  if (state.phase === 'training') {
-    setStatus(`Epoch ${m.epoch + 1}/${plan.epochs}, batch ${m.batch + 1}/${m.batches}: about ${formatSeconds(m.etaSeconds)} left in this epoch.`);
-  }
-  // Let a drawing's prediction follow the training.
-  if (drawing && performance.now() - lastPredict > 1000) predictDrawing();
+  return smooth;
 }
 
 function onEpoch(m) {

@@ -102,12 +102,23 @@ const handlers = {
     const batches = Math.ceil(n / batchSize);
     // A step limit decides the number of epochs; one that ends mid-epoch stops it there.
     if (steps) epochs = Math.ceil(steps / batches);
-    // About 100 points per epoch for the BN plots, whatever the epoch's length.
-    const bnEvery = Math.max(1, Math.round(batches / 100));
     run = { paused: false, stop: false, resume: null };
     post({ type: 'state', state: 'training', epochs, batches });
 
     let step = 0;
+    // Steps go to the page in groups, at most five times a second. One message per step, with
+    // the page's text, layout and chart updates it sets off, took enough of a 2-core machine
+    // to slow the two pool threads by about a sixth. The BN statistics ride on each group's
+    // last step.
+    let pending = [];
+    let lastPost = performance.now();
+    const postSteps = () => {
+      if (pending.length === 0) return;
+      pending.at(-1).bn = bnStats();
+      post({ type: 'batches', steps: pending });
+      pending = [];
+      lastPost = performance.now();
+    };
     // Throughput counts the training steps only: not the plots' messages, pauses or validation.
     let last = performance.now();
     let trainSeconds = 0, trainImages = 0, steadySeconds = 0, steadyImages = 0;
@@ -147,8 +158,7 @@ const handlers = {
               steadySeconds += seconds;
               steadyImages += images;
             }
-            const message = {
-              type: 'batch',
+            pending.push({
               step,
               epoch: logs.epoch,
               batch,
@@ -159,12 +169,14 @@ const handlers = {
               etaSeconds: logs.etaSeconds,
               // Only the gradient norms are plotted: a name and a number per trainable layer.
               gradients: logs.gradients.map(({ name, gradNorm }) => ({ name, gradNorm })),
-            };
-            if (step % bnEvery === 0 || batch === logs.batches - 1) message.bn = bnStats();
-            post(message);
-            if (run.stop || (steps && step >= steps && batch < logs.batches - 1)) throw STOP;
+            });
+            const stopping = run.stop || (steps && step >= steps && batch < logs.batches - 1);
+            // An epoch's last step goes out before the 'epoch' message that annotates it.
+            if (stopping || batch === logs.batches - 1 || performance.now() - lastPost >= 200) postSteps();
+            if (stopping) throw STOP;
             await yieldToMessages();
             if (run.paused) {
+              postSteps();
               post({ type: 'state', state: 'paused' });
               await new Promise((resolve) => (run.resume = resolve));
               if (run.stop) throw STOP;
