@@ -27,6 +27,7 @@
 //! Any rank ≥ 2; statistics per index of `axis` (default −1, the channels of NHWC) over every
 //! other axis: N·H·W values for images, N for `[batch, features]`.
 
+use super::group_norm::affine_vars;
 use super::{layer_common, Ctx, Initializer, Layer, Param};
 use crate::autograd::Var;
 use crate::error::Error;
@@ -286,9 +287,7 @@ impl Layer for BatchNorm {
 
     fn forward(&mut self, ctx: &mut Ctx, x: Var, params: &[Var]) -> Result<Var> {
         let cfg = self.config;
-        let mut p = params.iter().copied();
-        let gamma = cfg.scale.then(|| p.next()).flatten();
-        let beta = cfg.center.then(|| p.next()).flatten();
+        let (gamma, beta) = affine_vars(params, cfg.scale, cfg.center);
         let batch_mode = (ctx.training && self.trainable) || self.recalibration.is_some();
         if !batch_mode {
             let (mean, var) = (self.moving[0].value.data().to_vec(), self.moving[1].value.data().to_vec());

@@ -81,6 +81,13 @@ pub(super) fn affine_params(
     params
 }
 
+/// γ and β among a normalization layer's parameters on the tape, laid out as
+/// [`affine_params`] made them (γ first, each only when enabled).
+pub(super) fn affine_vars(params: &[Var], scale: bool, center: bool) -> (Option<Var>, Option<Var>) {
+    let mut p = params.iter().copied();
+    (scale.then(|| p.next()).flatten(), center.then(|| p.next()).flatten())
+}
+
 pub(super) fn check_epsilon(epsilon: f32) -> Result<()> {
     if !(epsilon > 0.0) {
         return Err(Error::argument(format!("epsilon must be positive, got {epsilon}")));
@@ -131,9 +138,7 @@ impl Layer for GroupNorm {
 
     fn forward(&mut self, ctx: &mut Ctx, x: Var, params: &[Var]) -> Result<Var> {
         let cfg = self.config;
-        let mut p = params.iter().copied();
-        let gamma = cfg.scale.then(|| p.next()).flatten();
-        let beta = cfg.center.then(|| p.next()).flatten();
+        let (gamma, beta) = affine_vars(params, cfg.scale, cfg.center);
         group_norm(ctx.tape, x, gamma, beta, self.axis, cfg.groups, cfg.epsilon)
     }
 

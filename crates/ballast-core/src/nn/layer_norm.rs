@@ -6,7 +6,7 @@
 //! is what is offered here. Nothing depends on the batch: no moving statistics, the same
 //! computation in training and inference.
 
-use super::group_norm::{affine_params, check_epsilon, resolve_axis};
+use super::group_norm::{affine_params, affine_vars, check_epsilon, resolve_axis};
 use super::{layer_common, Ctx, Initializer, Layer, Param};
 use crate::autograd::Var;
 use crate::ops::group_norm::layer_norm;
@@ -70,9 +70,7 @@ impl Layer for LayerNorm {
 
     fn forward(&mut self, ctx: &mut Ctx, x: Var, params: &[Var]) -> Result<Var> {
         let cfg = self.config;
-        let mut p = params.iter().copied();
-        let gamma = cfg.scale.then(|| p.next()).flatten();
-        let beta = cfg.center.then(|| p.next()).flatten();
+        let (gamma, beta) = affine_vars(params, cfg.scale, cfg.center);
         layer_norm(ctx.tape, x, gamma, beta, self.axis, cfg.epsilon)
     }
 
