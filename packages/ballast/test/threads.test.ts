@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { ready, matmul, tensor, diagnostics } from 'ballast';
+import { ready, matmul, tensor, diagnostics, Sequential, layers } from 'ballast';
 import { goldenCases } from './golden-cases.js';
 import { matmulCases } from './matmul-cases.js';
 import { convCases } from './conv-cases.js';
@@ -37,6 +37,31 @@ describe('threaded build in Node', () => {
     diagnostics.setThreadLimit(0);
     const pool = matmul(a, b).data();
     expect(Array.from(one)).toEqual(Array.from(pool));
+  });
+
+  it('predict on the pool (chunks of 32, a short last one) matches one thread bitwise', async () => {
+    const model = new Sequential([
+      layers.input({ shape: [12, 12, 2] }),
+      layers.batchNormalization(),
+      layers.conv2d({ filters: 8, kernelSize: 3, activation: 'relu' }),
+      layers.maxPooling2d({ poolSize: 2 }),
+      layers.flatten(),
+      layers.dense({ units: 5, activation: 'softmax' }),
+    ], { seed: 4 });
+    // 100 rows: chunks of 32, 32, 32 and 4 on the pool.
+    const x = tensor(randomArray(100 * 12 * 12 * 2, rng(3)), [100, 12, 12, 2]);
+    diagnostics.setThreadLimit(1);
+    const one = await model.predict(x, { batchSize: 100 });
+    diagnostics.setThreadLimit(0);
+    diagnostics.takeTaskCounts();
+    const pool = await model.predict(x, { batchSize: 100 });
+    const counts = diagnostics.takeTaskCounts();
+    // Which worker takes which chunk is up to the pool; the calling thread only waits.
+    expect(counts[0], `tasks per thread: ${counts}`).toBe(0);
+    expect(counts.slice(1).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(4);
+    expect(Array.from(pool.data())).toEqual(Array.from(one.data()));
+    for (const t of [x, one, pool]) t.dispose();
+    model.dispose();
   });
 
   it('asking again for another thread count is refused', async () => {
