@@ -50,10 +50,11 @@ pub fn gemm_micro(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32; MR * NR]) {
 /// The convolution micro-kernel (see `conv::forward`): `act(init + Σ window · panel)` for MR
 /// output pixels whose windows start at `src[starts[i]]`, each `kh` runs of `run` floats
 /// `row_stride` apart; `panel` holds NR filter values per window element. ReLU when `relu`.
+/// Row `i` of the tile is stored at `dst[i]`, straight from the registers.
 ///
 /// # Safety
-/// Every `starts[i] + (kh-1)*row_stride + run` must be at most `src.len()`, and `panel` must
-/// hold `kh*run*NR` floats.
+/// Every `starts[i] + (kh-1)*row_stride + run` must be at most `src.len()`, `panel` must
+/// hold `kh*run*NR` floats, and each `dst[i]` must be valid for writing NR floats.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub unsafe fn conv_micro(
@@ -65,7 +66,8 @@ pub unsafe fn conv_micro(
     panel: &[f32],
     init: &[f32; NR],
     relu: bool,
-) -> [[f32; NR]; MR] {
+    dst: [*mut f32; MR],
+) {
     let (i0, i1) = (v128_load(init.as_ptr() as *const v128), v128_load(init.as_ptr().add(4) as *const v128));
     let (mut c00, mut c01, mut c10, mut c11) = (i0, i1, i0, i1);
     let (mut c20, mut c21, mut c30, mut c31) = (i0, i1, i0, i1);
@@ -92,13 +94,11 @@ pub unsafe fn conv_micro(
             c31 = f32x4_add(c31, f32x4_mul(a, b1));
         }
     }
-    let mut tile = [[0.0f32; NR]; MR];
     let zero = f32x4_splat(0.0);
-    for (row, (lo, hi)) in tile.iter_mut().zip([(c00, c01), (c10, c11), (c20, c21), (c30, c31)]) {
+    for (row, (lo, hi)) in dst.into_iter().zip([(c00, c01), (c10, c11), (c20, c21), (c30, c31)]) {
         // pmax(v, 0) is `v < 0 ? 0 : v`: NaN stays NaN, as in the scalar kernel.
         let (lo, hi) = if relu { (f32x4_pmax(lo, zero), f32x4_pmax(hi, zero)) } else { (lo, hi) };
-        v128_store(row.as_mut_ptr() as *mut v128, lo);
-        v128_store(row.as_mut_ptr().add(4) as *mut v128, hi);
+        v128_store(row as *mut v128, lo);
+        v128_store(row.add(4) as *mut v128, hi);
     }
-    tile
 }

@@ -51,16 +51,8 @@ pub fn conv2d_forward(
                 let cols = j * NR..(j * NR + NR).min(oc);
                 let init: &[f32; NR] = bias[j * NR..][..NR].try_into().unwrap();
                 for (q, group) in windows.groups.iter().enumerate() {
-                    let tile = micro(group, &windows, panel, init, relu, simd);
-                    for (i, row) in tile.iter().enumerate().take(MR.min(pixels - q * MR)) {
-                        let dst = &mut block[(q * MR + i) * oc..][cols.clone()];
-                        // A whole panel as a fixed-size copy (two vector stores, where a
-                        // slice copy of unknown length becomes a call to memory.copy).
-                        match <&mut [f32; NR]>::try_from(&mut *dst) {
-                            Ok(dst) => *dst = *row,
-                            Err(_) => dst.copy_from_slice(&row[..dst.len()]),
-                        }
-                    }
+                    let rows = MR.min(pixels - q * MR);
+                    tile(&windows, group, panel, init, relu, simd, &mut block[q * MR * oc..], rows, cols.clone());
                 }
             }
         }
@@ -195,23 +187,69 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// One MR×NR tile: `act(init + Σ window · panel)` for the group's pixels.
+/// One MR×NR tile, `act(init + Σ window · panel)` for the group's pixels, stored into the
+/// first `rows` rows of `out` (rows of `out_c` floats), columns `cols`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn micro(group: &Group, w: &Windows, panel: &[f32], init: &[f32; NR], relu: bool, simd: bool) -> [[f32; NR]; MR] {
+fn tile(
+    w: &Windows,
+    group: &Group,
+    panel: &[f32],
+    init: &[f32; NR],
+    relu: bool,
+    simd: bool,
+    out: &mut [f32],
+    rows: usize,
+    cols: std::ops::Range<usize>,
+) {
     let (g, src) = (w.g, w.source(group));
     let run = g.kw * g.in_c;
-    // Every read of the kernels below stays inside `src` and `panel`.
+    // Every read of the kernels below stays inside `src` and `panel`, every write inside `out`.
     let last = group.starts.iter().max().unwrap() + (g.kh - 1) * group.row_stride + run;
     assert!(last <= src.len() && panel.len() >= g.kh * run * NR);
+    assert!(rows >= 1 && (rows - 1) * g.out_c + cols.end <= out.len());
+    // Copies the real rows and columns of a tile computed into memory.
+    let store = |tile: &[[f32; NR]; MR], out: &mut [f32]| {
+        for (i, row) in tile.iter().enumerate().take(rows) {
+            out[i * g.out_c..][cols.clone()].copy_from_slice(&row[..cols.len()]);
+        }
+    };
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     if simd {
-        // SAFETY: the assert above bounds every read.
-        return unsafe {
-            crate::kernels::simd128::conv_micro(src, group.starts, group.row_stride, g.kh, run, panel, init, relu)
+        // A whole tile is stored straight from the registers into the output (for the first
+        // layer, K = 9, a copy through memory took as long as the multiply-adds); a tile at
+        // an edge (a short group, the last panel's spare columns) goes through `edge`.
+        let micro = |dst: [*mut f32; MR]| {
+            // SAFETY: the asserts above bound every read; each `dst` row holds NR floats.
+            unsafe {
+                crate::kernels::simd128::conv_micro(
+                    src,
+                    group.starts,
+                    group.row_stride,
+                    g.kh,
+                    run,
+                    panel,
+                    init,
+                    relu,
+                    dst,
+                )
+            }
         };
+        if rows == MR && cols.len() == NR {
+            let base = out.as_mut_ptr();
+            // SAFETY: row i of a whole tile starts at i*out_c + cols.start and holds NR floats,
+            // inside `out` by the assert above.
+            micro(std::array::from_fn(|i| unsafe { base.add(i * g.out_c + cols.start) }));
+        } else {
+            let mut edge = [[0.0f32; NR]; MR];
+            let mut edge_rows = edge.iter_mut();
+            micro(std::array::from_fn(|_| edge_rows.next().unwrap().as_mut_ptr()));
+            store(&edge, out);
+        }
+        return;
     }
     let _ = simd;
-    conv_micro_scalar(src, group.starts, group.row_stride, g.kh, run, panel, init, relu)
+    store(&conv_micro_scalar(src, group.starts, group.row_stride, g.kh, run, panel, init, relu), out);
 }
 
 /// The scalar micro-kernel: the reference the SIMD128 one is tested against.
