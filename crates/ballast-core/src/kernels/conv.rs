@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 mod backward;
 mod forward;
 pub use backward::{conv2d_backward_bias, conv2d_backward_filter, conv2d_backward_input};
-pub use forward::{conv2d_forward, conv_micro_scalar};
+pub use forward::conv2d_forward;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Padding {

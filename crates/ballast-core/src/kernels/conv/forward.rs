@@ -254,7 +254,7 @@ fn tile(
 
 /// The scalar micro-kernel: the reference the SIMD128 one is tested against.
 #[allow(clippy::too_many_arguments)]
-pub fn conv_micro_scalar(
+fn conv_micro_scalar(
     src: &[f32],
     starts: [usize; MR],
     row_stride: usize,
