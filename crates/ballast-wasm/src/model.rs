@@ -60,6 +60,11 @@ pub(crate) fn gather(t: &CoreTensor, rows: &[u32]) -> Result<CoreTensor, JsValue
     CoreTensor::new(data, &shape).js()
 }
 
+/// The `i`-th of the initializer names a layer was given; a missing or unknown name is an error.
+fn initializer(names: &[String], i: usize) -> Result<Initializer, JsValue> {
+    Initializer::parse(names.get(i).map_or("", |s| s.as_str())).js()
+}
+
 #[wasm_bindgen]
 impl Model {
     #[wasm_bindgen(constructor)]
@@ -195,7 +200,7 @@ impl Model {
         dmax: f32,
         renorm_momentum: f32,
     ) -> Result<(), JsValue> {
-        let init = |i: usize| Initializer::parse(initializers.get(i).map_or("", |s| s.as_str())).js();
+        let init = |i: usize| initializer(&initializers, i);
         let config = BatchNormConfig {
             axis: axis as isize,
             moving_average: if momentum.is_nan() {
@@ -231,7 +236,7 @@ impl Model {
         scale: bool,
         initializers: Vec<String>,
     ) -> Result<(), JsValue> {
-        let init = |i: usize| Initializer::parse(initializers.get(i).map_or("", |s| s.as_str())).js();
+        let init = |i: usize| initializer(&initializers, i);
         let config = GroupNormConfig {
             groups: groups as usize,
             axis: axis as isize,
@@ -256,7 +261,7 @@ impl Model {
         scale: bool,
         initializers: Vec<String>,
     ) -> Result<(), JsValue> {
-        let init = |i: usize| Initializer::parse(initializers.get(i).map_or("", |s| s.as_str())).js();
+        let init = |i: usize| initializer(&initializers, i);
         let config = LayerNormConfig {
             axis: axis as isize,
             epsilon,
