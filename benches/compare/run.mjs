@@ -14,20 +14,17 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ready, datasets } from 'ballast';
-import { RESULT_TAG } from './lib.mjs';
+import { RESULT_TAG, timingOptions } from './lib.mjs';
+
+const { data: _data, ...timingDefaults } = timingOptions;
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     'train-limit': { type: 'string', default: '4096' },
-    batch: { type: 'string', default: '128' },
-    'infer-batch': { type: 'string', default: '1000' },
-    warmup: { type: 'string', default: '5' },
-    'min-steps': { type: 'string', default: '20' },
-    'min-seconds': { type: 'string', default: '5' },
-    'infer-reps': { type: 'string', default: '5' },
-    'max-seconds': { type: 'string', default: '90' },
+    // The engine scripts' timing options, with the same defaults; run.mjs passes them on.
+    ...timingDefaults,
     'quiet-wait': { type: 'string', default: '120' },
     'max-others': { type: 'string', default: '0.3' },
     only: { type: 'string' },
