@@ -106,10 +106,9 @@ const handlers = {
     post({ type: 'state', state: 'training', epochs, batches });
 
     let step = 0;
-    // Steps go to the page in groups, at most five times a second. One message per step, with
-    // the page's text, layout and chart updates it sets off, took enough of a 2-core machine
-    // to slow the two pool threads by about a sixth. The BN statistics ride on each group's
-    // last step.
+    // Steps go to the page in groups, at most five times a second, so the page redraws its
+    // charts and text once per group rather than once per step (on 2 cores, the page's work
+    // comes out of the pool threads' time). The BN statistics ride on each group's last step.
     let pending = [];
     let lastPost = performance.now();
     const postSteps = () => {
