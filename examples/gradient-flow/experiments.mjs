@@ -27,7 +27,7 @@ export function deepNet({ kind = 'mlp', depth, width = 256, activation, bn, seed
 
 /** The layers whose gradients the report follows: the hidden Dense/Conv2D layers, in order. */
 export function hiddenLayerNames(model) {
-  return model.layers.filter((l) => l.type === 'dense' || l.type === 'conv2d').slice(0, -1).map((l) => l.name);
+  return model.layers.filter((l) => l.className === 'Dense' || l.className === 'Conv2D').slice(0, -1).map((l) => l.name);
 }
 
 /** Scales every kernel by `factor` (an initialization `factor` times too large). */

@@ -5,6 +5,7 @@
 pub mod autograd;
 pub mod data;
 pub mod error;
+pub mod graph;
 pub mod health;
 pub mod kernels;
 pub mod model;

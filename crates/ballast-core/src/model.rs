@@ -1,11 +1,12 @@
-//! A compiled model: a Sequential network with a loss and an optimizer, and the training
+//! A compiled model: a graph of layers with a loss and an optimizer, and the training
 //! step that runs entirely in the core (forward, backward, update) so each batch crosses the
 //! JS/WASM boundary once.
 
 use crate::autograd::Tape;
 use crate::error::Error;
+use crate::graph::Graph;
 use crate::health::{norm, Clipping, LayerHealth};
-use crate::nn::{BatchNorm, Sequential};
+use crate::nn::BatchNorm;
 use crate::ops::loss::{accuracy, categorical_cross_entropy, mean_squared_error, one_hot, softmax_cross_entropy};
 use crate::optim::Optimizer;
 use crate::parallel;
@@ -46,7 +47,7 @@ pub struct StepStats {
 }
 
 pub struct Model {
-    pub net: Sequential,
+    pub net: Graph,
     pub loss: Loss,
     pub optimizer: Box<dyn Optimizer>,
     rng: Rng,
@@ -60,10 +61,9 @@ pub struct Model {
 
 impl Model {
     /// `seed` drives dropout; the same seed and thread count repeat a run exactly.
-    pub fn new(net: Sequential, loss: Loss, optimizer: Box<dyn Optimizer>, seed: u64) -> Result<Model> {
-        if !net.is_built() {
-            return Err(Error::state("compile needs a built model (give the model an input shape)"));
-        }
+    pub fn new(net: Graph, loss: Loss, optimizer: Box<dyn Optimizer>, seed: u64) -> Result<Model> {
+        // Training needs one input and one output.
+        net.input_shape()?;
         Ok(Model {
             net,
             loss,
@@ -79,7 +79,7 @@ impl Model {
     /// One-hot targets for the loss, after checking them against the model's output.
     fn targets(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         let n = x.shape().first().copied().unwrap_or(0);
-        let out = self.net.output_shape();
+        let out = self.net.output_shape()?;
         match self.loss {
             Loss::SparseCategoricalCrossentropy => {
                 let ok = (y.rank() == 1 && y.shape()[0] == n) || (y.rank() == 2 && y.shape() == [n, 1]);
@@ -138,7 +138,7 @@ impl Model {
         let logits = classify && self.net.ends_in_softmax();
         let mut tape = Tape::new();
         let input = tape.constant(x.clone());
-        let run = |tape: &mut Tape, net: &mut Sequential, rng: &mut Rng| net.forward(tape, input, train, logits, rng);
+        let run = |tape: &mut Tape, net: &mut Graph, rng: &mut Rng| net.forward(tape, input, train, logits, rng);
         let (out, param_vars) = if train {
             run(&mut tape, &mut self.net, &mut self.rng)?
         } else {
@@ -157,9 +157,9 @@ impl Model {
             let origin = if !x.all_finite() {
                 "the input batch already holds NaN or Inf".to_string()
             } else if let Some(layer) = self.net.first_non_finite_output(&tape) {
-                format!("it first appeared in the output of layer '{}' ({})", layer.name(), layer.kind())
+                format!("it first appeared in the output of node '{}' ({})", layer.name(), layer.kind())
             } else {
-                "every layer's output is finite: the targets or the loss overflowed".to_string()
+                "every node's output is finite: the targets or the loss overflowed".to_string()
             };
             return Err(Error::numeric(format!(
                 "the loss is {loss_value} at step {step}; {origin}; weights were not updated"
@@ -167,19 +167,19 @@ impl Model {
         }
         if train {
             tape.backward(loss)?;
-            // Gradients per trainable layer, in layer order.
+            // Gradients per trainable node, in graph order.
             let mut per_layer: Vec<(usize, Vec<Tensor>)> = Vec::new();
-            for (i, (layer, vars)) in self.net.layers().iter().zip(&param_vars).enumerate() {
+            for (i, (layer, vars)) in self.net.layers().zip(&param_vars).enumerate() {
                 if layer.trainable() && !vars.is_empty() {
                     let g =
                         vars.iter().map(|&v| tape.take_grad(v).expect("trainable parameters get gradients")).collect();
                     per_layer.push((i, g));
                 }
             }
-            // Back-propagation runs from the output, so the last layer with a non-finite
+            // Back-propagation runs from the output, so the last node with a non-finite
             // gradient is where it appeared.
             if let Some((i, g)) = per_layer.iter().rev().find(|(_, g)| g.iter().any(|t| !t.all_finite())) {
-                let layer = &self.net.layers()[*i];
+                let layer = &self.net.nodes()[*i].layer;
                 let bad = layer.params().iter().zip(g).find(|(_, t)| !t.all_finite()).map(|(p, _)| p.name.clone());
                 return Err(Error::numeric(format!(
                     "the gradient of '{}' (layer '{}', {}) holds NaN or Inf at step {step}; weights were not updated",
@@ -194,7 +194,7 @@ impl Model {
             let before: Vec<Vec<Tensor>> = if track {
                 per_layer
                     .iter()
-                    .map(|(i, _)| self.net.layers()[*i].params().iter().map(|p| p.value.clone()).collect())
+                    .map(|(i, _)| self.net.nodes()[*i].layer.params().iter().map(|p| p.value.clone()).collect())
                     .collect()
             } else {
                 Vec::new()
@@ -202,7 +202,7 @@ impl Model {
             let mut grads: Vec<Tensor> = per_layer.iter().flat_map(|(_, g)| g.iter().cloned()).collect();
             self.clipping.apply(&mut grads);
             let mut params: Vec<_> =
-                self.net.layers_mut().iter_mut().filter(|l| l.trainable()).flat_map(|l| l.params_mut()).collect();
+                self.net.layers_mut().filter(|l| l.trainable()).flat_map(|l| l.params_mut()).collect();
             let optimizer_started = now_ms();
             self.optimizer.step(&mut params, &grads)?;
             let end = now_ms();
@@ -214,7 +214,7 @@ impl Model {
                     .zip(grad_norms)
                     .zip(before)
                     .map(|(((i, _), grad_norm), before)| {
-                        let layer = &self.net.layers()[*i];
+                        let layer = &self.net.nodes()[*i].layer;
                         let params = layer.params();
                         let sq = |f: &dyn Fn(usize, usize) -> f32| {
                             params
@@ -237,7 +237,6 @@ impl Model {
             let layers = self
                 .net
                 .layers()
-                .iter()
                 .enumerate()
                 .map(|(i, l)| LayerTime {
                     name: l.name().to_string(),
@@ -275,12 +274,8 @@ impl Model {
     /// Precise-BN: recomputes every BN layer's population statistics from `batches` run in
     /// training mode (no weight update). Returns the number of batches used.
     pub fn recalibrate_batch_norm<'a>(&mut self, batches: impl IntoIterator<Item = &'a Tensor>) -> Result<usize> {
-        let bns = |net: &mut Sequential| -> Vec<*mut BatchNorm> {
-            net.layers_mut()
-                .iter_mut()
-                .filter_map(|l| l.as_any_mut().downcast_mut::<BatchNorm>())
-                .map(|b| b as *mut _)
-                .collect()
+        let bns = |net: &mut Graph| -> Vec<*mut BatchNorm> {
+            net.layers_mut().filter_map(|l| l.as_any_mut().downcast_mut::<BatchNorm>()).map(|b| b as *mut _).collect()
         };
         for bn in bns(&mut self.net) {
             // SAFETY: the pointers come from distinct layers of `self.net`, used one at a time
@@ -319,7 +314,7 @@ const PREDICT_CHUNK: usize = 32;
 /// network on one thread, on its own copy of the layers. Every output row depends on
 /// its input row alone, and every kernel sums in an order that does not depend on the batch
 /// size, so the result is bitwise the same as one pass over the whole batch.
-pub fn predict(net: &mut Sequential, x: &Tensor) -> Result<Tensor> {
+pub fn predict(net: &mut Graph, x: &Tensor) -> Result<Tensor> {
     net.check_input(x)?;
     let n = x.shape()[0];
     let chunks = n.div_ceil(PREDICT_CHUNK);
@@ -327,7 +322,7 @@ pub fn predict(net: &mut Sequential, x: &Tensor) -> Result<Tensor> {
         return predict_whole(net, x);
     }
     let per_image = x.len() / n;
-    let shared: &Sequential = net;
+    let shared: &Graph = net;
     let parts = parallel::map_tasks_with(
         chunks,
         || shared.clone(),
@@ -340,19 +335,19 @@ pub fn predict(net: &mut Sequential, x: &Tensor) -> Result<Tensor> {
         },
     );
     let mut data = Vec::new();
-    let mut layer_ms = vec![0.0; net.layers().len()];
+    let mut layer_ms = vec![0.0; net.nodes().len()];
     for part in parts {
         let (out, ms): (Tensor, Vec<f64>) = part?;
         data.extend_from_slice(out.data());
         layer_ms.iter_mut().zip(ms).for_each(|(total, t)| *total += t);
     }
     net.set_forward_ms(layer_ms);
-    let shape: Vec<usize> = std::iter::once(n).chain(net.output_shape().iter().copied()).collect();
+    let shape: Vec<usize> = std::iter::once(n).chain(net.output_shape()?.iter().copied()).collect();
     Tensor::new(data, &shape)
 }
 
 /// One forward pass over all of `x`.
-fn predict_whole(net: &mut Sequential, x: &Tensor) -> Result<Tensor> {
+fn predict_whole(net: &mut Graph, x: &Tensor) -> Result<Tensor> {
     let mut tape = Tape::new();
     let input = tape.constant(x.clone());
     // Inference draws no random numbers (dropout is off), so any generator will do.

@@ -2,11 +2,11 @@
 //! tests/golden/README.md for the conventions and the command that regenerates them).
 
 use ballast_core::autograd::{Tape, Var};
+use ballast_core::graph::{Graph, Sequential};
 use ballast_core::kernels::conv::Padding;
 use ballast_core::model::{Loss, Model};
 use ballast_core::nn::{
     Activation, BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Dense, DenseConfig, Flatten, Layer, MaxPool2d,
-    Sequential,
 };
 use ballast_core::ops::{self, conv, loss, norm};
 use ballast_core::optim::Adam;
@@ -63,7 +63,7 @@ fn batch_norm_training_forward_backward_and_moving_statistics() {
         let mut layer = BatchNorm::new(BatchNormConfig { center: has_b, scale: has_g, ..Default::default() }).unwrap();
         layer.set_name("bn".into());
         let shape = c.t("x").shape()[1..].to_vec();
-        layer.build(&shape, &mut Rng::new(0)).unwrap();
+        layer.build_on(&shape, &mut Rng::new(0)).unwrap();
         forward_layer(&mut layer, &c.t("x"), true);
         assert_close("moving_mean", layer.moving_mean(), &c.t("moving_mean"), RTOL);
         assert_close("moving_variance", layer.moving_variance(), &c.t("moving_variance"), RTOL);
@@ -76,7 +76,7 @@ fn forward_layer(layer: &mut dyn Layer, x: &Tensor, training: bool) -> Tensor {
     let params: Vec<Var> = layer.params().iter().map(|p| tape.leaf(p.value.clone(), true)).collect();
     let mut rng = Rng::new(0);
     let mut ctx = ballast_core::nn::Ctx { tape: &mut tape, training, rng: &mut rng, logits: false };
-    let y = layer.forward(&mut ctx, xv, &params).unwrap();
+    let y = layer.forward(&mut ctx, &[xv], &params).unwrap();
     layer.end_step(true);
     tape.value(y).clone()
 }
@@ -97,7 +97,7 @@ fn batch_norm_inference_and_moving_statistics_over_steps() {
     let c = &cases["bn_moving_stats"];
     let mut layer = BatchNorm::new(BatchNormConfig::default()).unwrap();
     layer.set_name("bn".into());
-    layer.build(&[3, 3, 2], &mut Rng::new(0)).unwrap();
+    layer.build_on(&[3, 3, 2], &mut Rng::new(0)).unwrap();
     let mut y = Tensor::zeros(&[1]);
     for step in 0..5 {
         y = forward_layer(&mut layer, &c.t(&format!("x{step}")), true);
@@ -176,22 +176,21 @@ fn conv_pool_dense_activations_and_losses() {
 
 /// The seed CNN of the tutorial, built from the core's layers (dropout left out: the golden
 /// step has it disabled).
-fn seed_cnn() -> Sequential {
+fn seed_cnn() -> Graph {
     let mut net = Sequential::new();
     let mut add = |name: &str, mut l: Box<dyn Layer>| {
         l.set_name(name.into());
-        net.add(l).unwrap();
+        net.add(l);
     };
     add("bn", Box::new(BatchNorm::new(BatchNormConfig::default()).unwrap()));
-    add("conv1", Box::new(Conv2d::new(Conv2dConfig::new(32, (3, 3)).activation(Activation::Relu))));
+    add("conv1", Box::new(Conv2d::new(Conv2dConfig::new(32, (3, 3)).activation(Activation::Relu)).unwrap()));
     add("pool1", Box::new(MaxPool2d::new((2, 2), None, Padding::Valid)));
-    add("conv2", Box::new(Conv2d::new(Conv2dConfig::new(64, (3, 3)).activation(Activation::Relu))));
+    add("conv2", Box::new(Conv2d::new(Conv2dConfig::new(64, (3, 3)).activation(Activation::Relu)).unwrap()));
     add("pool2", Box::new(MaxPool2d::new((2, 2), None, Padding::Valid)));
     add("flatten", Box::new(Flatten::new()));
-    add("dense1", Box::new(Dense::new(DenseConfig::new(128).activation(Activation::Relu))));
-    add("dense2", Box::new(Dense::new(DenseConfig::new(10).activation(Activation::Softmax))));
-    net.build(&[28, 28, 1], &mut Rng::new(0)).unwrap();
-    net
+    add("dense1", Box::new(Dense::new(DenseConfig::new(128).activation(Activation::Relu)).unwrap()));
+    add("dense2", Box::new(Dense::new(DenseConfig::new(10).activation(Activation::Softmax)).unwrap()));
+    net.build(&[28, 28, 1], &mut Rng::new(0)).unwrap()
 }
 
 #[test]

@@ -39,14 +39,15 @@ fn check_case(name: &str, c: &Case, f: impl Fn(&mut Tape, Var, Option<Var>, Opti
 /// The layer's output for `x` in training mode, parameters from the case.
 fn layer_output(layer: &mut dyn Layer, c: &Case) -> Tensor {
     layer.set_name("norm".into());
-    layer.build(&c.t("x").shape()[1..], &mut Rng::new(0)).unwrap();
+    layer.build_on(&c.t("x").shape()[1..], &mut Rng::new(0)).unwrap();
     let mut tape = Tape::new();
     let x = tape.constant(c.t("x"));
     let params: Vec<Var> = affine_names(c).iter().map(|n| tape.constant(c.t(n))).collect();
     assert_eq!(params.len(), layer.params().len());
     let mut rng = Rng::new(0);
-    let y =
-        layer.forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, x, &params).unwrap();
+    let y = layer
+        .forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, &[x], &params)
+        .unwrap();
     tape.value(y).clone()
 }
 
@@ -118,7 +119,7 @@ fn one_batch_renormalization_step_matches_pytorch() {
         };
         let mut bn = BatchNorm::new(config).unwrap();
         bn.set_name("bn".into());
-        bn.build(&c.t("x").shape()[1..], &mut Rng::new(0)).unwrap();
+        bn.build_on(&c.t("x").shape()[1..], &mut Rng::new(0)).unwrap();
         for w in bn.weights_mut() {
             let short = w.name.trim_start_matches("bn/").to_string();
             w.value = if short == "gamma" || short == "beta" { c.t(&short) } else { c.t(&format!("{short}@initial")) };
@@ -139,8 +140,9 @@ fn layer_output_committed(layer: &mut dyn Layer, c: &Case) -> Tensor {
     let x = tape.constant(c.t("x"));
     let params: Vec<Var> = layer.params().iter().map(|p| tape.leaf(p.value.clone(), true)).collect();
     let mut rng = Rng::new(0);
-    let y =
-        layer.forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, x, &params).unwrap();
+    let y = layer
+        .forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, &[x], &params)
+        .unwrap();
     layer.end_step(true);
     tape.value(y).clone()
 }

@@ -5,6 +5,7 @@
 
 mod data;
 mod errors;
+mod json;
 mod model;
 #[cfg(feature = "threads")]
 mod pool;

@@ -1,49 +1,55 @@
-//! The model handle: layers are added one call each (typed arguments, no JSON), then the
-//! model is built for an input shape and compiled with a loss and an optimizer. Training
-//! steps take tensors already in WASM memory plus the row indices of the batch, so a batch
-//! costs one boundary crossing and no copy of image data from JavaScript.
+//! The model handle: a graph of layers, each added with its Keras class name, its options
+//! (a plain object) and the ids of its input nodes; then compiled with a loss and an
+//! optimizer. Training steps take tensors already in WASM memory plus the row indices of the
+//! batch, so a batch costs one boundary crossing and no copy of image data from JavaScript.
+//! Records that come back (nodes, step profile, gradient health) are plain objects.
 
 use ballast_core::data::gather_rows;
-use ballast_core::kernels::conv::Padding;
+use ballast_core::graph::{fold_batch_norm, Graph, NodeInfo};
 use ballast_core::model::{self as core_model, Loss};
-use ballast_core::nn::{
-    fold_batch_norm, Activation, ActivationLayer, BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Dense, DenseConfig,
-    Dropout, Flatten, GroupNorm, GroupNormConfig, Initializer, Layer, LayerNorm, LayerNormConfig, MaxPool2d,
-    MovingAverage, Sequential,
-};
+use ballast_core::nn::registry;
 use ballast_core::optim::{Adam, Optimizer, Sgd};
 use ballast_core::rng::Rng;
 use ballast_core::{Error, Tensor as CoreTensor};
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use crate::errors::{to_js, IntoJs};
+use crate::json::{self, record};
 use crate::tensor::Tensor;
 
 enum State {
-    Layers(Sequential),
+    Net(Graph),
     Compiled(core_model::Model),
     /// Only while moving between the two.
     Empty,
+}
+
+/// Copies of tensors for a call that takes several (a merge layer run alone): handing JS
+/// tensors over in a `Vec` would move them out of their JavaScript handles.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct TensorList {
+    items: Vec<CoreTensor>,
+}
+
+#[wasm_bindgen]
+impl TensorList {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> TensorList {
+        TensorList::default()
+    }
+    pub fn push(&mut self, t: &Tensor) {
+        self.items.push(t.inner.clone());
+    }
 }
 
 #[wasm_bindgen]
 pub struct Model {
     state: State,
     seed: u64,
-}
-
-fn named(mut layer: Box<dyn Layer>, name: &str) -> Box<dyn Layer> {
-    if !name.is_empty() {
-        layer.set_name(name.to_string());
-    }
-    layer
-}
-
-fn pair(values: &[u32], what: &str) -> Result<(usize, usize), JsValue> {
-    match values {
-        [a, b] if *a > 0 && *b > 0 => Ok((*a as usize, *b as usize)),
-        _ => Err(to_js(Error::argument(format!("{what} must be two positive integers, got {values:?}")))),
-    }
+    /// Draws the initial weights of each layer as it is added, in order.
+    rng: Rng,
 }
 
 /// Checks batch row indices against the number of rows, then gathers them.
@@ -60,37 +66,76 @@ pub(crate) fn gather(t: &CoreTensor, rows: &[u32]) -> Result<CoreTensor, JsValue
     CoreTensor::new(data, &shape).js()
 }
 
-/// The `i`-th of the initializer names a layer was given; a missing or unknown name is an error.
-fn initializer(names: &[String], i: usize) -> Result<Initializer, JsValue> {
-    Initializer::parse(names.get(i).map_or("", |s| s.as_str())).js()
+fn dims(shape: &[usize]) -> JsValue {
+    shape.iter().map(|&d| JsValue::from(d as u32)).collect::<Array>().into()
+}
+
+fn strings(items: &[String]) -> JsValue {
+    items.iter().map(|s| JsValue::from_str(s)).collect::<Array>().into()
+}
+
+/// A layer's resolved options, read from the core's one declaration of them: what the
+/// TypeScript factories hold. `{ className, defaultName, config, name, trainable }`.
+#[wasm_bindgen(js_name = layerConfig)]
+pub fn layer_config(class_name: &str, options: JsValue) -> Result<JsValue, JsValue> {
+    let opts = json::from_js(&options, &format!("the options of {class_name}")).js()?;
+    let layer = registry::create(class_name, &opts).js()?;
+    let kind = registry::find(class_name).js()?;
+    let name = if layer.name().is_empty() { JsValue::UNDEFINED } else { JsValue::from_str(layer.name()) };
+    Ok(record(&[
+        ("className", JsValue::from_str(kind.class_name)),
+        ("defaultName", JsValue::from_str(kind.default_name)),
+        ("config", json::to_js(&layer.config())),
+        ("name", name),
+        ("trainable", JsValue::from_bool(layer.trainable())),
+    ]))
+}
+
+/// Shape inference for a layer not yet in a model (a functional API's `layer.apply`):
+/// the output shape for inputs of `inputShapes`, all without the batch axis.
+#[wasm_bindgen(js_name = layerOutputShape)]
+pub fn layer_output_shape(
+    class_name: &str,
+    options: JsValue,
+    input_shapes: Vec<js_sys::Uint32Array>,
+) -> Result<Vec<u32>, JsValue> {
+    let opts = json::from_js(&options, &format!("the options of {class_name}")).js()?;
+    let layer = registry::create(class_name, &opts).js()?;
+    let shapes: Vec<Vec<usize>> =
+        input_shapes.iter().map(|s| s.to_vec().into_iter().map(|d| d as usize).collect()).collect();
+    let refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
+    let out = layer.output_shape(&refs).map_err(|e| ballast_core::nn::layer_error(layer.as_ref(), e)).js()?;
+    Ok(out.iter().map(|&d| d as u32).collect())
 }
 
 #[wasm_bindgen]
 impl Model {
     #[wasm_bindgen(constructor)]
     pub fn new(seed: u32) -> Model {
-        Model { state: State::Layers(Sequential::new()), seed: seed as u64 }
+        Model { state: State::Net(Graph::new()), seed: seed as u64, rng: Rng::new(seed as u64) }
     }
 
-    fn layers(&mut self) -> Result<&mut Sequential, JsValue> {
-        match &mut self.state {
-            State::Layers(net) => Ok(net),
-            _ => Err(to_js(Error::state("layers can only be added before compile()"))),
-        }
+    /// A model rebuilt from a `model.json` object (format 2, or a version 1 layer list).
+    #[wasm_bindgen(js_name = fromSpec)]
+    pub fn from_spec(spec: JsValue, seed: u32) -> Result<Model, JsValue> {
+        let spec = json::from_js(&spec, "model.json").js()?;
+        let mut rng = Rng::new(seed as u64);
+        let graph = Graph::from_spec(&spec, &mut rng).js()?;
+        Ok(Model { state: State::Net(graph), seed: seed as u64, rng })
     }
 
-    fn net(&mut self) -> &mut Sequential {
-        match &mut self.state {
-            State::Layers(net) => net,
-            State::Compiled(m) => &mut m.net,
+    fn net(&self) -> &Graph {
+        match &self.state {
+            State::Net(g) => g,
+            State::Compiled(m) => &m.net,
             State::Empty => unreachable!("state is restored before returning"),
         }
     }
 
-    fn net_ref(&self) -> &Sequential {
-        match &self.state {
-            State::Layers(net) => net,
-            State::Compiled(m) => &m.net,
+    fn net_mut(&mut self) -> &mut Graph {
+        match &mut self.state {
+            State::Net(g) => g,
+            State::Compiled(m) => &mut m.net,
             State::Empty => unreachable!("state is restored before returning"),
         }
     }
@@ -102,185 +147,63 @@ impl Model {
         }
     }
 
-    #[wasm_bindgen(js_name = addDense)]
-    pub fn add_dense(
-        &mut self,
-        name: &str,
-        units: u32,
-        activation: &str,
-        use_bias: bool,
-        kernel_initializer: &str,
-        bias_initializer: &str,
-    ) -> Result<(), JsValue> {
-        let config = DenseConfig {
-            units: units as usize,
-            activation: Activation::parse(activation).js()?,
-            use_bias,
-            kernel_initializer: Initializer::parse(kernel_initializer).js()?,
-            bias_initializer: Initializer::parse(bias_initializer).js()?,
+    /// Adds a node: a layer of Keras class `className` (`Conv2D`, `Add`, `InputLayer`, ...)
+    /// with `options` (its config, plus `name` and `trainable`), on the outputs of the nodes
+    /// `inputs`. Returns the new node's id. On error the model is unchanged.
+    #[wasm_bindgen(js_name = addLayer)]
+    pub fn add_layer(&mut self, class_name: &str, options: JsValue, inputs: &[u32]) -> Result<u32, JsValue> {
+        let opts = json::from_js(&options, &format!("the options of {class_name}")).js()?;
+        let layer = registry::create(class_name, &opts).js()?;
+        let inputs: Vec<usize> = inputs.iter().map(|&i| i as usize).collect();
+        let State::Net(graph) = &mut self.state else {
+            return Err(to_js(Error::state("layers can only be added before compile()")));
         };
-        self.layers()?.add(named(Box::new(Dense::new(config)), name)).js()
+        // Weights are drawn from a copy, kept only when the node is added, so a refused layer
+        // does not shift the next layers' initial weights.
+        let mut rng = self.rng.clone();
+        let id = graph.add(layer, &inputs, &mut rng).js()?;
+        self.rng = rng;
+        Ok(id as u32)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    #[wasm_bindgen(js_name = addConv2d)]
-    pub fn add_conv2d(
-        &mut self,
-        name: &str,
-        filters: u32,
-        kernel_size: &[u32],
-        strides: &[u32],
-        padding: &str,
-        activation: &str,
-        use_bias: bool,
-        kernel_initializer: &str,
-        bias_initializer: &str,
-    ) -> Result<(), JsValue> {
-        let config = Conv2dConfig {
-            filters: filters as usize,
-            kernel_size: pair(kernel_size, "kernelSize")?,
-            strides: pair(strides, "strides")?,
-            padding: Padding::parse(padding).js()?,
-            activation: Activation::parse(activation).js()?,
-            use_bias,
-            kernel_initializer: Initializer::parse(kernel_initializer).js()?,
-            bias_initializer: Initializer::parse(bias_initializer).js()?,
-        };
-        self.layers()?.add(named(Box::new(Conv2d::new(config)), name)).js()
+    /// Completes the graph with its output nodes.
+    #[wasm_bindgen(js_name = setOutputs)]
+    pub fn set_outputs(&mut self, outputs: &[u32]) -> Result<(), JsValue> {
+        let outputs: Vec<usize> = outputs.iter().map(|&i| i as usize).collect();
+        self.net_mut().set_outputs(&outputs).js()
     }
 
-    #[wasm_bindgen(js_name = addMaxPooling2d)]
-    pub fn add_max_pooling2d(
-        &mut self,
-        name: &str,
-        pool_size: &[u32],
-        strides: &[u32],
-        padding: &str,
-    ) -> Result<(), JsValue> {
-        let layer = MaxPool2d::new(
-            pair(pool_size, "poolSize")?,
-            Some(pair(strides, "strides")?),
-            Padding::parse(padding).js()?,
-        );
-        self.layers()?.add(named(Box::new(layer), name)).js()
+    /// The architecture as a `model.json` object (format 2).
+    pub fn spec(&self) -> JsValue {
+        json::to_js(&self.net().to_spec())
     }
 
-    #[wasm_bindgen(js_name = addFlatten)]
-    pub fn add_flatten(&mut self, name: &str) -> Result<(), JsValue> {
-        self.layers()?.add(named(Box::new(Flatten::new()), name)).js()
+    /// One record per node, in order: `{ name, className, config, inputs, outputShape,
+    /// trainable, trainableParams, nonTrainableParams }`.
+    pub fn nodes(&self) -> Array {
+        let net = self.net();
+        net.summary()
+            .into_iter()
+            .zip(net.nodes())
+            .map(|(info, node): (NodeInfo, _)| {
+                record(&[
+                    ("name", JsValue::from_str(&info.name)),
+                    ("className", JsValue::from_str(info.kind)),
+                    ("config", json::to_js(&node.layer.config())),
+                    ("inputs", strings(&info.inputs)),
+                    ("outputShape", dims(&info.output_shape)),
+                    ("trainable", JsValue::from_bool(node.layer.trainable())),
+                    ("trainableParams", JsValue::from(info.trainable_params as f64)),
+                    ("nonTrainableParams", JsValue::from(info.non_trainable_params as f64)),
+                ])
+            })
+            .collect()
     }
 
-    #[wasm_bindgen(js_name = addDropout)]
-    pub fn add_dropout(&mut self, name: &str, rate: f32) -> Result<(), JsValue> {
-        let layer = Dropout::new(rate).js()?;
-        self.layers()?.add(named(Box::new(layer), name)).js()
-    }
-
-    #[wasm_bindgen(js_name = addActivation)]
-    pub fn add_activation(&mut self, name: &str, activation: &str) -> Result<(), JsValue> {
-        let layer = ActivationLayer::new(Activation::parse(activation).js()?);
-        self.layers()?.add(named(Box::new(layer), name)).js()
-    }
-
-    /// `momentum` NaN selects the cumulative moving average. `renorm` turns on Batch
-    /// Renormalization with clipping `rmax`, `dmax` (Infinity: unclipped) and `renormMomentum`.
-    #[allow(clippy::too_many_arguments)]
-    #[wasm_bindgen(js_name = addBatchNormalization)]
-    pub fn add_batch_normalization(
-        &mut self,
-        name: &str,
-        axis: i32,
-        momentum: f32,
-        epsilon: f32,
-        center: bool,
-        scale: bool,
-        initializers: Vec<String>,
-        renorm: bool,
-        rmax: f32,
-        dmax: f32,
-        renorm_momentum: f32,
-    ) -> Result<(), JsValue> {
-        let init = |i: usize| initializer(&initializers, i);
-        let config = BatchNormConfig {
-            axis: axis as isize,
-            moving_average: if momentum.is_nan() {
-                MovingAverage::Cumulative
-            } else {
-                MovingAverage::Exponential { momentum }
-            },
-            epsilon,
-            center,
-            scale,
-            beta_initializer: init(0)?,
-            gamma_initializer: init(1)?,
-            moving_mean_initializer: init(2)?,
-            moving_variance_initializer: init(3)?,
-            renorm,
-            renorm_clipping: (rmax, dmax),
-            renorm_momentum,
-        };
-        let layer = BatchNorm::new(config).js()?;
-        self.layers()?.add(named(Box::new(layer), name)).js()
-    }
-
-    /// `initializers`: beta, gamma.
-    #[allow(clippy::too_many_arguments)]
-    #[wasm_bindgen(js_name = addGroupNormalization)]
-    pub fn add_group_normalization(
-        &mut self,
-        name: &str,
-        groups: u32,
-        axis: i32,
-        epsilon: f32,
-        center: bool,
-        scale: bool,
-        initializers: Vec<String>,
-    ) -> Result<(), JsValue> {
-        let init = |i: usize| initializer(&initializers, i);
-        let config = GroupNormConfig {
-            groups: groups as usize,
-            axis: axis as isize,
-            epsilon,
-            center,
-            scale,
-            beta_initializer: init(0)?,
-            gamma_initializer: init(1)?,
-        };
-        let layer = GroupNorm::new(config).js()?;
-        self.layers()?.add(named(Box::new(layer), name)).js()
-    }
-
-    /// `initializers`: beta, gamma.
-    #[wasm_bindgen(js_name = addLayerNormalization)]
-    pub fn add_layer_normalization(
-        &mut self,
-        name: &str,
-        axis: i32,
-        epsilon: f32,
-        center: bool,
-        scale: bool,
-        initializers: Vec<String>,
-    ) -> Result<(), JsValue> {
-        let init = |i: usize| initializer(&initializers, i);
-        let config = LayerNormConfig {
-            axis: axis as isize,
-            epsilon,
-            center,
-            scale,
-            beta_initializer: init(0)?,
-            gamma_initializer: init(1)?,
-        };
-        let layer = LayerNorm::new(config).js()?;
-        self.layers()?.add(named(Box::new(layer), name)).js()
-    }
-
-    /// Creates the weights for inputs `[batch, ...inputShape]`; returns the output shape.
-    pub fn build(&mut self, input_shape: &[u32]) -> Result<Vec<u32>, JsValue> {
-        let shape: Vec<usize> = input_shape.iter().map(|&d| d as usize).collect();
-        let mut rng = Rng::new(self.seed);
-        let net = self.layers()?;
-        net.build(&shape, &mut rng).js()?;
-        Ok(net.output_shape().iter().map(|&d| d as u32).collect())
+    /// The output shape of the (single) output, without the batch axis.
+    #[wasm_bindgen(js_name = outputShape)]
+    pub fn output_shape(&self) -> Result<Vec<u32>, JsValue> {
+        Ok(self.net().output_shape().js()?.iter().map(|&d| d as u32).collect())
     }
 
     /// `optimizer`: "adam" (lr, beta1, beta2, epsilon) or "sgd" (lr, momentum, nesterov).
@@ -303,16 +226,20 @@ impl Model {
             other => return Err(to_js(Error::argument(format!("unknown optimizer '{other}' (adam, sgd)")))),
         };
         let net = match std::mem::replace(&mut self.state, State::Empty) {
-            State::Layers(net) => net,
+            State::Net(net) => net,
             State::Compiled(m) => m.net, // recompiling keeps the weights, resets the optimizer
             State::Empty => unreachable!(),
         };
-        if !net.is_built() {
-            self.state = State::Layers(net);
-            return Err(to_js(Error::state("build the model (give it an input shape) before compile()")));
+        match core_model::Model::new(net.clone(), loss, opt, self.seed) {
+            Ok(m) => {
+                self.state = State::Compiled(m);
+                Ok(())
+            }
+            Err(e) => {
+                self.state = State::Net(net);
+                Err(to_js(e))
+            }
         }
-        self.state = State::Compiled(core_model::Model::new(net, loss, opt, self.seed).js()?);
-        Ok(())
     }
 
     /// One training step on rows `rows` of `x` / `y`; returns `[loss, accuracy]`.
@@ -334,10 +261,10 @@ impl Model {
     /// Outputs for rows `rows` of `x` (all rows when empty), in inference mode.
     pub fn predict(&mut self, x: &Tensor, rows: &[u32]) -> Result<Tensor, JsValue> {
         let out = if rows.is_empty() {
-            core_model::predict(self.net(), &x.inner)
+            core_model::predict(self.net_mut(), &x.inner)
         } else {
             let bx = gather(&x.inner, rows)?;
-            core_model::predict(self.net(), &bx)
+            core_model::predict(self.net_mut(), &bx)
         };
         Ok(Tensor { inner: out.js()? })
     }
@@ -353,24 +280,18 @@ impl Model {
         Ok(self.compiled()?.recalibrate_batch_norm(&batches).js()? as u32)
     }
 
-    /// Folds every BN that follows a linear Conv2D/Dense into it (for inference).
+    /// Folds every BN fed only by a linear Conv2D/Dense into it (for inference); returns
+    /// the names of the folded BN layers. The model must be compiled again to train.
     #[wasm_bindgen(js_name = foldBatchNorm)]
-    pub fn fold_batch_norm(&mut self) -> Result<(), JsValue> {
-        let net = match std::mem::replace(&mut self.state, State::Empty) {
-            State::Layers(net) => net,
+    pub fn fold_batch_norm(&mut self) -> Result<Vec<String>, JsValue> {
+        let mut net = match std::mem::replace(&mut self.state, State::Empty) {
+            State::Net(net) => net,
             State::Compiled(m) => m.net,
             State::Empty => unreachable!(),
         };
-        match fold_batch_norm(net) {
-            Ok(folded) => {
-                self.state = State::Layers(folded);
-                Ok(())
-            }
-            Err(e) => {
-                self.state = State::Layers(Sequential::new());
-                Err(to_js(e))
-            }
-        }
+        let folded = fold_batch_norm(&mut net);
+        self.state = State::Net(net);
+        folded.js()
     }
 
     #[wasm_bindgen(js_name = setLearningRate)]
@@ -384,8 +305,7 @@ impl Model {
 
     #[wasm_bindgen(js_name = setTrainable)]
     pub fn set_trainable(&mut self, layer: &str, trainable: bool) -> Result<(), JsValue> {
-        let l = self.net().layers_mut().iter_mut().find(|l| l.name() == layer);
-        match l {
+        match self.net_mut().layers_mut().find(|l| l.name() == layer) {
             Some(l) => {
                 l.set_trainable(trainable);
                 Ok(())
@@ -397,19 +317,19 @@ impl Model {
     /// Names of every weight (`layer/kernel`, ...), in order.
     #[wasm_bindgen(js_name = weightNames)]
     pub fn weight_names(&self) -> Vec<String> {
-        self.net_ref().weights().iter().map(|p| p.name.clone()).collect()
+        self.net().weights().iter().map(|p| p.name.clone()).collect()
     }
 
     #[wasm_bindgen(js_name = weightShape)]
     pub fn weight_shape(&self, name: &str) -> Result<Vec<u32>, JsValue> {
-        let p = self.net_ref().weights().into_iter().find(|p| p.name == name);
+        let p = self.net().weights().into_iter().find(|p| p.name == name);
         let p = p.ok_or_else(|| to_js(Error::argument(format!("no weight named '{name}'"))))?;
         Ok(p.value.shape().iter().map(|&d| d as u32).collect())
     }
 
     #[wasm_bindgen(js_name = getWeight)]
     pub fn get_weight(&self, name: &str) -> Result<Vec<f32>, JsValue> {
-        let p = self.net_ref().weights().into_iter().find(|p| p.name == name);
+        let p = self.net().weights().into_iter().find(|p| p.name == name);
         let p = p.ok_or_else(|| to_js(Error::argument(format!("no weight named '{name}'"))))?;
         Ok(p.value.data().to_vec())
     }
@@ -418,7 +338,7 @@ impl Model {
     /// Every name and length is checked first, so a mismatch changes nothing.
     #[wasm_bindgen(js_name = setWeights)]
     pub fn set_weights(&mut self, names: Vec<String>, values: &[f32]) -> Result<(), JsValue> {
-        let net = self.net();
+        let net = self.net_mut();
         let mut plan = Vec::with_capacity(names.len());
         let mut offset = 0;
         {
@@ -441,45 +361,38 @@ impl Model {
         Ok(())
     }
 
-    /// One line per layer: `name|kind|outputShape(comma-separated)|trainable|nonTrainable`.
-    pub fn summary(&self) -> Vec<String> {
-        self.net_ref()
-            .summary()
-            .into_iter()
-            .map(|l| {
-                let shape: Vec<String> = l.output_shape.iter().map(|d| d.to_string()).collect();
-                format!("{}|{}|{}|{}|{}", l.name, l.kind, shape.join(","), l.trainable_params, l.non_trainable_params)
-            })
-            .collect()
-    }
-}
-
-#[wasm_bindgen]
-impl Model {
-    /// Where the last training step spent its time: one line per layer
-    /// `name|kind|forwardMs|backwardMs`, then `other|other|ms|0`, `optimizer|optimizer|ms|0`
-    /// and `total|total|ms|0`.
+    /// Where the last training step spent its time: `{ layers: [{ name, className,
+    /// forwardMs, backwardMs }], otherMs, optimizerMs, totalMs }`.
     #[wasm_bindgen(js_name = lastStepProfile)]
-    pub fn last_step_profile(&mut self) -> Result<Vec<String>, JsValue> {
+    pub fn last_step_profile(&mut self) -> Result<JsValue, JsValue> {
         let p = self.compiled()?.last_profile().clone();
-        let mut lines: Vec<String> =
-            p.layers.iter().map(|l| format!("{}|{}|{}|{}", l.name, l.kind, l.forward_ms, l.backward_ms)).collect();
-        lines.push(format!("other|other|{}|0", p.other_ms));
-        lines.push(format!("optimizer|optimizer|{}|0", p.optimizer_ms));
-        lines.push(format!("total|total|{}|0", p.total_ms));
-        Ok(lines)
+        let layers: Array = p
+            .layers
+            .iter()
+            .map(|l| {
+                record(&[
+                    ("name", JsValue::from_str(&l.name)),
+                    ("className", JsValue::from_str(l.kind)),
+                    ("forwardMs", JsValue::from(l.forward_ms)),
+                    ("backwardMs", JsValue::from(l.backward_ms)),
+                ])
+            })
+            .collect();
+        Ok(record(&[
+            ("layers", layers.into()),
+            ("otherMs", JsValue::from(p.other_ms)),
+            ("optimizerMs", JsValue::from(p.optimizer_ms)),
+            ("totalMs", JsValue::from(p.total_ms)),
+        ]))
     }
 
-    /// Milliseconds per layer of the last forward pass, whatever ran it (a training step,
+    /// Milliseconds per node of the last forward pass, whatever ran it (a training step,
     /// `predict`, `evaluate`): where inference spends its time.
     #[wasm_bindgen(js_name = lastForwardMs)]
-    pub fn last_forward_ms(&mut self) -> Vec<f64> {
+    pub fn last_forward_ms(&self) -> Vec<f64> {
         self.net().forward_ms().to_vec()
     }
-}
 
-#[wasm_bindgen]
-impl Model {
     /// Gradient clipping before each update: by global L2 norm and/or by value (NaN = off).
     #[wasm_bindgen(js_name = setClipping)]
     pub fn set_clipping(&mut self, global_norm: f32, value: f32) -> Result<(), JsValue> {
@@ -489,30 +402,34 @@ impl Model {
         Ok(())
     }
 
-    /// Per trainable layer in the last training step: `name|gradNorm|weightNorm|updateNorm`.
+    /// Per trainable node in the last training step: `{ name, gradNorm, weightNorm, updateNorm }`.
     #[wasm_bindgen(js_name = lastGradientHealth)]
-    pub fn last_gradient_health(&mut self) -> Result<Vec<String>, JsValue> {
+    pub fn last_gradient_health(&mut self) -> Result<Array, JsValue> {
         let health = self.compiled()?.last_health();
-        Ok(health.iter().map(|h| format!("{}|{}|{}|{}", h.name, h.grad_norm, h.weight_norm, h.update_norm)).collect())
+        Ok(health
+            .iter()
+            .map(|h| {
+                record(&[
+                    ("name", JsValue::from_str(&h.name)),
+                    ("gradNorm", JsValue::from(h.grad_norm)),
+                    ("weightNorm", JsValue::from(h.weight_norm)),
+                    ("updateNorm", JsValue::from(h.update_norm)),
+                ])
+            })
+            .collect())
     }
-}
 
-#[wasm_bindgen]
-impl Model {
-    /// Runs one layer alone on `x` (Keras' `layer(x, training)`), without gradients.
-    #[wasm_bindgen(js_name = applyLayer)]
-    pub fn apply_layer(&mut self, name: &str, x: &Tensor, training: bool) -> Result<Tensor, JsValue> {
-        let mut rng = ballast_core::rng::Rng::new(self.seed ^ 0xA991_1CA7);
-        Ok(Tensor { inner: self.net().apply_layer(name, &x.inner, training, &mut rng).js()? })
-    }
-}
-
-#[wasm_bindgen]
-impl Model {
     /// Turns the per-layer norms of every training step on (default) or off.
     #[wasm_bindgen(js_name = setGradientHealthTracking)]
     pub fn set_gradient_health_tracking(&mut self, on: bool) -> Result<(), JsValue> {
         self.compiled()?.track_health = on;
         Ok(())
+    }
+
+    /// Runs one layer alone on `inputs` (Keras' `layer(x, training)`), without gradients.
+    #[wasm_bindgen(js_name = applyLayer)]
+    pub fn apply_layer(&mut self, name: &str, inputs: &TensorList, training: bool) -> Result<Tensor, JsValue> {
+        let mut rng = Rng::new(self.seed ^ 0xA991_1CA7);
+        Ok(Tensor { inner: self.net_mut().apply_layer(name, &inputs.items, training, &mut rng).js()? })
     }
 }

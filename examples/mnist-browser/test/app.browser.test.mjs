@@ -238,7 +238,7 @@ describe('the MNIST app, built and served with cross-origin isolation', () => {
         await d.saveAs(files[d.suggestedFilename()]);
       }
       expect(Object.keys(files).sort()).toEqual(['model.json', 'weights.safetensors']);
-      expect(JSON.parse(await readFile(files['model.json'], 'utf8')).format).toBe('ballast-sequential');
+      expect(JSON.parse(await readFile(files['model.json'], 'utf8'))).toMatchObject({ format: 'ballast-model', version: 2, modelClass: 'Sequential' });
 
       // A fresh load of the page: no model until one is loaded, from IndexedDB...
       await page.goto(page.url().split('?')[0] + '?test=100');

@@ -25,7 +25,6 @@ let s = 1;
 const random = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
 const x = tensor(Float32Array.from({ length: batch * 784 }, random), [batch, 28, 28, 1]);
 const model = buildModel(values.variant, { seed: 1 });
-const handle = model._handleForBenchmarks();
 
 const limits = [1, 0];
 const runs = new Map(limits.map((l) => [l, []]));
@@ -35,7 +34,7 @@ for (let r = -1; r < rounds; r++) {
     const t0 = performance.now();
     (await model.predict(x, { batchSize: batch })).dispose();
     const ms = performance.now() - t0;
-    if (r >= 0) runs.get(limit).push({ ms, layers: handle.lastForwardMs() }); // round -1 warms up
+    if (r >= 0) runs.get(limit).push({ ms, layers: model.lastForwardMs() }); // round -1 warms up
   }
 }
 diagnostics.setThreadLimit(0);

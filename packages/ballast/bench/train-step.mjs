@@ -31,11 +31,10 @@ function measure(variant, limit) {
     const t0 = performance.now();
     handle.trainStep(x.handle, y.handle, rows);
     times.push(performance.now() - t0);
-    for (const line of handle.lastStepProfile()) {
-      const [, kind, fwd, bwd] = line.split('|');
-      if (kind === 'total') continue;
-      const g = groups[kind] ?? (kind === 'optimizer' ? 'Adam' : 'other');
-      share[g] = (share[g] ?? 0) + Number(fwd) + Number(bwd);
+    for (const { type, forwardMs, backwardMs } of model.lastStepProfile()) {
+      if (type === 'total') continue;
+      const g = groups[type] ?? (type === 'optimizer' ? 'Adam' : 'other');
+      share[g] = (share[g] ?? 0) + forwardMs + backwardMs;
     }
   }
   model.dispose();

@@ -2,11 +2,12 @@
 export { BallastError, ShapeError, ArgumentError, DataError, NumericError, StateError } from './errors.js';
 export { Tensor, tensor, matmul, tidy, type MatmulOptions } from './tensor.js';
 export type { Env, ReadyOptions, BuildName } from './runtime.js';
-export { layers, Layer } from './layers.js';
+export { layers, Layer, SymbolicTensor } from './layers.js';
 export type * from './layers.js';
 export { optimizers, type OptimizerConfig, type Clipping } from './optimizers.js';
-export { Sequential, loadModel, modelFromFiles } from './model.js';
-export type { CompileOptions, FitOptions, History, Logs, Callbacks, BatchInfo, LossName, WeightInfo, SummaryRow, LayerGradientHealth } from './model.js';
+export { Model, loadModel, modelFromFiles } from './model.js';
+export { Sequential } from './sequential.js';
+export type { CompileOptions, FitOptions, History, Logs, Callbacks, BatchInfo, LossName, WeightInfo, SummaryRow, LayerGradientHealth, LayerTime } from './model.js';
 export { datasets, type LabelledData } from './datasets.js';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './safetensors.js';
 export { valueAndGrads, ops, Variable, type ValueAndGrads } from './autodiff.js';

@@ -1,25 +1,35 @@
 /**
- * Layer factories with Keras names, options and defaults. A layer is a description until a
- * {@link Sequential} model builds it in WASM; afterwards it knows its name and weights.
+ * Layers with Keras names, options and defaults. The options and their defaults are
+ * declared once, in the core: a factory hands the user's options to the core, which checks
+ * them and gives back the resolved config (`layer.config`). A layer is applied to symbolic
+ * tensors to build a graph (`layers.add().apply([a, b])`), or listed in a `Sequential`;
+ * once its model is built it knows its name and weights.
  */
-import { ArgumentError, StateError } from './errors.js';
-import type { Tensor } from './tensor.js';
+import { ArgumentError, StateError, guard } from './errors.js';
+import { wasm } from './runtime.js';
+import { Tensor } from './tensor.js';
 
 export type ActivationName = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
 export type InitializerName = 'zeros' | 'ones' | 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal';
 export type Padding = 'valid' | 'same';
 type Pair = number | [number, number];
 
-export interface InputConfig { shape: number[] }
-export interface DenseConfig {
+/** Options every layer takes. */
+export interface CommonConfig {
+  /** Unique in a model: letters, digits, `_`, `-`, `.`. Default: Keras' (`conv2d`, `conv2d_1`). */
+  name?: string;
+  /** When false the optimizer leaves the weights alone (and BN runs in inference mode). */
+  trainable?: boolean;
+}
+export interface InputConfig { shape: number[]; name?: string }
+export interface DenseConfig extends CommonConfig {
   units: number;
   activation?: ActivationName;
   useBias?: boolean;
   kernelInitializer?: InitializerName;
   biasInitializer?: InitializerName;
-  name?: string;
 }
-export interface Conv2dConfig {
+export interface Conv2dConfig extends CommonConfig {
   filters: number;
   kernelSize: Pair;
   strides?: Pair;
@@ -28,13 +38,31 @@ export interface Conv2dConfig {
   useBias?: boolean;
   kernelInitializer?: InitializerName;
   biasInitializer?: InitializerName;
-  name?: string;
 }
-export interface MaxPooling2dConfig { poolSize?: Pair; strides?: Pair; padding?: Padding; name?: string }
-export interface DropoutConfig { rate: number; name?: string }
-export interface ActivationConfig { activation: ActivationName; name?: string }
-export interface FlattenConfig { name?: string }
-export interface BatchNormalizationConfig {
+export interface Pooling2dConfig extends CommonConfig {
+  /** Default 2. */
+  poolSize?: Pair;
+  /** Default: the pool size. */
+  strides?: Pair;
+  padding?: Padding;
+}
+export type MaxPooling2dConfig = Pooling2dConfig;
+/** With `padding: 'same'`, windows over the border average only the real values, as Keras does. */
+export type AveragePooling2dConfig = Pooling2dConfig;
+export interface GlobalAveragePooling2dConfig extends CommonConfig {
+  /** Keep the spatial axes as 1 × 1: `[batch, 1, 1, channels]` instead of `[batch, channels]`. */
+  keepdims?: boolean;
+}
+export interface DropoutConfig extends CommonConfig { rate: number }
+export interface ActivationConfig extends CommonConfig { activation: ActivationName }
+export type FlattenConfig = CommonConfig;
+/** Element-wise sum of two or more inputs of one shape (the residual connection). */
+export type AddConfig = CommonConfig;
+export interface ConcatenateConfig extends CommonConfig {
+  /** The axis to join along, batch axis included (not 0); default -1, the last. */
+  axis?: number;
+}
+export interface BatchNormalizationConfig extends CommonConfig {
   /** The normalized axis, batch axis included; -1 (default) is the channels of NHWC. */
   axis?: number;
   /** Keras' exponential moving average factor (0.99); `null` for a cumulative average. */
@@ -62,12 +90,11 @@ export interface BatchNormalizationConfig {
   renormClipping?: RenormClipping;
   /** Moving-average factor of the renorm statistics (Keras' default 0.99). */
   renormMomentum?: number;
-  name?: string;
 }
 /** `null` (or a missing bound) means unbounded; saved as `null` since JSON has no Infinity. */
 export interface RenormClipping { rmax?: number | null; dmax?: number | null }
 /** Keras `LayerNormalization` over one axis (default -1: the last, e.g. the features or channels). */
-export interface LayerNormalizationConfig {
+export interface LayerNormalizationConfig extends CommonConfig {
   /** The normalized axis, batch axis included (not 0); negative counts from the end. */
   axis?: number;
   epsilon?: number;
@@ -75,10 +102,9 @@ export interface LayerNormalizationConfig {
   scale?: boolean;
   betaInitializer?: InitializerName;
   gammaInitializer?: InitializerName;
-  name?: string;
 }
 /** Keras `GroupNormalization`: per example over groups of `channels / groups` channels. */
-export interface GroupNormalizationConfig {
+export interface GroupNormalizationConfig extends CommonConfig {
   /** Must divide the number of channels (Keras' default 32); `channels` is instance norm. */
   groups?: number;
   /** The channel axis, batch axis included (not 0); -1 (default) is the channels of NHWC. */
@@ -88,48 +114,133 @@ export interface GroupNormalizationConfig {
   scale?: boolean;
   betaInitializer?: InitializerName;
   gammaInitializer?: InitializerName;
-  name?: string;
 }
-
-/** Serializable description of a layer (what `model.json` stores). */
-export type LayerSpec =
-  | { type: 'input'; config: InputConfig }
-  | { type: 'dense'; config: Required<Omit<DenseConfig, 'name'>> & { name?: string } }
-  | { type: 'conv2d'; config: Required<Omit<Conv2dConfig, 'name'>> & { name?: string } }
-  | { type: 'maxPooling2d'; config: Required<Omit<MaxPooling2dConfig, 'name'>> & { name?: string } }
-  | { type: 'flatten'; config: FlattenConfig }
-  | { type: 'dropout'; config: DropoutConfig }
-  | { type: 'activation'; config: ActivationConfig }
-  | { type: 'batchNormalization'; config: Required<Omit<BatchNormalizationConfig, 'name'>> & { name?: string } }
-  | { type: 'layerNormalization'; config: Required<Omit<LayerNormalizationConfig, 'name'>> & { name?: string } }
-  | { type: 'groupNormalization'; config: Required<Omit<GroupNormalizationConfig, 'name'>> & { name?: string } };
 
 /** What a built layer needs from its model to run on its own. */
 export interface LayerOwner {
-  applyLayer(name: string, x: Tensor, training: boolean): Tensor;
+  applyLayer(name: string, inputs: Tensor[], training: boolean): Tensor;
   getWeights(): Array<{ name: string; shape: number[]; values: Float32Array }>;
+  setTrainable(layer: string, trainable: boolean): void;
 }
 
-/** A layer of a model. `name` is set once the model is built. */
-export class Layer {
+/**
+ * The output of a layer in a graph being described: it has a shape (`null` for the batch
+ * axis) but no values. Pass it to another layer's `apply`, or to `new Model({ inputs, outputs })`.
+ */
+export class SymbolicTensor {
   /** @internal */
-  constructor(readonly spec: LayerSpec) {}
-  /** @internal */ builtName?: string;
+  constructor(
+    /** @internal */ readonly layer: Layer,
+    /** @internal */ readonly parents: readonly SymbolicTensor[],
+    /** One example's shape, without the batch axis. */
+    readonly exampleShape: readonly number[],
+  ) {}
+
+  /** The shape, `null` for the batch axis (Keras' `(None, 28, 28, 1)`). */
+  get shape(): (number | null)[] {
+    return [null, ...this.exampleShape];
+  }
+}
+
+const isSymbolic = (v: unknown): v is SymbolicTensor => v instanceof SymbolicTensor;
+
+/** A layer of a model. Its options are checked, and its defaults filled in, by the core. */
+export class Layer {
+  /** Keras' class name: `Conv2D`, `BatchNormalization`, `Add`, ... */
+  readonly className: string;
+  /** Every option with its resolved value (the core's defaults filled in). */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** The name of the layer's kind in Keras' default names (`conv2d`, `add`). */
+  readonly defaultName: string;
+  #name: string | undefined;
+  #trainable: boolean;
+  /** @internal The output once applied in a graph (a layer is applied once). */
+  output?: SymbolicTensor;
   /** @internal */ owner?: LayerOwner;
 
+  /** @internal */
+  constructor(className: string, options: CommonConfig & Record<string, unknown>) {
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new ArgumentError(`${className}: options must be an object, got ${options === null ? 'null' : typeof options}`);
+    }
+    const resolved = guard(() => wasm().layerConfig(className, options)) as {
+      className: string; defaultName: string; config: Record<string, unknown>; name?: string; trainable: boolean;
+    };
+    this.className = resolved.className;
+    this.defaultName = resolved.defaultName;
+    this.config = Object.freeze(resolved.config);
+    this.#name = resolved.name;
+    this.#trainable = resolved.trainable;
+  }
+
+  /** The layer's name: the one it was given, or once in a model, the one Keras' rules gave it. */
+  get name(): string | undefined {
+    return this.#name;
+  }
+  /** @internal Set by the model that builds it. */
+  set builtName(name: string) {
+    this.#name = name;
+  }
+
+  /** Keras' `trainable`; set it to freeze (false) or unfreeze the layer in its model. */
+  get trainable(): boolean {
+    return this.#trainable;
+  }
+  set trainable(value: boolean) {
+    if (typeof value !== 'boolean') throw new ArgumentError(`trainable must be true or false, got ${String(value)}`);
+    if (this.owner && this.#name) this.owner.setTrainable(this.#name, value);
+    this.#trainable = value;
+  }
+
+  /** @internal Records what the owning model was told, without telling it again. */
+  markTrainable(value: boolean): void {
+    this.#trainable = value;
+  }
+
+  /** @internal What the core is given to make this layer in a model. */
+  get options(): Record<string, unknown> {
+    return { ...this.config, ...(this.#name ? { name: this.#name } : {}), trainable: this.#trainable };
+  }
+
+  /** Keras' `get_config()`: the name, `trainable` and every option. */
+  getConfig(): Record<string, unknown> {
+    return { name: this.#name, trainable: this.#trainable, ...this.config };
+  }
+
   /**
-   * Runs this layer alone on `x` (it must belong to a built model). With `training`,
-   * dropout is active and BatchNormalization uses and updates batch statistics.
+   * Applied to symbolic tensors (`layers.input(...)` or other layers' outputs), adds this
+   * layer to the graph being described and returns its symbolic output, with its shape
+   * inferred by the core. Applied to tensors, runs this layer alone on them (it must belong
+   * to a built model): with `training`, dropout is active and BatchNormalization uses and
+   * updates batch statistics.
    */
-  apply(x: Tensor, options: { training?: boolean } = {}): Tensor {
-    if (!this.owner || !this.builtName) throw new StateError('apply() needs a layer that belongs to a built model');
-    return this.owner.applyLayer(this.builtName, x, options.training ?? false);
+  apply(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor;
+  apply(inputs: Tensor | Tensor[], options?: { training?: boolean }): Tensor;
+  apply(inputs: SymbolicTensor | SymbolicTensor[] | Tensor | Tensor[], options: { training?: boolean } = {}): SymbolicTensor | Tensor {
+    const list = Array.isArray(inputs) ? inputs : [inputs];
+    if (list.length > 0 && list.every(isSymbolic)) return this.#applySymbolic(list as SymbolicTensor[]);
+    if (list.length > 0 && list.every((t) => t instanceof Tensor)) {
+      if (!this.owner || !this.#name) throw new StateError('apply() on tensors needs a layer that belongs to a built model');
+      return this.owner.applyLayer(this.#name, list as Tensor[], options.training ?? false);
+    }
+    throw new ArgumentError(`${this.#describe()}: apply() takes symbolic tensors (to build a graph) or tensors (to run the layer), not ${describeInputs(list)}`);
+  }
+
+  #applySymbolic(parents: SymbolicTensor[]): SymbolicTensor {
+    if (this.className === 'InputLayer') throw new ArgumentError('an input layer takes no inputs');
+    if (this.output) {
+      throw new ArgumentError(`${this.#describe()} is already applied in a graph; a layer is applied once (shared layers are not supported)`);
+    }
+    const shapes = parents.map((p) => Uint32Array.from(p.exampleShape));
+    const shape = guard(() => wasm().layerOutputShape(this.className, this.options, shapes));
+    this.output = new SymbolicTensor(this, parents, Array.from(shape));
+    return this.output;
   }
 
   /** This layer's weights by short name (`kernel`, `gamma`, `moving_mean`, ...). */
   weights(): Record<string, { shape: number[]; values: Float32Array }> {
-    if (!this.owner || !this.builtName) throw new StateError('weights() needs a layer that belongs to a built model');
-    const prefix = `${this.builtName}/`;
+    if (!this.owner || !this.#name) throw new StateError('weights() needs a layer that belongs to a built model');
+    const prefix = `${this.#name}/`;
     const out: Record<string, { shape: number[]; values: Float32Array }> = {};
     for (const w of this.owner.getWeights()) {
       if (w.name.startsWith(prefix)) out[w.name.slice(prefix.length)] = { shape: w.shape, values: w.values };
@@ -137,152 +248,49 @@ export class Layer {
     return out;
   }
 
-  get type(): LayerSpec['type'] {
-    return this.spec.type;
-  }
-  /** The layer's name in its model (Keras style: `conv2d`, `conv2d_1`, ...). */
-  get name(): string | undefined {
-    return this.builtName ?? (this.spec.config as { name?: string }).name;
+  #describe(): string {
+    return this.#name ? `layer '${this.#name}' (${this.className})` : `a ${this.className} layer`;
   }
 }
 
-function pair(v: Pair | undefined, what: string, fallback?: [number, number]): [number, number] {
-  const p = v === undefined ? fallback : typeof v === 'number' ? ([v, v] as [number, number]) : v;
-  if (!p || p.length !== 2 || !p.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new ArgumentError(`${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
+function describeInputs(list: unknown[]): string {
+  if (list.length === 0) return 'an empty list';
+  return list.map((v) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? (v as object).constructor?.name ?? 'an object' : typeof v)).join(', ');
+}
+
+/** The options object of a factory call: `{}` when omitted, refused when not an object. */
+function opts<T>(className: string, config: T | undefined): T & Record<string, unknown> {
+  if (config === undefined) return {} as T & Record<string, unknown>;
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new ArgumentError(`${className}: options must be an object, got ${config === null ? 'null' : Array.isArray(config) ? 'an array' : typeof config}`);
   }
-  return [p[0], p[1]];
+  return config as T & Record<string, unknown>;
 }
 
-/** A clipping bound: `null` when unbounded (undefined, null or Infinity), else at least `min`. */
-function bound(v: number | null | undefined, what: string, min: number): number | null {
-  if (v === undefined || v === null || v === Infinity) return null;
-  if (!(typeof v === 'number' && v >= min)) throw new ArgumentError(`${what} must be a number >= ${min} or null (unbounded), got ${v}`);
-  return v;
-}
-
-function positiveInt(v: unknown, what: string): number {
-  if (!Number.isInteger(v) || (v as number) <= 0) throw new ArgumentError(`${what} must be a positive integer, got ${v}`);
-  return v as number;
-}
+const make = (className: string) => <T>(config?: T) => new Layer(className, opts(className, config));
 
 export const layers = {
-  /** The input shape, without the batch axis: `[28, 28, 1]` for MNIST. */
-  input(config: InputConfig): Layer {
-    if (!Array.isArray(config?.shape) || config.shape.length === 0) {
-      throw new ArgumentError('input({ shape }) needs a non-empty shape, e.g. [28, 28, 1]');
-    }
-    config.shape.forEach((d, i) => positiveInt(d, `input shape[${i}]`));
-    return new Layer({ type: 'input', config: { shape: [...config.shape] } });
+  /**
+   * A model's input, with one example's shape (`[28, 28, 1]` for MNIST): a symbolic tensor
+   * to apply layers to, or the first entry of a `Sequential` list.
+   */
+  input(config: InputConfig): SymbolicTensor {
+    const c = opts('InputLayer', config);
+    const layer = new Layer('InputLayer', c);
+    layer.output = new SymbolicTensor(layer, [], (layer.config as { shape: number[] }).shape);
+    return layer.output;
   },
-  dense(config: DenseConfig): Layer {
-    return new Layer({
-      type: 'dense',
-      config: {
-        units: positiveInt(config.units, 'dense units'),
-        activation: config.activation ?? 'linear',
-        useBias: config.useBias ?? true,
-        kernelInitializer: config.kernelInitializer ?? 'glorotUniform',
-        biasInitializer: config.biasInitializer ?? 'zeros',
-        name: config.name,
-      },
-    });
-  },
-  conv2d(config: Conv2dConfig): Layer {
-    return new Layer({
-      type: 'conv2d',
-      config: {
-        filters: positiveInt(config.filters, 'conv2d filters'),
-        kernelSize: pair(config.kernelSize, 'conv2d kernelSize'),
-        strides: pair(config.strides, 'conv2d strides', [1, 1]),
-        padding: config.padding ?? 'valid',
-        activation: config.activation ?? 'linear',
-        useBias: config.useBias ?? true,
-        kernelInitializer: config.kernelInitializer ?? 'glorotUniform',
-        biasInitializer: config.biasInitializer ?? 'zeros',
-        name: config.name,
-      },
-    });
-  },
-  maxPooling2d(config: MaxPooling2dConfig = {}): Layer {
-    const poolSize = pair(config.poolSize, 'maxPooling2d poolSize', [2, 2]);
-    return new Layer({
-      type: 'maxPooling2d',
-      config: {
-        poolSize,
-        strides: pair(config.strides, 'maxPooling2d strides', poolSize),
-        padding: config.padding ?? 'valid',
-        name: config.name,
-      },
-    });
-  },
-  flatten(config: FlattenConfig = {}): Layer {
-    return new Layer({ type: 'flatten', config: { ...config } });
-  },
-  dropout(config: DropoutConfig): Layer {
-    if (!(config.rate >= 0 && config.rate < 1)) throw new ArgumentError(`dropout rate must be in [0, 1), got ${config.rate}`);
-    return new Layer({ type: 'dropout', config: { ...config } });
-  },
-  activation(config: ActivationConfig): Layer {
-    return new Layer({ type: 'activation', config: { ...config } });
-  },
-  batchNormalization(config: BatchNormalizationConfig = {}): Layer {
-    return new Layer({
-      type: 'batchNormalization',
-      config: {
-        axis: config.axis ?? -1,
-        momentum: config.momentum === undefined ? 0.99 : config.momentum,
-        epsilon: config.epsilon ?? 1e-3,
-        center: config.center ?? true,
-        scale: config.scale ?? true,
-        betaInitializer: config.betaInitializer ?? 'zeros',
-        gammaInitializer: config.gammaInitializer ?? 'ones',
-        movingMeanInitializer: config.movingMeanInitializer ?? 'zeros',
-        movingVarianceInitializer: config.movingVarianceInitializer ?? 'ones',
-        renorm: config.renorm ?? false,
-        renormClipping: {
-          rmax: bound(config.renormClipping?.rmax, 'batchNormalization renormClipping.rmax', 1),
-          dmax: bound(config.renormClipping?.dmax, 'batchNormalization renormClipping.dmax', 0),
-        },
-        renormMomentum: config.renormMomentum ?? 0.99,
-        name: config.name,
-      },
-    });
-  },
-  layerNormalization(config: LayerNormalizationConfig = {}): Layer {
-    return new Layer({
-      type: 'layerNormalization',
-      config: {
-        axis: config.axis ?? -1,
-        epsilon: config.epsilon ?? 1e-3,
-        center: config.center ?? true,
-        scale: config.scale ?? true,
-        betaInitializer: config.betaInitializer ?? 'zeros',
-        gammaInitializer: config.gammaInitializer ?? 'ones',
-        name: config.name,
-      },
-    });
-  },
-  groupNormalization(config: GroupNormalizationConfig = {}): Layer {
-    return new Layer({
-      type: 'groupNormalization',
-      config: {
-        groups: positiveInt(config.groups ?? 32, 'groupNormalization groups'),
-        axis: config.axis ?? -1,
-        epsilon: config.epsilon ?? 1e-3,
-        center: config.center ?? true,
-        scale: config.scale ?? true,
-        betaInitializer: config.betaInitializer ?? 'zeros',
-        gammaInitializer: config.gammaInitializer ?? 'ones',
-        name: config.name,
-      },
-    });
-  },
+  dense: make('Dense') as (config: DenseConfig) => Layer,
+  conv2d: make('Conv2D') as (config: Conv2dConfig) => Layer,
+  maxPooling2d: make('MaxPooling2D') as (config?: MaxPooling2dConfig) => Layer,
+  averagePooling2d: make('AveragePooling2D') as (config?: AveragePooling2dConfig) => Layer,
+  globalAveragePooling2d: make('GlobalAveragePooling2D') as (config?: GlobalAveragePooling2dConfig) => Layer,
+  flatten: make('Flatten') as (config?: FlattenConfig) => Layer,
+  dropout: make('Dropout') as (config: DropoutConfig) => Layer,
+  activation: make('Activation') as (config: ActivationConfig) => Layer,
+  add: make('Add') as (config?: AddConfig) => Layer,
+  concatenate: make('Concatenate') as (config?: ConcatenateConfig) => Layer,
+  batchNormalization: make('BatchNormalization') as (config?: BatchNormalizationConfig) => Layer,
+  layerNormalization: make('LayerNormalization') as (config?: LayerNormalizationConfig) => Layer,
+  groupNormalization: make('GroupNormalization') as (config?: GroupNormalizationConfig) => Layer,
 };
-
-/** Recreates a layer from its spec (loading a saved model). */
-export function layerFromSpec(spec: LayerSpec): Layer {
-  const make = layers[spec.type] as (c: unknown) => Layer;
-  if (typeof make !== 'function') throw new ArgumentError(`unknown layer type '${(spec as { type: string }).type}'`);
-  return make(spec.config);
-}

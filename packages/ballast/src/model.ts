@@ -1,10 +1,13 @@
 /**
- * `Sequential`: a Keras-style model whose layers, weights and training step live in WASM.
- * `fit` feeds it row indices of tensors already in WASM memory, one batch per call.
+ * `Model`: a Keras-style model whose graph of layers, weights and training step live in
+ * WASM. Built from symbolic tensors (`new Model({ inputs, outputs })`) or, through
+ * `Sequential`, from a list of layers. `fit` feeds it row indices of tensors already in WASM
+ * memory, one batch per call.
  */
 import type { Model as WasmModel } from '../wasm/threads/ballast_wasm.js';
 import { ArgumentError, BallastError, DataError, ShapeError, StateError, guard } from './errors.js';
-import { Layer, layerFromSpec, type LayerSpec } from './layers.js';
+import { planGraph, type GraphPlan } from './functional.js';
+import { Layer, SymbolicTensor } from './layers.js';
 import type { OptimizerConfig } from './optimizers.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
 import { Tensor, tensor } from './tensor.js';
@@ -83,17 +86,38 @@ export interface SummaryRow {
   outputShape: (number | null)[];
   params: number;
   trainable: number;
+  /** The layers it takes its inputs from. */
+  inputs: string[];
 }
 
-const MODEL_FORMAT = 'ballast-sequential';
+/** Where one layer spent its time in the last training step. */
+export interface LayerTime {
+  name: string;
+  type: string;
+  forwardMs: number;
+  backwardMs: number;
+}
+
+/** One node of the core's graph, as it reports it. */
+interface NodeRecord {
+  name: string;
+  className: string;
+  config: Record<string, unknown>;
+  inputs: string[];
+  outputShape: number[];
+  trainable: boolean;
+  trainableParams: number;
+  nonTrainableParams: number;
+}
+
 const WEIGHTS_FILE = 'weights.safetensors';
 const MODEL_FILE = 'model.json';
 
-interface SavedModel {
-  format: string;
-  version: 1;
-  seed: number;
-  layers: LayerSpec[];
+/** What `model.json` holds besides the core's graph (which is its `format`, `version`, `nodes`, `inputs`, `outputs`). */
+interface SavedExtras {
+  /** `Sequential` or `Functional`, as Keras names them. */
+  modelClass?: string;
+  seed?: number;
   compile?: CompileOptions;
 }
 
@@ -113,50 +137,106 @@ function batchesOf(order: Uint32Array, batchSize: number): Uint32Array[] {
 }
 
 const nextTick = () => platform().yieldToEventLoop();
+const single = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
-export class Sequential {
-  readonly layers: Layer[];
-  readonly inputShape: number[];
+/** How a model is made: from symbolic tensors, or (loading) from a handle the core built. */
+type Source =
+  | { inputs: SymbolicTensor | SymbolicTensor[]; outputs: SymbolicTensor | SymbolicTensor[] }
+  | { plan: GraphPlan }
+  | { handle: WasmModel };
+
+export class Model {
   readonly seed: number;
   #model: WasmModel | null;
   #compiled: CompileOptions | null = null;
   #outputShape: number[] = [];
+  #inputShape: number[] = [];
+  #layers: readonly Layer[] = [];
 
   /**
-   * The first layer must be `layers.input({ shape })`. `seed` fixes the initial weights and
-   * the dropout masks (with the same thread count, a run repeats exactly).
+   * A functional model from `layers.input()` to the output of the last layer applied:
+   * `new Model({ inputs: inp, outputs: out })`. `seed` fixes the initial weights and the
+   * dropout masks (with the same thread count, a run repeats exactly). Layers that already
+   * belong to a built model (a base to fine-tune) keep their names and bring a copy of
+   * their weights; they then belong to this model.
    */
-  constructor(layerList: Layer[], options: { seed?: number } = {}) {
-    const [input, ...rest] = layerList;
-    if (!input || input.spec.type !== 'input') {
-      throw new ArgumentError('the first layer of a Sequential model must be layers.input({ shape })');
+  constructor(config: { inputs: SymbolicTensor | SymbolicTensor[]; outputs: SymbolicTensor | SymbolicTensor[]; seed?: number });
+  /** @internal */
+  constructor(config: Source & { seed?: number });
+  constructor(config: Source & { seed?: number }) {
+    if (config === null || typeof config !== 'object') throw new ArgumentError('new Model({ inputs, outputs }) needs its inputs and outputs');
+    this.seed = config.seed ?? 1;
+    if (!Number.isInteger(this.seed) || this.seed < 0 || this.seed > 0xffffffff) throw new ArgumentError(`seed must be an integer in [0, 2^32), got ${config.seed}`);
+    if ('handle' in config) {
+      this.#model = config.handle;
+      this.#adopt(null);
+      return;
     }
-    if (rest.some((l) => l.spec.type === 'input')) throw new ArgumentError('only the first layer may be an input layer');
-    this.layers = rest;
-    this.inputShape = [...input.spec.config.shape];
-    this.seed = options.seed ?? 1;
-    const glue = wasm();
-    const model = new glue.Model(this.seed);
+    const plan = 'plan' in config ? config.plan : planOf(config.inputs, config.outputs);
+    const model = new (wasm().Model)(this.seed);
     try {
       guard(() => {
-        for (const layer of rest) addLayer(model, layer.spec);
-        this.#outputShape = Array.from(model.build(Uint32Array.from(this.inputShape)));
+        plan.layers.forEach((layer, i) => model.addLayer(layer.className, layer.options, Uint32Array.from(plan.inputs[i])));
+        model.setOutputs(Uint32Array.from(plan.outputs));
       });
+      // Weights of layers that come from another model (transfer learning), by name.
+      const inherited = plan.layers.filter((l) => l.owner && l.name).flatMap((l) => l.owner!.getWeights().filter((w) => w.name.startsWith(`${l.name}/`)));
+      if (inherited.length) setWeightsOn(model, inherited);
     } catch (err) {
       model.free();
       throw err;
     }
-    const names = model.summary().map((row) => row.split('|')[0]);
-    rest.forEach((layer, i) => {
-      layer.builtName = names[i];
-      layer.owner = this;
-    });
     this.#model = model;
+    this.#adopt(plan.layers);
+  }
+
+  /** Reads the graph back from the core: names, shapes, the layer list, symbolic outputs. */
+  #adopt(layerObjects: Layer[] | null): void {
+    const nodes = this.#nodes();
+    const byName = new Map<string, Layer>();
+    const list = nodes.map((node, i) => {
+      const layer = layerObjects?.[i] ?? new Layer(node.className, { ...node.config, name: node.name, trainable: node.trainable });
+      layer.builtName = node.name;
+      layer.owner = this;
+      // A layer built here from a list (Sequential) or a file gets its symbolic output, so
+      // it can start a new graph (a new head on a trained base).
+      layer.output ??= new SymbolicTensor(layer, node.inputs.map((n) => byName.get(n)!.output!), node.outputShape);
+      byName.set(node.name, layer);
+      return layer;
+    });
+    this.#layers = Object.freeze(list);
+    this.#outputShape = Array.from(guard(() => this.#handle.outputShape()));
+    this.#inputShape = [...nodes.find((n) => n.className === 'InputLayer')!.outputShape];
+  }
+
+  #nodes(): NodeRecord[] {
+    return guard(() => this.#handle.nodes()) as NodeRecord[];
   }
 
   get #handle(): WasmModel {
     if (!this.#model) throw new StateError('model used after dispose()');
     return this.#model;
+  }
+
+  /** Every layer, in graph order, input layers included (read-only). */
+  get layers(): readonly Layer[] {
+    return this.#layers;
+  }
+
+  /** One example's input shape, without the batch axis. */
+  get inputShape(): number[] {
+    return [...this.#inputShape];
+  }
+
+  get outputShape(): number[] {
+    return [...this.#outputShape];
+  }
+
+  /** The layer named `name`. */
+  getLayer(name: string): Layer {
+    const layer = this.#layers.find((l) => l.name === name);
+    if (!layer) throw new ArgumentError(`no layer named '${name}' (layers: ${this.#layers.map((l) => l.name).join(', ')})`);
+    return layer;
   }
 
   /** @internal The WASM handle, for benchmarks that time single steps. */
@@ -171,25 +251,27 @@ export class Sequential {
 
   /** Per-layer gradient, weight and update norms of the last training step. */
   lastGradientHealth(): LayerGradientHealth[] {
-    return guard(() => this.#handle.lastGradientHealth()).map((line) => {
-      const [name, g, w, u] = line.split('|');
-      return { name, gradNorm: Number(g), weightNorm: Number(w), updateNorm: Number(u) };
-    });
+    return guard(() => this.#handle.lastGradientHealth()) as LayerGradientHealth[];
   }
 
   /**
    * Where the last training step spent its time, in milliseconds per layer (forward and
-   * backward), plus the loss and bookkeeping (`other`) and the optimizer.
+   * backward), then the loss and bookkeeping (`other`), the optimizer and the total.
    */
-  lastStepProfile(): Array<{ name: string; type: string; forwardMs: number; backwardMs: number }> {
-    return guard(() => this.#handle.lastStepProfile()).map((line) => {
-      const [name, type, f, b] = line.split('|');
-      return { name, type, forwardMs: Number(f), backwardMs: Number(b) };
-    });
+  lastStepProfile(): LayerTime[] {
+    const p = guard(() => this.#handle.lastStepProfile()) as {
+      layers: Array<{ name: string; className: string; forwardMs: number; backwardMs: number }>; otherMs: number; optimizerMs: number; totalMs: number;
+    };
+    const row = (name: string, ms: number) => ({ name, type: name, forwardMs: ms, backwardMs: 0 });
+    return [
+      ...p.layers.map((l) => ({ name: l.name, type: l.className, forwardMs: l.forwardMs, backwardMs: l.backwardMs })),
+      row('other', p.otherMs), row('optimizer', p.optimizerMs), row('total', p.totalMs),
+    ];
   }
 
-  get outputShape(): number[] {
-    return [...this.#outputShape];
+  /** Milliseconds per layer (graph order, as `layers`) of the last forward pass, whatever ran it. */
+  lastForwardMs(): number[] {
+    return Array.from(guard(() => this.#handle.lastForwardMs()));
   }
 
   compile(options: CompileOptions): void {
@@ -309,32 +391,25 @@ export class Sequential {
 
   /** Replaces weights by name; all are checked before any changes, so a mismatch changes nothing. */
   setWeights(weights: Array<{ name: string; values: Float32Array | number[] }>): void {
-    const m = this.#handle;
-    for (const w of weights) {
-      const shape = guard(() => Array.from(m.weightShape(w.name)));
-      const size = shape.reduce((a, b) => a * b, 1);
-      if (w.values.length !== size) {
-        throw new ShapeError(`weight '${w.name}' has shape [${shape.join(', ')}] (${size} values), got ${w.values.length} values`);
-      }
-    }
-    const all = new Float32Array(weights.reduce((s, w) => s + w.values.length, 0));
-    let at = 0;
-    for (const w of weights) {
-      all.set(w.values, at);
-      at += w.values.length;
-    }
-    guard(() => m.setWeights(weights.map((w) => w.name), all));
+    setWeightsOn(this.#handle, weights);
   }
 
   /** @internal Runs one layer alone; see `Layer.apply`. */
-  applyLayer(name: string, x: Tensor, training: boolean): Tensor {
-    return new Tensor(guard(() => this.#handle.applyLayer(name, x.handle, training)));
+  applyLayer(name: string, inputs: Tensor[], training: boolean): Tensor {
+    const list = new (wasm().TensorList)();
+    try {
+      inputs.forEach((t) => list.push(t.handle));
+      return new Tensor(guard(() => this.#handle.applyLayer(name, list, training)));
+    } finally {
+      list.free();
+    }
   }
 
   /** Freezes (false) or unfreezes a layer; a frozen BatchNormalization runs in inference mode. */
   setTrainable(layer: Layer | string, trainable: boolean): void {
     const name = typeof layer === 'string' ? layer : layer.name!;
     guard(() => this.#handle.setTrainable(name, trainable));
+    this.#layers.find((l) => l.name === name)?.markTrainable(trainable);
   }
 
   setLearningRate(learningRate: number): void {
@@ -355,30 +430,37 @@ export class Sequential {
     return guard(() => this.#handle.recalibrateBatchNorm(x.handle, order, batchSize));
   }
 
-  /** Folds each BatchNormalization that follows a Conv2D/Dense without activation into it. */
-  foldBatchNorm(): void {
-    guard(() => this.#handle.foldBatchNorm());
+  /**
+   * Folds each BatchNormalization fed only by a Conv2D/Dense without activation into it, for
+   * inference; the folded layers leave the model (`layers`, `summary`, `save`). Returns
+   * their names. Compile again to train.
+   */
+  foldBatchNorm(): string[] {
+    const folded = guard(() => this.#handle.foldBatchNorm());
+    const kept = this.#layers.filter((l) => !folded.includes(l.name!));
+    for (const l of this.#layers) if (folded.includes(l.name!)) l.owner = undefined;
+    this.#adopt(kept);
     this.#compiled = null;
+    return folded;
   }
 
   summaryRows(): SummaryRow[] {
-    return this.#handle.summary().map((line) => {
-      const [name, type, shape, trainable, frozen] = line.split('|');
-      return {
-        name,
-        type,
-        outputShape: [null, ...shape.split(',').filter(Boolean).map(Number)],
-        params: Number(trainable) + Number(frozen),
-        trainable: Number(trainable),
-      };
-    });
+    return this.#nodes().map((n) => ({
+      name: n.name,
+      type: n.className,
+      outputShape: [null, ...n.outputShape],
+      params: n.trainableParams + n.nonTrainableParams,
+      trainable: n.trainableParams,
+      inputs: n.inputs,
+    }));
   }
 
-  /** Prints a Keras-style summary table. */
+  /** Prints a Keras-style summary table (with a "Connected to" column when the graph branches). */
   summary(print: (line: string) => void = console.log): void {
     const rows = this.summaryRows();
-    const cells = rows.map((r) => [`${r.name} (${r.type})`, `(${r.outputShape.map((d) => d ?? 'None').join(', ')})`, String(r.params)]);
-    const head = ['Layer (type)', 'Output Shape', 'Param #'];
+    const chain = rows.every((r, i) => (i === 0 ? r.inputs.length === 0 : r.inputs.length === 1 && r.inputs[0] === rows[i - 1].name));
+    const cells = rows.map((r) => [`${r.name} (${r.type})`, `(${r.outputShape.map((d) => d ?? 'None').join(', ')})`, String(r.params), ...(chain ? [] : [r.inputs.join(', ') || '-'])]);
+    const head = ['Layer (type)', 'Output Shape', 'Param #', ...(chain ? [] : ['Connected to'])];
     const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)) + 2);
     const line = (c: string[]) => c.map((v, i) => v.padEnd(widths[i])).join('');
     const rule = '─'.repeat(widths.reduce((a, b) => a + b, 0));
@@ -394,13 +476,17 @@ export class Sequential {
     print(`Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`);
   }
 
-  /** The architecture (JSON) and the weights (safetensors) as files. */
+  /** @internal Keras' class name of this kind of model, saved in `model.json`. */
+  protected get modelClass(): string {
+    return 'Functional';
+  }
+
+  /** The architecture (`model.json`: the core's graph, format 2) and the weights (safetensors) as files. */
   toFiles(): Record<string, Uint8Array | string> {
-    const saved: SavedModel = {
-      format: MODEL_FORMAT,
-      version: 1,
+    const saved = {
+      ...(guard(() => this.#handle.spec()) as Record<string, unknown>),
+      modelClass: this.modelClass,
       seed: this.seed,
-      layers: [{ type: 'input', config: { shape: this.inputShape } }, ...this.layers.map((l) => withName(l))],
       ...(this.#compiled ? { compile: this.#compiled } : {}),
     };
     const tensors: NamedTensor[] = this.getWeights();
@@ -425,65 +511,67 @@ export class Sequential {
   }
 }
 
-function withName(layer: Layer): LayerSpec {
-  return { ...layer.spec, config: { ...layer.spec.config, name: layer.name } } as LayerSpec;
-}
-
-function addLayer(m: WasmModel, spec: LayerSpec): void {
-  const name = (spec.config as { name?: string }).name ?? '';
-  switch (spec.type) {
-    case 'dense': {
-      const c = spec.config;
-      return m.addDense(name, c.units, c.activation, c.useBias, c.kernelInitializer, c.biasInitializer);
+function setWeightsOn(m: WasmModel, weights: Array<{ name: string; values: Float32Array | number[] }>): void {
+  if (!Array.isArray(weights)) throw new ArgumentError('setWeights takes a list of { name, values }');
+  weights.forEach((w, i) => {
+    if (w === null || typeof w !== 'object' || typeof w.name !== 'string') throw new ArgumentError(`setWeights: entry ${i} needs a string 'name'`);
+    if (!(w.values instanceof Float32Array || Array.isArray(w.values))) throw new ArgumentError(`setWeights: weight '${w.name}' needs 'values' as a Float32Array or an array of numbers`);
+    const shape = guard(() => Array.from(m.weightShape(w.name)));
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (w.values.length !== size) {
+      throw new ShapeError(`weight '${w.name}' has shape [${shape.join(', ')}] (${size} values), got ${w.values.length} values`);
     }
-    case 'conv2d': {
-      const c = spec.config;
-      return m.addConv2d(name, c.filters, Uint32Array.from(c.kernelSize as number[]), Uint32Array.from(c.strides as number[]), c.padding, c.activation, c.useBias, c.kernelInitializer, c.biasInitializer);
-    }
-    case 'maxPooling2d': {
-      const c = spec.config;
-      return m.addMaxPooling2d(name, Uint32Array.from(c.poolSize as number[]), Uint32Array.from(c.strides as number[]), c.padding);
-    }
-    case 'flatten':
-      return m.addFlatten(name);
-    case 'dropout':
-      return m.addDropout(name, spec.config.rate);
-    case 'activation':
-      return m.addActivation(name, spec.config.activation);
-    case 'batchNormalization': {
-      const c = spec.config;
-      const inits = [c.betaInitializer, c.gammaInitializer, c.movingMeanInitializer, c.movingVarianceInitializer];
-      const clip = c.renormClipping;
-      return m.addBatchNormalization(name, c.axis, c.momentum ?? NaN, c.epsilon, c.center, c.scale, inits, c.renorm, clip.rmax ?? Infinity, clip.dmax ?? Infinity, c.renormMomentum);
-    }
-    case 'layerNormalization': {
-      const c = spec.config;
-      return m.addLayerNormalization(name, c.axis, c.epsilon, c.center, c.scale, [c.betaInitializer, c.gammaInitializer]);
-    }
-    case 'groupNormalization': {
-      const c = spec.config;
-      return m.addGroupNormalization(name, c.groups, c.axis, c.epsilon, c.center, c.scale, [c.betaInitializer, c.gammaInitializer]);
-    }
-    case 'input':
-      throw new ArgumentError('only the first layer may be an input layer');
+  });
+  const all = new Float32Array(weights.reduce((s, w) => s + w.values.length, 0));
+  let at = 0;
+  for (const w of weights) {
+    all.set(w.values, at);
+    at += w.values.length;
   }
+  guard(() => m.setWeights(weights.map((w) => w.name), all));
 }
 
-/** Rebuilds a model from the files `toFiles()` wrote; nothing is created if any check fails. */
-export function modelFromFiles(modelJson: string, weights: Uint8Array, source = 'model'): Sequential {
-  let saved: SavedModel;
+/** The plan of a functional model, which has one input and one output for now. */
+function planOf(inputs: SymbolicTensor | SymbolicTensor[], outputs: SymbolicTensor | SymbolicTensor[]): GraphPlan {
+  const [ins, outs] = [single(inputs), single(outputs)];
+  if (ins.length !== 1 || outs.length !== 1) {
+    throw new ArgumentError(`a model has one input and one output for now (got ${ins.length} inputs and ${outs.length} outputs)`);
+  }
+  return planGraph(ins, outs);
+}
+
+/** Keras class names of the models `model.json` may hold, and how to make each from a loaded handle. */
+const modelClasses = new Map<string, (handle: WasmModel, seed: number) => Model>([
+  ['Functional', (handle, seed) => new Model({ handle, seed })],
+]);
+
+/** @internal Lets `Sequential` register itself for loading without a circular import. */
+export function registerModelClass(name: string, make: (handle: WasmModel, seed: number) => Model): void {
+  modelClasses.set(name, make);
+}
+
+/**
+ * Rebuilds a model from the files `toFiles()` wrote (or a version 1 `ballast-sequential`
+ * model); nothing is created if any check fails.
+ */
+export function modelFromFiles(modelJson: string, weights: Uint8Array, source = 'model'): Model {
+  let saved: Record<string, unknown> & SavedExtras;
   try {
     saved = JSON.parse(modelJson);
   } catch (e) {
     throw new DataError(`${source}/${MODEL_FILE}: not JSON (${(e as Error).message})`);
   }
-  if (saved?.format !== MODEL_FORMAT || saved.version !== 1 || !Array.isArray(saved.layers)) {
-    throw new DataError(`${source}/${MODEL_FILE}: not a Ballast model (format '${saved?.format}', version ${saved?.version})`);
-  }
+  if (saved === null || typeof saved !== 'object' || Array.isArray(saved)) throw new DataError(`${source}/${MODEL_FILE}: not a Ballast model (not an object)`);
+  const { modelClass, seed = 1, compile, ...spec } = saved;
+  // Version 1 files held only Sequential models.
+  const className = modelClass ?? (spec.format === 'ballast-sequential' ? 'Sequential' : 'Functional');
+  const make = modelClasses.get(className);
+  if (!make) throw new DataError(`${source}/${MODEL_FILE}: unknown model class '${className}' (${[...modelClasses.keys()].join(', ')})`);
   const tensors = decodeSafetensors(weights, `${source}/${WEIGHTS_FILE}`);
-  let model: Sequential | null = null;
+  let model: Model | null = null;
   try {
-    model = new Sequential(saved.layers.map(layerFromSpec), { seed: saved.seed });
+    const handle = guard(() => wasm().Model.fromSpec(spec, seed));
+    model = make(handle, seed);
     const expected = model.getWeights();
     const byName = new Map(tensors.map((t) => [t.name, t]));
     for (const w of expected) {
@@ -496,17 +584,18 @@ export function modelFromFiles(modelJson: string, weights: Uint8Array, source = 
     const extra = tensors.filter((t) => !expected.some((w) => w.name === t.name));
     if (extra.length) throw new DataError(`${source}/${WEIGHTS_FILE}: unexpected weights ${extra.map((t) => `'${t.name}'`).join(', ')}`);
     model.setWeights(tensors);
-    if (saved.compile) model.compile(saved.compile);
+    if (compile) model.compile(compile);
     return model;
   } catch (err) {
     model?.dispose();
-    if (err instanceof BallastError) throw err;
+    if (err instanceof DataError) throw new DataError(err.message.startsWith(source) ? err.message : `${source}/${MODEL_FILE}: ${err.message}`);
+    if (err instanceof BallastError) throw new DataError(`${source}/${MODEL_FILE}: ${err.message}`);
     throw new DataError(`${source}: ${(err as Error).message}`);
   }
 }
 
 /** Loads a model saved with `model.save(dir)`. */
-export async function loadModel(dir: string): Promise<Sequential> {
+export async function loadModel(dir: string): Promise<Model> {
   const p = platform();
   const [json, weights] = await Promise.all([p.readFile(`${dir}/${MODEL_FILE}`), p.readFile(`${dir}/${WEIGHTS_FILE}`)]);
   return modelFromFiles(new TextDecoder().decode(json), weights, dir);

@@ -59,7 +59,7 @@ describe('gradient health', () => {
     blowUp(exploding);
     const err = await exploding.fit(x, y, { batchSize: 16, epochs: 5 }).catch((e) => e);
     expect(err).toBeInstanceOf(NumericError);
-    expect(err.message).toMatch(/layer '(dense|dense_\d+)'/);
+    expect(err.message).toMatch(/(node|layer) '(dense|dense_\d+)'/);
     expect(err.message).toMatch(/step \d+/);
 
     const clipped = mlp(8);

@@ -145,7 +145,7 @@ describe('weights, save and load', () => {
     await expect(loadModel(dir)).rejects.toThrow(/only 3 bytes/);
     await writeFile(join(dir, 'weights.safetensors'), weights);
     const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
-    json.layers.find((l: { config: { name?: string } }) => l.config.name === 'dense').config.units = 64;
+    json.nodes.find((n: { name: string }) => n.name === 'dense').config.units = 64;
     await writeFile(join(dir, 'model.json'), JSON.stringify(json));
     await expect(loadModel(dir)).rejects.toThrow(/dense\/kernel' has shape \[1600,128\], the model needs \[1600,64\]/);
     await writeFile(join(dir, 'model.json'), '{ not json');

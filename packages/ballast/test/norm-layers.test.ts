@@ -45,7 +45,7 @@ async function train(m: Sequential, x: Tensor, y: Tensor, batchSize: number, epo
 }
 
 /** Saves and loads `m`; the loaded model must predict bit-identically. Returns it and model.json. */
-async function roundTrip(m: Sequential, x: Tensor): Promise<{ loaded: Sequential; json: { layers: Array<{ type: string; config: Record<string, unknown> }> } }> {
+async function roundTrip(m: Sequential, x: Tensor): Promise<{ loaded: Sequential; json: { nodes: Array<{ name: string; className: string; config: Record<string, unknown> }> } }> {
   const dir = await mkdtemp(join(tmpdir(), 'ballast-norm-'));
   await m.save(dir);
   const loaded = await loadModel(dir);
@@ -86,9 +86,11 @@ describe('GroupNormalization and LayerNormalization', () => {
     expect(Array.from(gn.apply(h).data())).toEqual(Array.from(batch));
 
     const { loaded, json } = await roundTrip(m, x);
-    expect(json.layers.find((l) => l.config.name === 'gn')).toEqual({
-      type: 'groupNormalization',
-      config: { groups: 4, axis: -1, epsilon: 1e-3, center: true, scale: true, betaInitializer: 'zeros', gammaInitializer: 'ones', name: 'gn' },
+    expect(json.nodes.find((n) => n.name === 'gn')).toEqual({
+      name: 'gn',
+      className: 'GroupNormalization',
+      config: { groups: 4, axis: -1, epsilon: 1e-3, center: true, scale: true, betaInitializer: 'zeros', gammaInitializer: 'ones' },
+      inputs: ['conv2d'],
     });
     await loaded.fit(x, y, { batchSize: 4, epochs: 1 });
     m.dispose();
@@ -105,7 +107,7 @@ describe('GroupNormalization and LayerNormalization', () => {
     expect(build(layers.groupNormalization())).toThrow(/layer '\w+' \(GroupNormalization\): groups \(32\)/);
     expect(build(layers.layerNormalization({ axis: 4, name: 'ln' }))).toThrow(/layer 'ln' \(LayerNormalization\): axis 4 is out of range for input \[batch, 4, 4, 8\]/);
     expect(() => layers.groupNormalization({ groups: 0 })).toThrow(ArgumentError);
-    expect(() => layers.groupNormalization({ groups: 2.5 })).toThrow(/groups must be a positive integer/);
+    expect(() => layers.groupNormalization({ groups: 2.5 })).toThrow(/option 'groups' must be a non-negative integer, got 2.5/);
   });
 });
 
@@ -133,7 +135,7 @@ describe('Batch Renormalization', () => {
     w.moving_variance.values.forEach((v, c) => expect(v).toBeCloseTo(Math.max(w.moving_stddev.values[c] ** 2 - 1e-3, 0), 6));
 
     const { loaded, json } = await roundTrip(m, x);
-    const [first, second] = json.layers.filter((l) => l.type === 'batchNormalization').map((l) => l.config);
+    const [first, second] = json.nodes.filter((n) => n.className === 'BatchNormalization').map((n) => n.config);
     expect(first).toMatchObject({ renorm: true, renormClipping: { rmax: 3, dmax: 5 }, renormMomentum: 0.9 });
     // Unbounded clipping (Keras' default) is saved as null: JSON has no Infinity.
     expect(second).toMatchObject({ renorm: true, renormClipping: { rmax: null, dmax: null }, renormMomentum: 0.99 });
@@ -143,7 +145,7 @@ describe('Batch Renormalization', () => {
   });
 
   it('rejects clipping bounds out of range', () => {
-    expect(() => layers.batchNormalization({ renorm: true, renormClipping: { rmax: 0.5 } })).toThrow(/rmax must be a number >= 1/);
+    expect(() => layers.batchNormalization({ renorm: true, renormClipping: { rmax: 0.5 } })).toThrow(/renorm clipping needs rmax >= 1 and dmax >= 0, got 0.5/);
     expect(() => layers.batchNormalization({ renorm: true, renormClipping: { dmax: -1 } })).toThrow(ArgumentError);
     expect(() => model([layers.batchNormalization({ renorm: true, renormMomentum: 2 }), layers.layerNormalization()])).toThrow(/renorm momentum must be in \[0, 1\]/);
   });

@@ -1,4 +1,5 @@
 //! 2-D max pooling (NHWC), with TensorFlow's padding rules: padded positions never win.
+//! Average pooling ([`avg_pool2d_forward`], [`avg_pool2d_backward`]) shares the geometry.
 //!
 //! The forward pass records, for every output, the flat input index of its maximum; the
 //! backward pass scatters the output gradient back through those indices. Work is split
@@ -6,6 +7,10 @@
 //! accumulate inside one task, in output order, whatever the number of threads.
 
 use std::sync::Mutex;
+
+mod avg;
+
+pub use avg::{avg_pool2d_backward, avg_pool2d_forward};
 
 use crate::error::{Error, Result};
 use crate::kernels::conv::{checked_len, valid_taps, Padding};
@@ -28,32 +33,49 @@ pub struct Pool2dGeometry {
 }
 
 impl Pool2dGeometry {
-    /// Validates the shapes: a rank-4 NHWC input without zero dimensions (and few enough
-    /// elements for `u32` argmax indices), a non-empty window that fits the (padded) input,
-    /// positive strides.
+    /// The geometry of a max pooling: [`Pool2dGeometry::for_op`]'s checks, and few enough
+    /// elements for `u32` argmax indices.
     pub fn new(input_shape: &[usize], pool: (usize, usize), strides: (usize, usize), padding: Padding) -> Result<Self> {
-        let &[batch, in_h, in_w, channels] = input_shape else {
-            return Err(Error::shape(format!(
-                "max_pool2d: input must have rank 4 [batch, height, width, channels], got shape {input_shape:?}"
-            )));
-        };
-        if input_shape.contains(&0) {
-            return Err(Error::shape(format!("max_pool2d: input shape {input_shape:?} has a zero dimension")));
-        }
-        let ((ph, pw), (sh, sw)) = (pool, strides);
-        if ph == 0 || pw == 0 || sh == 0 || sw == 0 {
-            return Err(Error::argument(format!(
-                "max_pool2d: pool size {ph}x{pw} and strides ({sh}, {sw}) must be positive (input shape {input_shape:?})"
-            )));
-        }
+        let g = Self::for_op("max_pool2d", input_shape, pool, strides, padding)?;
         if checked_len(input_shape).is_none_or(|len| len > u32::MAX as usize) {
             return Err(Error::shape(format!(
                 "max_pool2d: input shape {input_shape:?} has more elements than u32 argmax indices can address"
             )));
         }
+        Ok(g)
+    }
+
+    /// Validates the shapes: a rank-4 NHWC input without zero dimensions, a non-empty window
+    /// that fits the (padded) input, positive strides. `op` names the pooling in errors.
+    pub fn for_op(
+        op: &str,
+        input_shape: &[usize],
+        pool: (usize, usize),
+        strides: (usize, usize),
+        padding: Padding,
+    ) -> Result<Self> {
+        let &[batch, in_h, in_w, channels] = input_shape else {
+            return Err(Error::shape(format!(
+                "{op}: input must have rank 4 [batch, height, width, channels], got shape {input_shape:?}"
+            )));
+        };
+        if input_shape.contains(&0) {
+            return Err(Error::shape(format!("{op}: input shape {input_shape:?} has a zero dimension")));
+        }
+        let ((ph, pw), (sh, sw)) = (pool, strides);
+        if ph == 0 || pw == 0 || sh == 0 || sw == 0 {
+            return Err(Error::argument(format!(
+                "{op}: pool size {ph}x{pw} and strides ({sh}, {sw}) must be positive (input shape {input_shape:?})"
+            )));
+        }
+        if checked_len(input_shape).is_none() {
+            return Err(Error::shape(format!(
+                "{op}: input shape {input_shape:?} has more elements than memory can hold"
+            )));
+        }
         let too_big = || {
             Error::shape(format!(
-                "max_pool2d: pool size {ph}x{pw} is larger than the input {in_h}x{in_w} with {padding:?} padding (input shape {input_shape:?})"
+                "{op}: pool size {ph}x{pw} is larger than the input {in_h}x{in_w} with {padding:?} padding (input shape {input_shape:?})"
             ))
         };
         let (out_h, pad_top) = padding.resolve(in_h, ph, sh).ok_or_else(too_big)?;

@@ -1,10 +1,11 @@
 //! Activation functions, fused into Dense/Conv2D or as a layer of their own.
 
-use super::{layer_common, Ctx, Layer};
+use super::config::{layer_config, Json};
+use super::registry::LayerKind;
+use super::{layer_common, one_input, Ctx, Layer};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops;
-use crate::rng::Rng;
 use crate::Result;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +33,17 @@ impl Activation {
         })
     }
 
+    /// The name `parse` reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Linear => "linear",
+            Activation::Relu => "relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softmax => "softmax",
+        }
+    }
+
     /// Applies the activation; with `ctx.logits` a softmax is left to the loss.
     pub fn apply(self, ctx: &mut Ctx, x: Var) -> Result<Var> {
         Ok(match self {
@@ -44,6 +56,18 @@ impl Activation {
         })
     }
 }
+
+layer_config! {
+    pub struct ActivationConfig {
+        activation "activation": Activation,
+    }
+}
+
+pub(super) const KINDS: &[LayerKind] = &[LayerKind {
+    class_name: "Activation",
+    default_name: "activation",
+    make: |c| Ok(Box::new(ActivationLayer::new(ActivationConfig::from_json(c)?.activation))),
+}];
 
 /// Keras' `Activation` layer.
 #[derive(Clone)]
@@ -61,14 +85,18 @@ impl ActivationLayer {
 
 impl Layer for ActivationLayer {
     layer_common!("Activation");
-    fn build(&mut self, input: &[usize], _: &mut Rng) -> Result<Vec<usize>> {
+    fn config(&self) -> Json {
+        ActivationConfig { activation: self.activation }.to_json()
+    }
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        let input = one_input(inputs)?;
         if self.activation == Activation::Softmax && input.is_empty() {
             return Err(Error::shape("softmax needs at least one feature axis"));
         }
         Ok(input.to_vec())
     }
-    fn forward(&mut self, ctx: &mut Ctx, x: Var, _: &[Var]) -> Result<Var> {
-        self.activation.apply(ctx, x)
+    fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], _: &[Var]) -> Result<Var> {
+        self.activation.apply(ctx, inputs[0])
     }
     fn ends_in_softmax(&self) -> bool {
         self.activation == Activation::Softmax

@@ -27,13 +27,14 @@
 //! Any rank ≥ 2; statistics per index of `axis` (default −1, the channels of NHWC) over every
 //! other axis: N·H·W values for images, N for `[batch, features]`.
 
+use super::config::{layer_config, ConfigValue, Json, Map};
 use super::group_norm::affine_vars;
-use super::{layer_common, Ctx, Initializer, Layer, Param};
+use super::registry::LayerKind;
+use super::{batch_shape, layer_common, one_input, Ctx, Initializer, Layer, Param};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops::norm::{batch_norm_inference, batch_norm_train, batch_renorm_train, BatchStats, Renorm};
 use crate::rng::Rng;
-use crate::tensor::shape_str;
 use crate::{Result, Tensor};
 
 /// How the moving statistics follow the batch statistics.
@@ -45,47 +46,83 @@ pub enum MovingAverage {
     Cumulative,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct BatchNormConfig {
-    /// The normalized (channel) axis of the full input, batch axis included; negative counts
-    /// from the end.
-    pub axis: isize,
-    pub moving_average: MovingAverage,
-    pub epsilon: f32,
-    /// Learn an offset β.
-    pub center: bool,
-    /// Learn a scale γ.
-    pub scale: bool,
-    pub beta_initializer: Initializer,
-    pub gamma_initializer: Initializer,
-    pub moving_mean_initializer: Initializer,
-    pub moving_variance_initializer: Initializer,
-    /// Batch Renormalization (see the module notes).
-    pub renorm: bool,
-    /// (r_max ≥ 1, d_max ≥ 0); infinite means no clipping.
-    pub renorm_clipping: (f32, f32),
-    /// Moving-average factor of the renorm statistics (Keras' default 0.99).
-    pub renorm_momentum: f32,
+layer_config! {
+    pub struct BatchNormConfig {
+        /// The normalized (channel) axis of the full input, batch axis included; negative
+        /// counts from the end.
+        axis "axis": isize = -1,
+        /// `momentum` in `model.json`: a number, or `null` for the cumulative average.
+        moving_average "momentum": MovingAverage = MovingAverage::Exponential { momentum: 0.99 },
+        epsilon "epsilon": f32 = 1e-3,
+        /// Learn an offset β.
+        center "center": bool = true,
+        /// Learn a scale γ.
+        scale "scale": bool = true,
+        beta_initializer "betaInitializer": Initializer = Initializer::Zeros,
+        gamma_initializer "gammaInitializer": Initializer = Initializer::Ones,
+        moving_mean_initializer "movingMeanInitializer": Initializer = Initializer::Zeros,
+        moving_variance_initializer "movingVarianceInitializer": Initializer = Initializer::Ones,
+        /// Batch Renormalization (see the module notes).
+        renorm "renorm": bool = false,
+        /// (r_max ≥ 1, d_max ≥ 0); infinite means no clipping (`{ rmax, dmax }`, `null` for
+        /// unbounded, in `model.json`).
+        renorm_clipping "renormClipping": (f32, f32) = (f32::INFINITY, f32::INFINITY),
+        /// Moving-average factor of the renorm statistics (Keras' default 0.99).
+        renorm_momentum "renormMomentum": f32 = 0.99,
+    }
 }
 
 impl Default for BatchNormConfig {
     fn default() -> Self {
-        BatchNormConfig {
-            axis: -1,
-            moving_average: MovingAverage::Exponential { momentum: 0.99 },
-            epsilon: 1e-3,
-            center: true,
-            scale: true,
-            beta_initializer: Initializer::Zeros,
-            gamma_initializer: Initializer::Ones,
-            moving_mean_initializer: Initializer::Zeros,
-            moving_variance_initializer: Initializer::Ones,
-            renorm: false,
-            renorm_clipping: (f32::INFINITY, f32::INFINITY),
-            renorm_momentum: 0.99,
+        BatchNormConfig::from_json(&Json::Object(Map::new())).expect("every option has a default")
+    }
+}
+
+impl ConfigValue for MovingAverage {
+    const EXPECTED: &'static str = "a number in [0, 1], or null for a cumulative average";
+    fn read(v: &Json) -> Option<Self> {
+        match v {
+            Json::Null => Some(MovingAverage::Cumulative),
+            _ => f32::read(v).map(|momentum| MovingAverage::Exponential { momentum }),
+        }
+    }
+    fn write(&self) -> Json {
+        match self {
+            MovingAverage::Exponential { momentum } => momentum.write(),
+            MovingAverage::Cumulative => Json::Null,
         }
     }
 }
+
+/// Renorm clipping as `{ rmax, dmax }`; a missing or `null` bound is unbounded (JSON has no
+/// Infinity).
+impl ConfigValue for (f32, f32) {
+    const EXPECTED: &'static str = "{ rmax, dmax } with numbers or null (unbounded)";
+    fn read(v: &Json) -> Option<Self> {
+        let obj = v.as_object()?;
+        if obj.keys().any(|k| k != "rmax" && k != "dmax") {
+            return None;
+        }
+        let bound = |k: &str| match obj.get(k) {
+            None | Some(Json::Null) => Some(f32::INFINITY),
+            Some(b) => f32::read(b),
+        };
+        Some((bound("rmax")?, bound("dmax")?))
+    }
+    fn write(&self) -> Json {
+        let bound = |b: f32| if b.is_finite() { b.write() } else { Json::Null };
+        let mut m = Map::new();
+        m.insert("rmax".into(), bound(self.0));
+        m.insert("dmax".into(), bound(self.1));
+        Json::Object(m)
+    }
+}
+
+pub(super) const KINDS: &[LayerKind] = &[LayerKind {
+    class_name: "BatchNormalization",
+    default_name: "batch_normalization",
+    make: |c| Ok(Box::new(BatchNorm::new(BatchNormConfig::from_json(c)?)?)),
+}];
 
 /// Sums of per-batch statistics while recalibrating.
 #[derive(Clone, Default)]
@@ -175,6 +212,22 @@ impl BatchNorm {
         self.axis
     }
 
+    /// The channel axis of the full input for `input` (without the batch axis).
+    fn resolve_axis(&self, input: &[usize]) -> Result<usize> {
+        let rank = input.len() as isize + 1;
+        let axis = if self.config.axis < 0 { rank + self.config.axis } else { self.config.axis };
+        if axis <= 0 || axis >= rank {
+            return Err(Error::argument(format!(
+                "axis {} is out of range for input {} (valid: 1..{} or -1..-{})",
+                self.config.axis,
+                batch_shape(input),
+                rank - 1,
+                rank - 1
+            )));
+        }
+        Ok(axis as usize)
+    }
+
     /// Changes the renorm clipping, e.g. for the paper's warm-up (r_max 1 → 3, d_max 0 → 5).
     pub fn set_renorm_clipping(&mut self, r_max: f32, d_max: f32) -> Result<()> {
         check_renorm((r_max, d_max), self.config.renorm_momentum)?;
@@ -245,19 +298,19 @@ impl BatchNorm {
 impl Layer for BatchNorm {
     layer_common!("BatchNormalization");
 
-    fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
-        let rank = input.len() as isize + 1;
-        let axis = if self.config.axis < 0 { rank + self.config.axis } else { self.config.axis };
-        if axis <= 0 || axis >= rank {
-            return Err(Error::argument(format!(
-                "axis {} is out of range for input [batch, {}] (valid: 1..{} or -1..-{})",
-                self.config.axis,
-                shape_str(input).trim_matches(|ch| ch == '[' || ch == ']'),
-                rank - 1,
-                rank - 1
-            )));
-        }
-        self.axis = axis as usize;
+    fn config(&self) -> Json {
+        self.config.to_json()
+    }
+
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        let input = one_input(inputs)?;
+        self.resolve_axis(input)?;
+        Ok(input.to_vec())
+    }
+
+    fn build(&mut self, inputs: &[&[usize]], rng: &mut Rng) -> Result<()> {
+        let input = inputs[0];
+        self.axis = self.resolve_axis(input)?;
         let c = input[self.axis - 1];
         let cfg = self.config;
         self.params.clear();
@@ -282,11 +335,11 @@ impl Layer for BatchNorm {
             self.moving.push(Param::new(&self.name, "renorm_stddev", stddev(rng)));
         }
         self.batches_seen = 0;
-        Ok(input.to_vec())
+        Ok(())
     }
 
-    fn forward(&mut self, ctx: &mut Ctx, x: Var, params: &[Var]) -> Result<Var> {
-        let cfg = self.config;
+    fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], params: &[Var]) -> Result<Var> {
+        let (x, cfg) = (inputs[0], self.config);
         let (gamma, beta) = affine_vars(params, cfg.scale, cfg.center);
         let batch_mode = (ctx.training && self.trainable) || self.recalibration.is_some();
         if !batch_mode {
@@ -346,7 +399,7 @@ mod tests {
     fn built(config: BatchNormConfig, input: &[usize]) -> BatchNorm {
         let mut bn = BatchNorm::new(config).unwrap();
         bn.set_name("bn".into());
-        bn.build(input, &mut Rng::new(0)).unwrap();
+        bn.build_on(input, &mut Rng::new(0)).unwrap();
         bn
     }
 
@@ -357,7 +410,7 @@ mod tests {
         let params: Vec<Var> = bn.params().iter().map(|p| tape.leaf(p.value.clone(), true)).collect();
         let mut rng = Rng::new(0);
         let y = bn
-            .forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, xv, &params)
+            .forward(&mut Ctx { tape: &mut tape, training: true, rng: &mut rng, logits: false }, &[xv], &params)
             .unwrap();
         bn.end_step(true);
         tape.backward_with(y, normal(x.shape(), 7, 1.0, 0.0)).unwrap();
@@ -396,7 +449,7 @@ mod tests {
             Check { eps: 1e-2, atol: 3e-3, rtol: 3e-2, max_probes: 40 }.run("renorm layer", &inputs, |tape, v| {
                 let mut rng = Rng::new(0);
                 let mut l = bn.lock().unwrap();
-                let y = l.forward(&mut Ctx { tape, training: true, rng: &mut rng, logits: false }, v[0], &v[1..]);
+                let y = l.forward(&mut Ctx { tape, training: true, rng: &mut rng, logits: false }, &v[..1], &v[1..]);
                 l.end_step(false);
                 y
             });
@@ -419,7 +472,7 @@ mod tests {
         let xv = tape.constant(x.clone());
         let params: Vec<Var> = bn.params().iter().map(|p| tape.constant(p.value.clone())).collect();
         let mut rng = Rng::new(0);
-        let y = bn.forward(&mut Ctx { tape: &mut tape, training: false, rng: &mut rng, logits: false }, xv, &params);
+        let y = bn.forward(&mut Ctx { tape: &mut tape, training: false, rng: &mut rng, logits: false }, &[xv], &params);
         let want = (x.data()[1] - bn.moving_mean().data()[1]) / (var[1] + 1e-3).sqrt();
         assert!((tape.value(y.unwrap()).data()[1] - want).abs() < 1e-6);
         for (clip, momentum) in [((0.9, 1.0), 0.99), ((2.0, -1.0), 0.99), ((2.0, 1.0), 1.5), ((f32::NAN, 1.0), 0.99)] {

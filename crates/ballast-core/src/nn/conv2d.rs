@@ -1,32 +1,36 @@
 //! Keras `Conv2D` on NHWC input with an HWIO kernel.
 
-use super::{kernel_and_bias, layer_common, linear_weights, Activation, Ctx, Initializer, Layer, Param};
+use super::config::{layer_config, Json, Pair};
+use super::registry::LayerKind;
+use super::{
+    batch_shape, kernel_and_bias, layer_common, linear_weights, one_input, Activation, Ctx, Initializer, Layer, Param,
+};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::kernels::conv::{Conv2dGeometry, Padding};
 use crate::ops;
 use crate::rng::Rng;
-use crate::tensor::shape_str;
 use crate::{Result, Tensor};
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Conv2dConfig {
-    pub filters: usize,
-    pub kernel_size: (usize, usize),
-    pub strides: (usize, usize),
-    pub padding: Padding,
-    pub activation: Activation,
-    pub use_bias: bool,
-    pub kernel_initializer: Initializer,
-    pub bias_initializer: Initializer,
+layer_config! {
+    pub struct Conv2dConfig {
+        filters "filters": usize,
+        kernel_size "kernelSize": Pair,
+        strides "strides": Pair = Pair(1, 1),
+        padding "padding": Padding = Padding::Valid,
+        activation "activation": Activation = Activation::Linear,
+        use_bias "useBias": bool = true,
+        kernel_initializer "kernelInitializer": Initializer = Initializer::GlorotUniform,
+        bias_initializer "biasInitializer": Initializer = Initializer::Zeros,
+    }
 }
 
 impl Conv2dConfig {
     pub fn new(filters: usize, kernel_size: (usize, usize)) -> Self {
         Conv2dConfig {
             filters,
-            kernel_size,
-            strides: (1, 1),
+            kernel_size: Pair(kernel_size.0, kernel_size.1),
+            strides: Pair(1, 1),
             padding: Padding::Valid,
             activation: Activation::Linear,
             use_bias: true,
@@ -39,6 +43,12 @@ impl Conv2dConfig {
     }
 }
 
+pub(super) const KINDS: &[LayerKind] = &[LayerKind {
+    class_name: "Conv2D",
+    default_name: "conv2d",
+    make: |c| Ok(Box::new(Conv2d::new(Conv2dConfig::from_json(c)?)?)),
+}];
+
 #[derive(Clone)]
 pub struct Conv2d {
     name: String,
@@ -48,8 +58,11 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    pub fn new(config: Conv2dConfig) -> Self {
-        Conv2d { name: String::new(), trainable: true, config, weights: Vec::new() }
+    pub fn new(config: Conv2dConfig) -> Result<Self> {
+        if config.filters == 0 {
+            return Err(Error::argument("filters must be at least 1"));
+        }
+        Ok(Conv2d { name: String::new(), trainable: true, config, weights: Vec::new() })
     }
 
     /// Replaces kernel and bias (adding a bias if the layer had none), for BN folding.
@@ -66,40 +79,51 @@ impl Conv2d {
 impl Layer for Conv2d {
     layer_common!("Conv2D");
 
-    fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+    fn config(&self) -> Json {
+        self.config.to_json()
+    }
+
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        let input = one_input(inputs)?;
         let c = self.config;
-        if c.filters == 0 {
-            return Err(Error::argument("filters must be at least 1"));
-        }
         if input.len() != 3 {
             return Err(Error::shape(format!(
-                "expects input [batch, height, width, channels], got [batch, {}]",
-                shape_str(input).trim_matches(|ch| ch == '[' || ch == ']')
+                "expects input [batch, height, width, channels], got {}",
+                batch_shape(input)
             )));
         }
         // A batch of one checks the geometry (kernel vs input size, strides) once, here.
-        let g =
-            Conv2dGeometry::new(&[1, input[0], input[1], input[2]], c.kernel_size, c.filters, c.strides, c.padding)?;
-        let (kh, kw) = c.kernel_size;
-        let fans = (kh * kw * input[2], kh * kw * c.filters);
-        self.weights = vec![Param::new(
-            &self.name,
-            "kernel",
-            c.kernel_initializer.init(&[kh, kw, input[2], c.filters], fans, rng),
-        )];
-        if c.use_bias {
-            self.weights.push(Param::new(&self.name, "bias", c.bias_initializer.init(&[c.filters], fans, rng)));
-        }
+        let g = Conv2dGeometry::new(
+            &[1, input[0], input[1], input[2]],
+            c.kernel_size.tuple(),
+            c.filters,
+            c.strides.tuple(),
+            c.padding,
+        )?;
         Ok(g.output_shape()[1..].to_vec())
     }
 
-    fn forward(&mut self, ctx: &mut Ctx, x: Var, params: &[Var]) -> Result<Var> {
+    fn build(&mut self, inputs: &[&[usize]], rng: &mut Rng) -> Result<()> {
+        let c = self.config;
+        let in_c = inputs[0][2];
+        let Pair(kh, kw) = c.kernel_size;
+        let fans = (kh * kw * in_c, kh * kw * c.filters);
+        self.weights =
+            vec![Param::new(&self.name, "kernel", c.kernel_initializer.init(&[kh, kw, in_c, c.filters], fans, rng))];
+        if c.use_bias {
+            self.weights.push(Param::new(&self.name, "bias", c.bias_initializer.init(&[c.filters], fans, rng)));
+        }
+        Ok(())
+    }
+
+    fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], params: &[Var]) -> Result<Var> {
         let c = self.config;
         let (filter, bias) = (params[0], params.get(1).copied());
+        let (x, strides) = (inputs[0], c.strides.tuple());
         if c.activation == Activation::Relu {
-            return ops::conv::conv2d_relu(ctx.tape, x, filter, bias, c.strides, c.padding);
+            return ops::conv::conv2d_relu(ctx.tape, x, filter, bias, strides, c.padding);
         }
-        let y = ops::conv::conv2d(ctx.tape, x, filter, bias, c.strides, c.padding)?;
+        let y = ops::conv::conv2d(ctx.tape, x, filter, bias, strides, c.padding)?;
         c.activation.apply(ctx, y)
     }
 

@@ -1,20 +1,24 @@
 //! Keras `Dense`: `activation(x·W + b)` on `[batch, features]` input.
 
-use super::{kernel_and_bias, layer_common, linear_weights, Activation, Ctx, Initializer, Layer, Param};
+use super::config::{layer_config, Json};
+use super::registry::LayerKind;
+use super::{
+    batch_shape, kernel_and_bias, layer_common, linear_weights, one_input, Activation, Ctx, Initializer, Layer, Param,
+};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops;
 use crate::rng::Rng;
-use crate::tensor::shape_str;
 use crate::{Result, Tensor};
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct DenseConfig {
-    pub units: usize,
-    pub activation: Activation,
-    pub use_bias: bool,
-    pub kernel_initializer: Initializer,
-    pub bias_initializer: Initializer,
+layer_config! {
+    pub struct DenseConfig {
+        units "units": usize,
+        activation "activation": Activation = Activation::Linear,
+        use_bias "useBias": bool = true,
+        kernel_initializer "kernelInitializer": Initializer = Initializer::GlorotUniform,
+        bias_initializer "biasInitializer": Initializer = Initializer::Zeros,
+    }
 }
 
 impl DenseConfig {
@@ -32,6 +36,12 @@ impl DenseConfig {
     }
 }
 
+pub(super) const KINDS: &[LayerKind] = &[LayerKind {
+    class_name: "Dense",
+    default_name: "dense",
+    make: |c| Ok(Box::new(Dense::new(DenseConfig::from_json(c)?)?)),
+}];
+
 #[derive(Clone)]
 pub struct Dense {
     name: String,
@@ -42,26 +52,35 @@ pub struct Dense {
 }
 
 impl Dense {
-    pub fn new(config: DenseConfig) -> Self {
-        Dense { name: String::new(), trainable: true, config, weights: Vec::new() }
+    pub fn new(config: DenseConfig) -> Result<Self> {
+        if config.units == 0 {
+            return Err(Error::argument("units must be at least 1"));
+        }
+        Ok(Dense { name: String::new(), trainable: true, config, weights: Vec::new() })
     }
 }
 
 impl Layer for Dense {
     layer_common!("Dense");
 
-    fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
-        let c = self.config;
-        if c.units == 0 {
-            return Err(Error::argument("units must be at least 1"));
-        }
+    fn config(&self) -> Json {
+        self.config.to_json()
+    }
+
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        let input = one_input(inputs)?;
         if input.len() != 1 || input[0] == 0 {
             return Err(Error::shape(format!(
-                "expects input [batch, features], got [batch, {}]; add a Flatten layer before it",
-                shape_str(input).trim_matches(|ch| ch == '[' || ch == ']')
+                "expects input [batch, features], got {}; add a Flatten layer before it",
+                batch_shape(input)
             )));
         }
-        let fan_in = input[0];
+        Ok(vec![self.config.units])
+    }
+
+    fn build(&mut self, inputs: &[&[usize]], rng: &mut Rng) -> Result<()> {
+        let c = self.config;
+        let fan_in = inputs[0][0];
         self.weights = vec![Param::new(
             &self.name,
             "kernel",
@@ -74,11 +93,11 @@ impl Layer for Dense {
                 c.bias_initializer.init(&[c.units], (fan_in, c.units), rng),
             ));
         }
-        Ok(vec![c.units])
+        Ok(())
     }
 
-    fn forward(&mut self, ctx: &mut Ctx, x: Var, params: &[Var]) -> Result<Var> {
-        let y = ops::dense(ctx.tape, x, params[0], params.get(1).copied())?;
+    fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], params: &[Var]) -> Result<Var> {
+        let y = ops::dense(ctx.tape, inputs[0], params[0], params.get(1).copied())?;
         self.config.activation.apply(ctx, y)
     }
 
@@ -94,13 +113,13 @@ impl Layer for Dense {
 }
 
 impl Dense {
-    /// Kernel and bias values (the bias is zero when the layer has none), for BN folding.
     /// Replaces kernel and bias (adding a bias if the layer had none), for BN folding.
     pub(crate) fn set_kernel_and_bias(&mut self, kernel: Tensor, bias: Tensor) {
         self.config.use_bias = true;
         self.weights = linear_weights(&self.name, kernel, bias);
     }
 
+    /// Kernel and bias values (the bias is zero when the layer has none), for BN folding.
     pub(crate) fn kernel_and_bias(&self) -> (Tensor, Tensor) {
         kernel_and_bias(&self.weights, self.config.units)
     }

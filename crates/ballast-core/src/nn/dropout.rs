@@ -1,11 +1,25 @@
 //! Keras `Dropout`: active only in training.
 
-use super::{layer_common, Ctx, Layer};
+use super::config::{layer_config, Json};
+use super::registry::LayerKind;
+use super::{layer_common, one_input, Ctx, Layer};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops::dropout::dropout;
-use crate::rng::Rng;
 use crate::Result;
+
+layer_config! {
+    pub struct DropoutConfig {
+        /// The fraction of inputs zeroed in training, in [0, 1).
+        rate "rate": f32,
+    }
+}
+
+pub(super) const KINDS: &[LayerKind] = &[LayerKind {
+    class_name: "Dropout",
+    default_name: "dropout",
+    make: |c| Ok(Box::new(Dropout::new(DropoutConfig::from_json(c)?.rate)?)),
+}];
 
 #[derive(Clone)]
 pub struct Dropout {
@@ -26,14 +40,18 @@ impl Dropout {
 impl Layer for Dropout {
     layer_common!("Dropout");
 
-    fn build(&mut self, input: &[usize], _: &mut Rng) -> Result<Vec<usize>> {
-        Ok(input.to_vec())
+    fn config(&self) -> Json {
+        DropoutConfig { rate: self.rate }.to_json()
     }
 
-    fn forward(&mut self, ctx: &mut Ctx, x: Var, _: &[Var]) -> Result<Var> {
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        Ok(one_input(inputs)?.to_vec())
+    }
+
+    fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], _: &[Var]) -> Result<Var> {
         if !ctx.training || self.rate == 0.0 {
-            return Ok(x);
+            return Ok(inputs[0]);
         }
-        dropout(ctx.tape, x, self.rate, ctx.rng)
+        dropout(ctx.tape, inputs[0], self.rate, ctx.rng)
     }
 }

@@ -5,47 +5,42 @@
 //! `groups = 1` normalizes each example over all its values, `groups = channels` is instance
 //! normalization. γ and β are per channel.
 
-use super::{layer_common, Ctx, Initializer, Layer, Param};
+use super::config::{layer_config, Json, Map};
+use super::registry::LayerKind;
+use super::{batch_shape, layer_common, one_input, Ctx, Initializer, Layer, Param};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops::group_norm::group_norm;
 use crate::rng::Rng;
 use crate::Result;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct GroupNormConfig {
-    /// Keras' default 32; must divide the number of channels.
-    pub groups: usize,
-    /// The channel axis of the full input, batch axis included; negative counts from the end.
-    pub axis: isize,
-    pub epsilon: f32,
-    /// Learn an offset β.
-    pub center: bool,
-    /// Learn a scale γ.
-    pub scale: bool,
-    pub beta_initializer: Initializer,
-    pub gamma_initializer: Initializer,
+layer_config! {
+    pub struct GroupNormConfig {
+        /// Keras' default 32; must divide the number of channels.
+        groups "groups": usize = 32,
+        /// The channel axis of the full input, batch axis included; negative counts from the end.
+        axis "axis": isize = -1,
+        epsilon "epsilon": f32 = 1e-3,
+        /// Learn an offset β.
+        center "center": bool = true,
+        /// Learn a scale γ.
+        scale "scale": bool = true,
+        beta_initializer "betaInitializer": Initializer = Initializer::Zeros,
+        gamma_initializer "gammaInitializer": Initializer = Initializer::Ones,
+    }
 }
 
 impl Default for GroupNormConfig {
     fn default() -> Self {
-        GroupNormConfig {
-            groups: 32,
-            axis: -1,
-            epsilon: 1e-3,
-            center: true,
-            scale: true,
-            beta_initializer: Initializer::Zeros,
-            gamma_initializer: Initializer::Ones,
-        }
+        GroupNormConfig::from_json(&Json::Object(Map::new())).expect("every option has a default")
     }
 }
 
-/// `[batch, 4, 4, 8]` for a layer input `[4, 4, 8]`.
-pub(super) fn batch_shape(input: &[usize]) -> String {
-    let dims: Vec<String> = input.iter().map(|d| d.to_string()).collect();
-    format!("[batch, {}]", dims.join(", "))
-}
+pub(super) const KINDS: &[LayerKind] = &[LayerKind {
+    class_name: "GroupNormalization",
+    default_name: "group_normalization",
+    make: |c| Ok(Box::new(GroupNorm::new(GroupNormConfig::from_json(c)?)?)),
+}];
 
 /// Resolves a Keras axis of the full input `[batch, ...input]` (negative counts from the
 /// end); the batch axis is not allowed, since these layers normalize each example alone.
@@ -119,10 +114,15 @@ impl GroupNorm {
 impl Layer for GroupNorm {
     layer_common!("GroupNormalization");
 
-    fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+    fn config(&self) -> Json {
+        self.config.to_json()
+    }
+
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        let input = one_input(inputs)?;
         let cfg = self.config;
-        self.axis = resolve_axis(cfg.axis, input)?;
-        let c = input[self.axis - 1];
+        let axis = resolve_axis(cfg.axis, input)?;
+        let c = input[axis - 1];
         if !c.is_multiple_of(cfg.groups) {
             return Err(Error::argument(format!(
                 "groups ({}) must divide the number of channels ({c}) of axis {} of input {}",
@@ -131,15 +131,21 @@ impl Layer for GroupNorm {
                 batch_shape(input)
             )));
         }
-        let (scale, center) = (cfg.scale.then_some(cfg.gamma_initializer), cfg.center.then_some(cfg.beta_initializer));
-        self.params = affine_params(&self.name, c, scale, center, rng);
         Ok(input.to_vec())
     }
 
-    fn forward(&mut self, ctx: &mut Ctx, x: Var, params: &[Var]) -> Result<Var> {
+    fn build(&mut self, inputs: &[&[usize]], rng: &mut Rng) -> Result<()> {
+        let cfg = self.config;
+        self.axis = resolve_axis(cfg.axis, inputs[0])?;
+        let (scale, center) = (cfg.scale.then_some(cfg.gamma_initializer), cfg.center.then_some(cfg.beta_initializer));
+        self.params = affine_params(&self.name, inputs[0][self.axis - 1], scale, center, rng);
+        Ok(())
+    }
+
+    fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], params: &[Var]) -> Result<Var> {
         let cfg = self.config;
         let (gamma, beta) = affine_vars(params, cfg.scale, cfg.center);
-        group_norm(ctx.tape, x, gamma, beta, self.axis, cfg.groups, cfg.epsilon)
+        group_norm(ctx.tape, inputs[0], gamma, beta, self.axis, cfg.groups, cfg.epsilon)
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -162,7 +168,7 @@ pub(super) mod tests {
         let mut r = Rng::new(2);
         let x = Tensor::new((0..shape.iter().product()).map(|_| r.normal() * 2.0 + 1.0).collect(), shape).unwrap();
         layer.set_name(name.into());
-        layer.build(&shape[1..], &mut Rng::new(1)).unwrap();
+        layer.build_on(&shape[1..], &mut Rng::new(1)).unwrap();
         // Parameters away from their 1 / 0 initial values, so that their gradients are tested.
         for p in layer.params_mut() {
             p.value.data_mut().iter_mut().for_each(|v| *v += r.normal() * 0.5);
@@ -176,7 +182,7 @@ pub(super) mod tests {
             check.run(name, &inputs, |tape, v| {
                 let mut rng = Rng::new(3);
                 let mut ctx = Ctx { tape, training, rng: &mut rng, logits: false };
-                layer.lock().unwrap().forward(&mut ctx, v[0], &v[1..])
+                layer.lock().unwrap().forward(&mut ctx, &v[..1], &v[1..])
             });
         }
     }
@@ -196,7 +202,7 @@ pub(super) mod tests {
 
     #[test]
     fn bad_groups_and_axis_are_errors_naming_the_shapes() {
-        let build = |groups, axis, input: &[usize]| layer(groups, axis, true, true).build(input, &mut Rng::new(0));
+        let build = |groups, axis, input: &[usize]| layer(groups, axis, true, true).build_on(input, &mut Rng::new(0));
         let err = build(3, -1, &[4, 4, 8]).unwrap_err();
         assert!(
             err.message

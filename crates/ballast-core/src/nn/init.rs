@@ -44,6 +44,22 @@ impl Initializer {
         })
     }
 
+    /// The name `parse` reads. The parameterized kinds are not offered by `parse` (nor in
+    /// layer configs), so their names do not carry their parameters.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Initializer::Zeros => "zeros",
+            Initializer::Ones => "ones",
+            Initializer::Constant(_) => "constant",
+            Initializer::GlorotUniform => "glorotUniform",
+            Initializer::GlorotNormal => "glorotNormal",
+            Initializer::HeUniform => "heUniform",
+            Initializer::HeNormal => "heNormal",
+            Initializer::RandomNormal { .. } => "randomNormal",
+            Initializer::RandomUniform { .. } => "randomUniform",
+        }
+    }
+
     /// A tensor of `shape`; `fans` = (fan_in, fan_out) for the variance-scaling kinds.
     pub fn init(&self, shape: &[usize], fans: (usize, usize), rng: &mut Rng) -> Tensor {
         let n: usize = shape.iter().product();

@@ -6,38 +6,40 @@
 //! is what is offered here. Nothing depends on the batch: no moving statistics, the same
 //! computation in training and inference.
 
+use super::config::{layer_config, Json, Map};
 use super::group_norm::{affine_params, affine_vars, check_epsilon, resolve_axis};
-use super::{layer_common, Ctx, Initializer, Layer, Param};
+use super::registry::LayerKind;
+use super::{layer_common, one_input, Ctx, Initializer, Layer, Param};
 use crate::autograd::Var;
 use crate::ops::group_norm::layer_norm;
 use crate::rng::Rng;
 use crate::Result;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LayerNormConfig {
-    /// The normalized axis of the full input, batch axis included; negative counts from the end.
-    pub axis: isize,
-    pub epsilon: f32,
-    /// Learn an offset β.
-    pub center: bool,
-    /// Learn a scale γ.
-    pub scale: bool,
-    pub beta_initializer: Initializer,
-    pub gamma_initializer: Initializer,
+layer_config! {
+    pub struct LayerNormConfig {
+        /// The normalized axis of the full input, batch axis included; negative counts from the end.
+        axis "axis": isize = -1,
+        epsilon "epsilon": f32 = 1e-3,
+        /// Learn an offset β.
+        center "center": bool = true,
+        /// Learn a scale γ.
+        scale "scale": bool = true,
+        beta_initializer "betaInitializer": Initializer = Initializer::Zeros,
+        gamma_initializer "gammaInitializer": Initializer = Initializer::Ones,
+    }
 }
 
 impl Default for LayerNormConfig {
     fn default() -> Self {
-        LayerNormConfig {
-            axis: -1,
-            epsilon: 1e-3,
-            center: true,
-            scale: true,
-            beta_initializer: Initializer::Zeros,
-            gamma_initializer: Initializer::Ones,
-        }
+        LayerNormConfig::from_json(&Json::Object(Map::new())).expect("every option has a default")
     }
 }
+
+pub(super) const KINDS: &[LayerKind] = &[LayerKind {
+    class_name: "LayerNormalization",
+    default_name: "layer_normalization",
+    make: |c| Ok(Box::new(LayerNorm::new(LayerNormConfig::from_json(c)?)?)),
+}];
 
 #[derive(Clone)]
 pub struct LayerNorm {
@@ -60,18 +62,28 @@ impl LayerNorm {
 impl Layer for LayerNorm {
     layer_common!("LayerNormalization");
 
-    fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
-        let cfg = self.config;
-        self.axis = resolve_axis(cfg.axis, input)?;
-        let (scale, center) = (cfg.scale.then_some(cfg.gamma_initializer), cfg.center.then_some(cfg.beta_initializer));
-        self.params = affine_params(&self.name, input[self.axis - 1], scale, center, rng);
+    fn config(&self) -> Json {
+        self.config.to_json()
+    }
+
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        let input = one_input(inputs)?;
+        resolve_axis(self.config.axis, input)?;
         Ok(input.to_vec())
     }
 
-    fn forward(&mut self, ctx: &mut Ctx, x: Var, params: &[Var]) -> Result<Var> {
+    fn build(&mut self, inputs: &[&[usize]], rng: &mut Rng) -> Result<()> {
+        let cfg = self.config;
+        self.axis = resolve_axis(cfg.axis, inputs[0])?;
+        let (scale, center) = (cfg.scale.then_some(cfg.gamma_initializer), cfg.center.then_some(cfg.beta_initializer));
+        self.params = affine_params(&self.name, inputs[0][self.axis - 1], scale, center, rng);
+        Ok(())
+    }
+
+    fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], params: &[Var]) -> Result<Var> {
         let cfg = self.config;
         let (gamma, beta) = affine_vars(params, cfg.scale, cfg.center);
-        layer_norm(ctx.tape, x, gamma, beta, self.axis, cfg.epsilon)
+        layer_norm(ctx.tape, inputs[0], gamma, beta, self.axis, cfg.epsilon)
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -103,17 +115,17 @@ mod tests {
     fn weights_and_errors() {
         let mut ln = layer(-1, true, true);
         ln.set_name("layer_norm".into());
-        assert_eq!(ln.build(&[5, 3], &mut Rng::new(0)).unwrap(), [5, 3]);
+        assert_eq!(ln.build_on(&[5, 3], &mut Rng::new(0)).unwrap(), [5, 3]);
         let names: Vec<(&str, &[usize])> =
             ln.params().into_iter().map(|p| (p.name.as_str(), p.value.shape())).collect();
         assert_eq!(names, [("layer_norm/gamma", &[3][..]), ("layer_norm/beta", &[3][..])]);
-        let err = layer(3, true, true).build(&[5, 3], &mut Rng::new(0)).unwrap_err();
+        let err = layer(3, true, true).build_on(&[5, 3], &mut Rng::new(0)).unwrap_err();
         assert!(
             err.message.contains("axis 3 is out of range for input [batch, 5, 3] (valid: 1..2 or -1..-2)"),
             "{}",
             err.message
         );
-        assert!(layer(-3, true, true).build(&[5, 3], &mut Rng::new(0)).is_err());
+        assert!(layer(-3, true, true).build_on(&[5, 3], &mut Rng::new(0)).is_err());
         assert!(LayerNorm::new(LayerNormConfig { epsilon: -1.0, ..Default::default() }).is_err());
     }
 }

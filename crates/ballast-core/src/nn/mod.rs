@@ -1,21 +1,26 @@
-//! Layers with Keras semantics and defaults, and the Sequential container.
+//! Layers with Keras semantics and defaults, and the registry that makes them by class name.
 //!
 //! A layer owns its weights as [`Param`]s: trainable parameters (kernels, biases, BN's γ and
-//! β) and non-trainable state (BN's moving statistics). For each forward pass the model puts
+//! β) and non-trainable state (BN's moving statistics). For each forward pass the graph puts
 //! the trainable parameters on the tape as leaves and passes them to [`Layer::forward`] in
 //! [`Layer::params`] order; the optimizer then updates them from their gradients.
+//!
+//! Each layer file declares its config once ([`config::layer_config!`]) and its registry
+//! entries (`KINDS`); [`registry`] gathers them, so adding a layer touches its own file.
 
 mod activation;
 mod batch_norm;
+pub mod config;
 mod conv2d;
 mod dense;
 mod dropout;
-mod fold;
 mod group_norm;
 mod init;
+mod input;
 mod layer_norm;
+mod merge;
 mod pooling;
-mod sequential;
+pub mod registry;
 #[cfg(test)]
 mod tests;
 
@@ -24,16 +29,20 @@ pub use batch_norm::{BatchNorm, BatchNormConfig, MovingAverage};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::Dropout;
-pub use fold::fold_batch_norm;
 pub use group_norm::{GroupNorm, GroupNormConfig};
 pub use init::Initializer;
+pub use input::InputLayer;
 pub use layer_norm::{LayerNorm, LayerNormConfig};
-pub use pooling::{Flatten, MaxPool2d};
-pub use sequential::Sequential;
+pub use merge::{Add, Concatenate, ConcatenateConfig};
+pub use pooling::{AveragePool2d, Flatten, GlobalAveragePool2d, MaxPool2d, Pool2dConfig};
+pub use registry::LayerKind;
 
 use crate::autograd::{Tape, Var};
+use crate::error::Error;
 use crate::rng::Rng;
+use crate::tensor::shape_str;
 use crate::{Result, Tensor};
+use config::Json;
 
 /// A named weight of a layer (`"dense/kernel"`, `"batch_normalization/moving_mean"`).
 #[derive(Clone, Debug, PartialEq)]
@@ -78,11 +87,25 @@ pub trait Layer: Send + Sync {
     fn set_name(&mut self, name: String);
     /// The Keras class name: `Dense`, `Conv2D`, `BatchNormalization`, ...
     fn kind(&self) -> &'static str;
-    /// Creates the weights for an input of shape `input` (without the batch axis) and returns
-    /// the output shape. Errors name the layer and the shapes.
-    fn build(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>>;
-    /// The output for `x`; `params` are this layer's trainable parameters on the tape.
-    fn forward(&mut self, ctx: &mut Ctx, x: Var, params: &[Var]) -> Result<Var>;
+    /// Every option, resolved (what `model.json` stores and the TypeScript factories read).
+    fn config(&self) -> Json;
+    /// Shape inference: checks the shapes of the inputs (without the batch axis) and returns
+    /// the output's. Creates nothing. Errors name the shapes (the graph adds the layer).
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>>;
+    /// Creates the weights for inputs of these shapes, which `output_shape` accepted.
+    fn build(&mut self, inputs: &[&[usize]], rng: &mut Rng) -> Result<()> {
+        let _ = (inputs, rng);
+        Ok(())
+    }
+    /// Shape inference and weights for one input of shape `input`; returns the output shape.
+    fn build_on(&mut self, input: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+        let out = self.output_shape(&[input])?;
+        self.build(&[input], rng)?;
+        Ok(out)
+    }
+    /// The output for `inputs` (as many as `output_shape` accepted); `params` are this
+    /// layer's trainable parameters on the tape.
+    fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], params: &[Var]) -> Result<Var>;
     /// Trainable parameters, in the order `forward` receives them.
     fn params(&self) -> Vec<&Param> {
         Vec::new()
@@ -125,9 +148,34 @@ impl Clone for Box<dyn Layer> {
     }
 }
 
-/// `"layer 'conv2d_1' (Conv2D): message"` — every layer error starts like this.
-pub(crate) fn layer_error(layer: &dyn Layer, err: crate::Error) -> crate::Error {
-    crate::Error { kind: err.kind, message: format!("layer '{}' ({}): {}", layer.name(), layer.kind(), err.message) }
+/// `"layer 'conv2d_1' (Conv2D): message"` (or `"Conv2D: message"` for a layer not yet
+/// named) — every layer error starts like this.
+pub fn layer_error(layer: &dyn Layer, err: crate::Error) -> crate::Error {
+    let message = if layer.name().is_empty() {
+        format!("{}: {}", layer.kind(), err.message)
+    } else {
+        format!("layer '{}' ({}): {}", layer.name(), layer.kind(), err.message)
+    };
+    crate::Error { kind: err.kind, message }
+}
+
+/// The single input of a one-input layer.
+pub(crate) fn one_input<'a>(inputs: &[&'a [usize]]) -> Result<&'a [usize]> {
+    match inputs {
+        [one] => Ok(one),
+        _ => Err(Error::argument(format!("expects one input, got {}", inputs.len()))),
+    }
+}
+
+/// `[batch, 4, 4, 8]` for a layer input `[4, 4, 8]`.
+pub fn batch_shape(input: &[usize]) -> String {
+    let dims = shape_str(input);
+    let inner = dims.trim_matches(|ch| ch == '[' || ch == ']');
+    if inner.is_empty() {
+        "[batch]".into()
+    } else {
+        format!("[batch, {inner}]")
+    }
 }
 
 /// Implements the name/trainable/clone/any boilerplate of [`Layer`] for a `Clone` struct with

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::autograd::gradcheck::{normal, Check};
+use crate::graph::{fold_batch_norm, Graph, Sequential};
 use crate::kernels::conv::Padding;
 use crate::model::{Loss, Model};
 use crate::optim::Adam;
@@ -14,7 +15,7 @@ fn check_layer(name: &str, layer: Box<dyn Layer>, shape: &[usize], training: boo
 
 fn check_layer_on(name: &str, mut layer: Box<dyn Layer>, x: Tensor, training: bool, check: &Check) {
     layer.set_name(name.into());
-    layer.build(&x.shape()[1..], &mut Rng::new(1)).unwrap();
+    layer.build_on(&x.shape()[1..], &mut Rng::new(1)).unwrap();
     let mut inputs = vec![x];
     inputs.extend(layer.params().iter().map(|p| p.value.clone()));
     let layer = std::sync::Mutex::new(layer);
@@ -22,7 +23,7 @@ fn check_layer_on(name: &str, mut layer: Box<dyn Layer>, x: Tensor, training: bo
         let mut rng = Rng::new(3); // the same dropout mask at every evaluation
         let mut ctx = Ctx { tape, training, rng: &mut rng, logits: false };
         let mut l = layer.lock().unwrap();
-        let y = l.forward(&mut ctx, v[0], &v[1..]);
+        let y = l.forward(&mut ctx, &v[..1], &v[1..]);
         l.end_step(false);
         y
     });
@@ -32,17 +33,23 @@ fn check_layer_on(name: &str, mut layer: Box<dyn Layer>, x: Tensor, training: bo
 fn every_layer_passes_a_gradient_check() {
     let check = Check::default();
     let act = |a| Activation::parse(a).unwrap();
-    check_layer("dense", Box::new(Dense::new(DenseConfig::new(4).activation(act("tanh")))), &[3, 5], true, &check);
     check_layer(
-        "dense_softmax",
-        Box::new(Dense::new(DenseConfig::new(4).activation(act("softmax")))),
+        "dense",
+        Box::new(Dense::new(DenseConfig::new(4).activation(act("tanh"))).unwrap()),
         &[3, 5],
         true,
         &check,
     );
-    let conv = Conv2dConfig { padding: Padding::Same, strides: (2, 1), ..Conv2dConfig::new(3, (3, 2)) }
+    check_layer(
+        "dense_softmax",
+        Box::new(Dense::new(DenseConfig::new(4).activation(act("softmax"))).unwrap()),
+        &[3, 5],
+        true,
+        &check,
+    );
+    let conv = Conv2dConfig { padding: Padding::Same, strides: config::Pair(2, 1), ..Conv2dConfig::new(3, (3, 2)) }
         .activation(act("sigmoid"));
-    check_layer("conv2d", Box::new(Conv2d::new(conv)), &[2, 5, 4, 2], true, &check);
+    check_layer("conv2d", Box::new(Conv2d::new(conv).unwrap()), &[2, 5, 4, 2], true, &check);
     // Distinct, well-separated inputs keep max pooling away from ties.
     let mut distinct: Vec<f32> = (0..96).map(|v| v as f32 * 0.1).collect();
     Rng::new(4).shuffle(&mut distinct);
@@ -68,7 +75,7 @@ fn every_layer_passes_a_gradient_check() {
 fn bn_layer(config: BatchNormConfig, channels: usize) -> BatchNorm {
     let mut bn = BatchNorm::new(config).unwrap();
     bn.set_name("bn".into());
-    bn.build(&[channels], &mut Rng::new(0)).unwrap();
+    bn.build_on(&[channels], &mut Rng::new(0)).unwrap();
     bn
 }
 
@@ -77,7 +84,7 @@ fn bn_step(bn: &mut BatchNorm, x: &Tensor, training: bool) -> Tensor {
     let xv = tape.constant(x.clone());
     let params: Vec<_> = bn.params().iter().map(|p| tape.leaf(p.value.clone(), true)).collect();
     let mut rng = Rng::new(0);
-    let y = bn.forward(&mut Ctx { tape: &mut tape, training, rng: &mut rng, logits: false }, xv, &params).unwrap();
+    let y = bn.forward(&mut Ctx { tape: &mut tape, training, rng: &mut rng, logits: false }, &[xv], &params).unwrap();
     bn.end_step(true);
     tape.value(y).clone()
 }
@@ -115,20 +122,19 @@ fn frozen_batch_norm_uses_and_keeps_its_moving_statistics() {
     assert_ne!(bn.moving_mean().data(), &[1.0, 2.0, 3.0]);
 }
 
-fn small_cnn(with_bn_after_conv: bool) -> Sequential {
+fn small_cnn(with_bn_after_conv: bool) -> Graph {
     let mut net = Sequential::new();
-    net.add(Box::new(BatchNorm::new(BatchNormConfig::default()).unwrap())).unwrap();
-    net.add(Box::new(Conv2d::new(Conv2dConfig::new(4, (3, 3))))).unwrap();
+    net.add(Box::new(BatchNorm::new(BatchNormConfig::default()).unwrap()));
+    net.add(Box::new(Conv2d::new(Conv2dConfig::new(4, (3, 3))).unwrap()));
     if with_bn_after_conv {
-        net.add(Box::new(BatchNorm::new(BatchNormConfig::default()).unwrap())).unwrap();
+        net.add(Box::new(BatchNorm::new(BatchNormConfig::default()).unwrap()));
     }
-    net.add(Box::new(ActivationLayer::new(Activation::Relu))).unwrap();
-    net.add(Box::new(Flatten::new())).unwrap();
-    net.add(Box::new(Dense::new(DenseConfig::new(5)))).unwrap();
-    net.add(Box::new(BatchNorm::new(BatchNormConfig::default()).unwrap())).unwrap();
-    net.add(Box::new(ActivationLayer::new(Activation::Softmax))).unwrap();
-    net.build(&[6, 6, 2], &mut Rng::new(7)).unwrap();
-    net
+    net.add(Box::new(ActivationLayer::new(Activation::Relu)));
+    net.add(Box::new(Flatten::new()));
+    net.add(Box::new(Dense::new(DenseConfig::new(5)).unwrap()));
+    net.add(Box::new(BatchNorm::new(BatchNormConfig::default()).unwrap()));
+    net.add(Box::new(ActivationLayer::new(Activation::Softmax)));
+    net.build(&[6, 6, 2], &mut Rng::new(7)).unwrap()
 }
 
 #[test]
@@ -140,7 +146,7 @@ fn precise_bn_recalibration_computes_population_statistics() {
     // The input BN sees the raw data: its statistics are those of all 50 examples at once
     // (equal batch sizes make E[μ_B] and E[σ²_B + μ_B²] − mean² exact).
     let all: Vec<f32> = batches.iter().flat_map(|b| b.data().to_vec()).collect();
-    let bn = model.net.layers()[0].as_any().downcast_ref::<BatchNorm>().unwrap();
+    let bn = model.net.nodes()[1].layer.as_any().downcast_ref::<BatchNorm>().unwrap();
     for c in 0..2 {
         let xs: Vec<f64> = all.iter().skip(c).step_by(2).map(|&v| v as f64).collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
@@ -161,10 +167,12 @@ fn folding_bn_into_conv_and_dense_keeps_the_outputs() {
         model.train_step(&x, &y).unwrap();
     }
     let before = model.predict(&x).unwrap();
-    let mut folded = fold_batch_norm(std::mem::take(&mut model.net)).unwrap();
-    let kinds: Vec<&str> = folded.layers().iter().map(|l| l.kind()).collect();
+    let mut folded = model.net.clone();
+    let names = fold_batch_norm(&mut folded).unwrap();
+    assert_eq!(names, ["batch_normalization_1", "batch_normalization_2"]);
+    let kinds: Vec<&str> = folded.layers().map(|l| l.kind()).collect();
     // The input BN has no preceding layer and stays; the other two are folded away.
-    assert_eq!(kinds, ["BatchNormalization", "Conv2D", "Activation", "Flatten", "Dense", "Activation"]);
+    assert_eq!(kinds, ["InputLayer", "BatchNormalization", "Conv2D", "Activation", "Flatten", "Dense", "Activation"]);
     let after = crate::model::predict(&mut folded, &x).unwrap();
     for (a, b) in after.data().iter().zip(before.data()) {
         assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-2), "{a} vs {b}");

@@ -8,7 +8,9 @@ pub mod elementwise;
 pub mod group_norm;
 pub mod linalg;
 pub mod loss;
+pub mod merge;
 pub mod norm;
+pub mod pool;
 pub mod reduce;
 pub mod shape;
 

@@ -1,5 +1,8 @@
-//! Optimizers, with Keras' update rules and defaults. State (momenta) is kept per parameter
-//! slot, in the order the model lists its trainable parameters.
+//! Optimizers, with Keras' update rules and defaults. State (momenta) is kept by parameter
+//! name, so a layer frozen between fits keeps its moments and gets them back when unfrozen,
+//! and no layer is ever handed another's.
+
+use std::collections::HashMap;
 
 use crate::error::Error;
 use crate::nn::Param;
@@ -15,26 +18,48 @@ pub trait Optimizer: Send {
     fn iterations(&self) -> u64;
 }
 
-fn check(params: &[&mut Param], grads: &[Tensor], state: &mut Vec<Vec<f32>>, slots: usize) -> Result<()> {
-    if params.len() != grads.len() {
-        return Err(Error::argument(format!("{} parameters but {} gradients", params.len(), grads.len())));
-    }
-    for (p, g) in params.iter().zip(grads) {
-        if p.value.shape() != g.shape() {
-            return Err(Error::shape(format!(
-                "gradient {} does not match parameter '{}' {}",
-                shape_str(g.shape()),
-                p.name,
-                shape_str(p.value.shape())
-            )));
+/// Per-parameter state: `n` buffers (velocity, or first and second moments) per name.
+#[derive(Default)]
+struct Slots {
+    by_name: HashMap<String, Vec<Vec<f32>>>,
+}
+
+impl Slots {
+    /// Checks every parameter against its gradient and its state before anything changes,
+    /// creating zero state for parameters seen for the first time.
+    fn prepare(&mut self, params: &[&mut Param], grads: &[Tensor], n: usize) -> Result<()> {
+        if params.len() != grads.len() {
+            return Err(Error::argument(format!("{} parameters but {} gradients", params.len(), grads.len())));
         }
+        for (p, g) in params.iter().zip(grads) {
+            if p.value.shape() != g.shape() {
+                return Err(Error::shape(format!(
+                    "gradient {} does not match parameter '{}' {}",
+                    shape_str(g.shape()),
+                    p.name,
+                    shape_str(p.value.shape())
+                )));
+            }
+            if let Some(state) = self.by_name.get(&p.name) {
+                if state[0].len() != p.value.len() {
+                    return Err(Error::state(format!(
+                        "parameter '{}' has {} values but the optimizer's state for it has {}: recompile to reset it",
+                        p.name,
+                        p.value.len(),
+                        state[0].len()
+                    )));
+                }
+            }
+        }
+        for p in params {
+            self.by_name.entry(p.name.clone()).or_insert_with(|| vec![vec![0.0; p.value.len()]; n]);
+        }
+        Ok(())
     }
-    if state.is_empty() {
-        *state = params.iter().flat_map(|p| std::iter::repeat_n(vec![0.0; p.value.len()], slots)).collect();
-    } else if state.len() != params.len() * slots {
-        return Err(Error::state("the optimizer was used with a different set of parameters"));
+
+    fn get(&mut self, p: &Param) -> &mut [Vec<f32>] {
+        self.by_name.get_mut(&p.name).expect("prepared before the update")
     }
-    Ok(())
 }
 
 fn check_lr(lr: f32) -> Result<f32> {
@@ -51,7 +76,7 @@ pub struct Sgd {
     lr: f32,
     momentum: f32,
     nesterov: bool,
-    velocity: Vec<Vec<f32>>,
+    velocity: Slots,
     iterations: u64,
 }
 
@@ -60,15 +85,16 @@ impl Sgd {
         if !(0.0..1.0).contains(&momentum) {
             return Err(Error::argument(format!("momentum must be in [0, 1), got {momentum}")));
         }
-        Ok(Sgd { lr: check_lr(learning_rate)?, momentum, nesterov, velocity: Vec::new(), iterations: 0 })
+        Ok(Sgd { lr: check_lr(learning_rate)?, momentum, nesterov, velocity: Slots::default(), iterations: 0 })
     }
 }
 
 impl Optimizer for Sgd {
     fn step(&mut self, params: &mut [&mut Param], grads: &[Tensor]) -> Result<()> {
-        check(params, grads, &mut self.velocity, 1)?;
+        self.velocity.prepare(params, grads, 1)?;
         let (lr, mu) = (self.lr, self.momentum);
-        for ((p, g), v) in params.iter_mut().zip(grads).zip(&mut self.velocity) {
+        for (p, g) in params.iter_mut().zip(grads) {
+            let v = &mut self.velocity.get(p)[0];
             for ((w, &g), v) in p.value.data_mut().iter_mut().zip(g.data()).zip(v.iter_mut()) {
                 if mu == 0.0 {
                     *w -= lr * g;
@@ -100,7 +126,7 @@ pub struct Adam {
     beta1: f32,
     beta2: f32,
     epsilon: f32,
-    moments: Vec<Vec<f32>>,
+    moments: Slots,
     iterations: u64,
 }
 
@@ -114,7 +140,7 @@ impl Adam {
         if !(epsilon >= 0.0) {
             return Err(Error::argument(format!("epsilon must be ≥ 0, got {epsilon}")));
         }
-        Ok(Adam { lr: check_lr(learning_rate)?, beta1, beta2, epsilon, moments: Vec::new(), iterations: 0 })
+        Ok(Adam { lr: check_lr(learning_rate)?, beta1, beta2, epsilon, moments: Slots::default(), iterations: 0 })
     }
 
     pub fn keras_defaults() -> Adam {
@@ -124,13 +150,12 @@ impl Adam {
 
 impl Optimizer for Adam {
     fn step(&mut self, params: &mut [&mut Param], grads: &[Tensor]) -> Result<()> {
-        check(params, grads, &mut self.moments, 2)?;
+        self.moments.prepare(params, grads, 2)?;
         let t = (self.iterations + 1) as i32;
         let (b1, b2) = (self.beta1, self.beta2);
         let lr_t = self.lr * (1.0 - (b2 as f64).powi(t)).sqrt() as f32 / (1.0 - (b1 as f64).powi(t)) as f32;
-        for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-            let (m, rest) = self.moments[2 * i..].split_first_mut().expect("two slots per parameter");
-            let v = &mut rest[0];
+        for (p, g) in params.iter_mut().zip(grads) {
+            let [m, v] = self.moments.get(p) else { unreachable!("two slots per parameter") };
             for (((w, &g), m), v) in p.value.data_mut().iter_mut().zip(g.data()).zip(m.iter_mut()).zip(v.iter_mut()) {
                 *m = b1 * *m + (1.0 - b1) * g;
                 *v = b2 * *v + (1.0 - b2) * g * g;
@@ -183,6 +208,21 @@ mod tests {
         assert!((p.value.data()[0] - (1.0 - 1e-3)).abs() < 1e-6, "{:?}", p.value.data());
         assert!((p.value.data()[1] - (1.0 + 1e-3)).abs() < 1e-6);
         assert_eq!(adam.iterations(), 1);
+    }
+
+    #[test]
+    fn state_follows_the_parameter_name_not_its_position() {
+        let t = |v: f32| Tensor::new(vec![v], &[1]).unwrap();
+        let (mut a, mut b) = (Param::new("a", "w", t(0.0)), Param::new("b", "w", t(0.0)));
+        let mut sgd = Sgd::new(0.1, 0.5, false).unwrap();
+        sgd.step(&mut [&mut a, &mut b], &[t(1.0), t(-1.0)]).unwrap(); // v_a = −0.1, v_b = 0.1
+        sgd.step(&mut [&mut b], &[t(-1.0)]).unwrap(); // a frozen: v_b = 0.15
+        sgd.step(&mut [&mut a], &[t(0.0)]).unwrap(); // b frozen: v_a = 0.5·(−0.1)
+        assert!((a.value.data()[0] + 0.15).abs() < 1e-6, "a = {}", a.value.data()[0]);
+        assert!((b.value.data()[0] - 0.25).abs() < 1e-6, "b = {}", b.value.data()[0]);
+        let mut wrong = Param::new("a", "w", Tensor::zeros(&[2]));
+        let err = sgd.step(&mut [&mut wrong], &[Tensor::zeros(&[2])]).unwrap_err();
+        assert!(err.message.contains("parameter 'a/w' has 2 values"), "{}", err.message);
     }
 
     #[test]

@@ -16,8 +16,12 @@ It writes, next to this script:
 * ``golden_norm.json``   -- GroupNormalization and LayerNormalization (forward, backward), and
                             one Batch Renormalization training step (output, gradients, r, d,
                             updated moving and renorm statistics).
+* ``golden_graph.json``  -- the ops of residual networks (average pooling, global average
+                            pooling, concatenation, addition), forward and backward, and two
+                            whole ResNet blocks (identity and projection shortcut) in training
+                            mode: output, every gradient, the batch statistics of each BN.
 
-Both files map case name -> {"config": {...}, "tensors": {name: {"shape": [...], "b64": ...}}},
+Each file maps case name -> {"config": {...}, "tensors": {name: {"shape": [...], "b64": ...}}},
 where "b64" is base64 of the little-endian float32 values in row-major order.
 
 Ballast follows Keras semantics, so everything is translated from PyTorch here:
@@ -704,6 +708,165 @@ def golden_norm_cases():
     return c
 
 
+# --------------------------------------------------------------------------- golden_graph.json
+
+def avgpool_nhwc(x, pool, stride, padding):
+    """Keras AveragePooling2D. With "same" padding (TensorFlow's, the extra cell on the
+    bottom/right) a window averages only the input cells it covers: pad with zeros, take window
+    sums, divide by the window sums of a padded map of ones (the count of real cells)."""
+    xc = nhwc_to_nchw(x)
+    if padding == "same":
+        pt, pb = same_pads(xc.shape[2], pool, stride)
+        pl, pr = same_pads(xc.shape[3], pool, stride)
+        pads = (pl, pr, pt, pb)
+    else:
+        assert padding == "valid"
+        pads = (0, 0, 0, 0)
+    ones = torch.ones((1, 1) + tuple(xc.shape[2:]))
+    total = F.avg_pool2d(F.pad(xc, pads), pool, stride, divisor_override=1)
+    count = F.avg_pool2d(F.pad(ones, pads), pool, stride, divisor_override=1)
+    return nchw_to_nhwc(total / count)
+
+
+def graph_sanity_checks():
+    """Average pooling vs a direct loop and vs PyTorch's own padding where that is symmetric."""
+    rng = np.random.default_rng(24680)
+    x = rng.normal(size=(2, 7, 8, 3))
+    xs = np.asarray(x, np.float32).astype(np.float64)
+    for pool, stride in [(3, 2), (2, 1), (2, 3)]:
+        got = avgpool_nhwc(f32(x), pool, stride, "same").numpy()
+        oh, ow = -(-7 // stride), -(-8 // stride)
+        pt, pl = same_pads(7, pool, stride)[0], same_pads(8, pool, stride)[0]
+        want = np.zeros((2, oh, ow, 3))
+        for i in range(oh):
+            for j in range(ow):
+                cells = [xs[:, r, c] for r in range(i * stride - pt, i * stride - pt + pool)
+                         for c in range(j * stride - pl, j * stride - pl + pool)
+                         if 0 <= r < 7 and 0 <= c < 8]
+                want[:, i, j] = np.mean(cells, axis=0)
+        close(torch.from_numpy(got), torch.from_numpy(want))
+    # 7 rows, pool 3, stride 2: TF pads one row on each side, which PyTorch can express.
+    sq = f32(rng.normal(size=(2, 7, 7, 3)))
+    close(avgpool_nhwc(sq, 3, 2, "same"),
+          nchw_to_nhwc(F.avg_pool2d(nhwc_to_nchw(sq), 3, 2, padding=1, count_include_pad=False)))
+    close(avgpool_nhwc(sq, 2, 2, "valid"), nchw_to_nhwc(F.avg_pool2d(nhwc_to_nchw(sq), 2, 2)))
+    print("graph sanity checks passed")
+
+
+def avgpool_case(name, xshape, pool, stride, padding):
+    rng = rng_for(name)
+    x = leaf(rng.normal(size=xshape))
+    y = avgpool_nhwc(x, pool, stride, padding)
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    (dx,) = grads_of(y, dy, (x,))
+    cfg = {"pool_size": pool, "strides": stride, "padding": padding}
+    return case(cfg, x=x, dy=dy, y=y, dx=dx)
+
+
+def global_avgpool_case(name, xshape):
+    rng = rng_for(name)
+    x = leaf(rng.normal(size=xshape) + 0.5)
+    y = x.mean(dim=(1, 2))
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    (dx,) = grads_of(y, dy, (x,))
+    return case({"keepdims": False}, x=x, dy=dy, y=y, dx=dx)
+
+
+def merge_case(name, shapes, axis=None):
+    """Keras Concatenate along `axis` (counted from the end), or Add when `axis` is None."""
+    rng = rng_for(name)
+    xs = [leaf(rng.normal(size=s)) for s in shapes]
+    y = sum(xs[1:], xs[0]) if axis is None else torch.cat(xs, dim=axis)
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    grads = grads_of(y, dy, xs)
+    names = "abcdefgh"[:len(xs)]
+    t = dict(zip(names, xs))
+    t.update(dy=dy, y=y, **{f"d{n}": g for n, g in zip(names, grads)})
+    return case({"layer": "Add"} if axis is None else {"layer": "Concatenate", "axis": axis}, **t)
+
+
+# How far every ReLU input of a residual block must be from 0. The float32 pre-activations
+# (two convolutions and a batch norm deep) are off by about 1e-6, so a margin 100 times that
+# keeps every ReLU decision, and with it every gradient, the same in float32.
+BLOCK_MARGIN = 1e-4
+
+
+def residual_block(p, x, projection):
+    """One ResNet block in training mode (BN on batch statistics), convolutions without bias.
+    Returns y, each BN's (batch mean, biased batch variance) and each ReLU's smallest |input|."""
+    stats, margins = {}, {}
+
+    def bn(name, h):
+        y, mean, var = bn_train(h, p[f"{name}/gamma"], p[f"{name}/beta"])
+        stats[name] = (mean, var)
+        return y
+
+    def relu(name, z):
+        margins[name] = z.abs().min().item()
+        return torch.relu(z)
+
+    s = 2 if projection else 1
+    h = relu("relu1", bn("bn1", conv2d_nhwc(x, p["conv1/kernel"], None, s, "same")))
+    h = bn("bn2", conv2d_nhwc(h, p["conv2/kernel"], None, 1, "same"))
+    if projection:
+        shortcut = bn("shortcut_bn", conv2d_nhwc(x, p["shortcut/kernel"], None, 2, "valid"))
+    else:
+        shortcut = x
+    return relu("relu_out", h + shortcut), stats, margins
+
+
+def residual_case(name, xshape, filters, projection):
+    cin = xshape[-1]
+    kernels = {"conv1": (3, 3, cin, filters), "conv2": (3, 3, filters, filters)}
+    bns = ["bn1", "bn2"]
+    if projection:
+        kernels["shortcut"] = (1, 1, cin, filters)
+        bns.append("shortcut_bn")
+    # The first draw whose ReLU inputs all keep BLOCK_MARGIN from 0 (the config records which).
+    for attempt in range(100):
+        rng = rng_for(name if attempt == 0 else f"{name}#{attempt}")
+        x = leaf(rng.normal(size=xshape))
+        p = {}
+        for k, shape in kernels.items():  # He-normal kernels
+            p[f"{k}/kernel"] = leaf(rng.normal(size=shape) * math.sqrt(2.0 / np.prod(shape[:3])))
+        for b in bns:
+            p[f"{b}/gamma"] = leaf(1 + 0.2 * rng.normal(size=filters))
+            p[f"{b}/beta"] = leaf(0.2 * rng.normal(size=filters))
+        y, stats, margins = residual_block(p, x, projection)
+        if min(margins.values()) >= BLOCK_MARGIN:
+            break
+    else:
+        raise RuntimeError(f"{name}: no draw with comfortable ReLU margins")
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    names = list(p)
+    grads = grads_of(y, dy, [x] + [p[n] for n in names])
+    t = {"x": x, **p, "dy": dy, "y": y, "dx": grads[0]}
+    t.update({f"grad/{n}": g for n, g in zip(names, grads[1:])})
+    for b, (mean, var) in stats.items():
+        t[f"{b}/batch_mean"], t[f"{b}/batch_var"] = mean, var
+    cfg = {"block": "projection" if projection else "identity", "filters": filters,
+           "strides": 2 if projection else 1, "bn_epsilon": BN_EPS, "training": True,
+           "use_bias": False, "attempt": attempt,
+           **{f"min_margin_{k}": float(f"{v:.3g}") for k, v in margins.items()}}
+    return case(cfg, **t)
+
+
+def golden_graph_cases():
+    c = {}
+    c["avg_pool2d_2x2_valid"] = avgpool_case("avg_pool2d_2x2_valid", (2, 6, 7, 3), 2, 2, "valid")
+    c["avg_pool2d_3x3_s2_same"] = avgpool_case("avg_pool2d_3x3_s2_same", (2, 7, 8, 3), 3, 2,
+                                               "same")
+    c["avg_pool2d_2x2_s1_same"] = avgpool_case("avg_pool2d_2x2_s1_same", (2, 5, 6, 2), 2, 1,
+                                               "same")
+    c["global_avg_pool2d"] = global_avgpool_case("global_avg_pool2d", (3, 5, 6, 4))
+    c["concatenate_channels"] = merge_case("concatenate_channels",
+                                           [(2, 4, 5, 3), (2, 4, 5, 1), (2, 4, 5, 2)], axis=-1)
+    c["add_3"] = merge_case("add_3", [(2, 4, 4, 3)] * 3)
+    c["residual_identity"] = residual_case("residual_identity", (4, 8, 8, 8), 8, False)
+    c["residual_projection"] = residual_case("residual_projection", (4, 8, 8, 8), 16, True)
+    return c
+
+
 # --------------------------------------------------------------------------- main
 
 def write(path, cases):
@@ -724,6 +887,8 @@ def main():
     write(os.path.join(HERE, "seed_cnn_adam.json"), seed_cnn_adam())
     norm_sanity_checks()
     write(os.path.join(HERE, "golden_norm.json"), golden_norm_cases())
+    graph_sanity_checks()
+    write(os.path.join(HERE, "golden_graph.json"), golden_graph_cases())
 
 
 if __name__ == "__main__":

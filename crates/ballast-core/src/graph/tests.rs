@@ -1,0 +1,189 @@
+//! The graph: building by inputs, the checks that refuse bad graphs, residual blocks trained
+//! and checked against finite differences, folding as a rewrite, and the saved spec.
+
+use super::*;
+use crate::autograd::gradcheck::{normal, Check};
+use crate::model::{Loss, Model};
+use crate::nn::config::Json;
+use crate::optim::Adam;
+use serde_json::json;
+
+fn layer(class: &str, options: Json) -> Box<dyn Layer> {
+    registry::create(class, &options).unwrap()
+}
+
+/// conv-BN-ReLU-conv-BN plus a shortcut, then ReLU: identity when `stride` is 1 and the
+/// channels agree, else a strided 1x1 projection with its BN.
+fn residual_block(g: &mut Graph, x: NodeId, filters: usize, stride: usize, rng: &mut Rng) -> NodeId {
+    let conv = |k: usize, s: usize| {
+        layer(
+            "Conv2D",
+            json!({ "filters": filters, "kernelSize": k, "strides": s, "padding": "same", "useBias": false }),
+        )
+    };
+    let bn = || layer("BatchNormalization", json!({}));
+    let relu = || layer("Activation", json!({ "activation": "relu" }));
+    let a = g.add(conv(3, stride), &[x], rng).unwrap();
+    let a = g.add(bn(), &[a], rng).unwrap();
+    let a = g.add(relu(), &[a], rng).unwrap();
+    let a = g.add(conv(3, 1), &[a], rng).unwrap();
+    let a = g.add(bn(), &[a], rng).unwrap();
+    let in_c = *g.nodes()[x].shape.last().unwrap();
+    let shortcut = if stride == 1 && in_c == filters {
+        x
+    } else {
+        let s = g.add(conv(1, stride), &[x], rng).unwrap();
+        g.add(bn(), &[s], rng).unwrap()
+    };
+    let sum = g.add(layer("Add", json!({})), &[a, shortcut], rng).unwrap();
+    g.add(relu(), &[sum], rng).unwrap()
+}
+
+fn small_resnet() -> Graph {
+    let rng = &mut Rng::new(3);
+    let mut g = Graph::new();
+    let x = g.add(layer("InputLayer", json!({ "shape": [6, 6, 2] })), &[], rng).unwrap();
+    let h = residual_block(&mut g, x, 2, 1, rng);
+    let h = residual_block(&mut g, h, 4, 2, rng);
+    let h = g.add(layer("GlobalAveragePooling2D", json!({})), &[h], rng).unwrap();
+    let out = g.add(layer("Dense", json!({ "units": 3, "activation": "softmax" })), &[h], rng).unwrap();
+    g.set_outputs(&[out]).unwrap();
+    g
+}
+
+#[test]
+fn default_names_follow_keras_and_shapes_are_inferred() {
+    let g = small_resnet();
+    let names: Vec<&str> = g.layers().map(|l| l.name()).collect();
+    assert_eq!(&names[..3], ["input_layer", "conv2d", "batch_normalization"]);
+    assert!(names.contains(&"add") && names.contains(&"add_1") && names.contains(&"conv2d_4"));
+    let rows = g.summary();
+    let add1 = rows.iter().find(|r| r.name == "add_1").unwrap();
+    assert_eq!(add1.output_shape, [3, 3, 4]);
+    assert_eq!(add1.inputs, ["batch_normalization_3", "batch_normalization_4"]);
+    assert_eq!(g.output_shape().unwrap(), [3]);
+}
+
+#[test]
+fn bad_graphs_are_refused_naming_nodes_and_shapes() {
+    let rng = &mut Rng::new(0);
+    let mut g = Graph::new();
+    let x = g.add(layer("InputLayer", json!({ "shape": [4, 4, 2] })), &[], rng).unwrap();
+    let a = g.add(layer("Conv2D", json!({ "filters": 3, "kernelSize": 1, "name": "wide" })), &[x], rng).unwrap();
+    let err = g.add(layer("Add", json!({})), &[x, a], rng).unwrap_err();
+    assert_eq!(err.kind, crate::ErrorKind::Shape);
+    assert_eq!(
+        err.message,
+        "layer 'add' (Add): inputs must all have one shape, got [batch, 4, 4, 2], [batch, 4, 4, 3] \
+         (inputs: 'input_layer' [batch, 4, 4, 2], 'wide' [batch, 4, 4, 3])"
+    );
+    let err = g.add(layer("Concatenate", json!({ "axis": 1 })), &[x, a], rng).unwrap_err();
+    assert!(err.message.contains("must agree on every axis but 1"), "{}", err.message);
+    let err = g.add(layer("Dense", json!({ "units": 2, "name": "wide" })), &[a], rng).unwrap_err();
+    assert_eq!(err.message, "a layer named 'wide' is already in the model");
+    let err = g.add(layer("Flatten", json!({})), &[7], rng).unwrap_err();
+    assert!(err.message.contains("input node 7 is not defined yet"), "{}", err.message);
+    assert!(g.add(layer("Add", json!({})), &[a], rng).unwrap_err().message.contains("at least 2 inputs"));
+    // Every refusal left the graph as it was.
+    assert_eq!(g.nodes().len(), 2);
+    let c = g.add(layer("Concatenate", json!({})), &[x, a], rng).unwrap();
+    assert_eq!(g.nodes()[c].shape, [4, 4, 5]);
+    // A node that leads nowhere.
+    let err = g.set_outputs(&[a]).unwrap_err();
+    assert!(err.message.contains("node 'concatenate' (Concatenate) does not lead to any output"), "{}", err.message);
+    g.set_outputs(&[c]).unwrap();
+    assert!(g.add(layer("Flatten", json!({})), &[c], rng).is_err());
+}
+
+#[test]
+fn a_residual_network_passes_a_gradient_check_end_to_end() {
+    // In inference mode, so BN is a fixed affine map and the finite differences are smooth;
+    // the training-mode blocks are checked against PyTorch in the golden tests.
+    let g = std::sync::Mutex::new(small_resnet());
+    let x = normal(&[2, 6, 6, 2], 5, 1.0, 0.0);
+    Check { eps: 1e-2, atol: 2e-3, rtol: 2e-2, max_probes: 30 }.run("resnet", &[x], |tape, v| {
+        let mut g = g.lock().unwrap();
+        g.forward(tape, v[0], false, false, &mut Rng::new(0)).map(|(y, _)| y)
+    });
+}
+
+#[test]
+fn a_residual_network_trains_and_folds() {
+    let adam = Adam::new(1e-2, 0.9, 0.999, 1e-7).unwrap();
+    let mut model = Model::new(small_resnet(), Loss::CategoricalCrossentropy, Box::new(adam), 1).unwrap();
+    let x = normal(&[24, 6, 6, 2], 7, 1.0, 0.0);
+    let labels: Vec<u32> =
+        (0..24).map(|i| (x.data()[i * 72] > 0.0) as u32 + (x.data()[i * 72 + 1] > 0.0) as u32).collect();
+    let y = crate::data::one_hot(&labels, 3).unwrap();
+    let first = model.train_step(&x, &y).unwrap().loss;
+    let mut last = first;
+    for _ in 0..60 {
+        last = model.train_step(&x, &y).unwrap().loss;
+    }
+    assert!(last < 0.5 * first, "loss {first} -> {last}");
+    assert_eq!(model.last_health().len(), 11, "every trainable node reports its norms");
+    assert_eq!(model.last_profile().layers.len(), model.net.nodes().len());
+
+    let before = model.predict(&x).unwrap();
+    let mut folded = model.net.clone();
+    let names = fold_batch_norm(&mut folded).unwrap();
+    // Every BN follows a linear conv that feeds nothing else.
+    assert_eq!(names.len(), 5);
+    assert!(folded.layers().all(|l| l.kind() != "BatchNormalization"));
+    let after = crate::model::predict(&mut folded, &x).unwrap();
+    for (a, b) in after.data().iter().zip(before.data()) {
+        assert!((a - b).abs() <= 2e-5 * b.abs().max(1e-2), "{a} vs {b}");
+    }
+    // The folded graph saves and loads as itself.
+    let spec = folded.to_spec();
+    let again = Graph::from_spec(&spec, &mut Rng::new(0)).unwrap();
+    assert_eq!(again.to_spec(), spec);
+}
+
+#[test]
+fn a_nan_names_the_node_where_it_first_appeared() {
+    let mut model =
+        Model::new(small_resnet(), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
+    let id = model.net.find("conv2d_2").unwrap();
+    let kernel = &mut model.net.layers_mut().nth(id).unwrap().params_mut()[0].value;
+    kernel.data_mut()[0] = f32::INFINITY;
+    let x = normal(&[4, 6, 6, 2], 8, 1.0, 0.0);
+    let y = crate::data::one_hot(&[0, 1, 2, 0], 3).unwrap();
+    let err = model.train_step(&x, &y).unwrap_err();
+    assert!(err.message.contains("first appeared in the output of node 'conv2d_2' (Conv2D)"), "{}", err.message);
+}
+
+#[test]
+fn specs_round_trip_and_version_1_still_loads() {
+    let g = small_resnet();
+    let spec = g.to_spec();
+    assert_eq!(spec["format"], "ballast-model");
+    assert_eq!(spec["nodes"][1]["config"]["padding"], "same");
+    let again = Graph::from_spec(&spec, &mut Rng::new(3)).unwrap();
+    assert_eq!(again.to_spec(), spec);
+    let shapes = |g: &Graph| g.weights().iter().map(|p| (p.name.clone(), p.value.shape().to_vec())).collect::<Vec<_>>();
+    assert_eq!(shapes(&again), shapes(&g));
+
+    let v1 = json!({ "format": "ballast-sequential", "version": 1, "seed": 1, "layers": [
+        { "type": "input", "config": { "shape": [4, 4, 1] } },
+        { "type": "maxPooling2d", "config": { "poolSize": [2, 2], "strides": [2, 2], "padding": "valid", "name": "pool" } },
+        { "type": "flatten", "config": {} },
+        { "type": "batchNormalization", "config": { "momentum": null, "renormClipping": { "rmax": null, "dmax": null } } },
+        { "type": "dense", "config": { "units": 2, "activation": "softmax", "useBias": true,
+          "kernelInitializer": "glorotUniform", "biasInitializer": "zeros" } }
+    ]});
+    let g1 = Graph::from_spec(&v1, &mut Rng::new(0)).unwrap();
+    let kinds: Vec<&str> = g1.layers().map(|l| l.kind()).collect();
+    assert_eq!(kinds, ["InputLayer", "MaxPooling2D", "Flatten", "BatchNormalization", "Dense"]);
+    assert_eq!(g1.nodes()[1].layer.name(), "pool");
+    assert_eq!(g1.nodes()[3].layer.config()["momentum"], Json::Null);
+
+    let err = |spec: Json| Graph::from_spec(&spec, &mut Rng::new(0)).err().unwrap().message;
+    let mut bad = spec.clone();
+    bad["nodes"][2]["inputs"] = json!(["add_1"]);
+    assert!(err(bad).contains("input 'add_1' is not a node defined before it"));
+    let mut bad = spec.clone();
+    bad["nodes"][1]["config"]["filters"] = json!("two");
+    assert!(err(bad).contains("layer 'conv2d' (Conv2D): option 'filters' must be a non-negative integer, got \"two\""));
+    assert!(err(json!({ "format": "keras" })).starts_with("not a Ballast model"));
+}
