@@ -4,7 +4,6 @@
 //! batch, so a batch costs one boundary crossing and no copy of image data from JavaScript.
 //! Records that come back (nodes, step profile, gradient health) are plain objects.
 
-use ballast_core::data::gather_rows;
 use ballast_core::graph::{fold_batch_norm, Graph, NodeInfo};
 use ballast_core::model::{self as core_model, Loss};
 use ballast_core::nn::registry;
@@ -16,7 +15,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::errors::{to_js, IntoJs};
 use crate::json::{self, record};
-use crate::tensor::Tensor;
+use crate::tensor::{gather, Tensor};
 
 enum State {
     Net(Graph),
@@ -50,20 +49,6 @@ pub struct Model {
     seed: u64,
     /// Draws the initial weights of each layer as it is added, in order.
     rng: Rng,
-}
-
-/// Checks batch row indices against the number of rows, then gathers them.
-pub(crate) fn gather(t: &CoreTensor, rows: &[u32]) -> Result<CoreTensor, JsValue> {
-    let n = t.shape().first().copied().unwrap_or(0);
-    if let Some((i, &r)) = rows.iter().enumerate().find(|(_, &r)| r as usize >= n) {
-        return Err(to_js(Error::argument(format!("batch row {r} (position {i}) is out of range for {n} examples"))));
-    }
-    let row_len = t.len() / n.max(1);
-    let mut data = Vec::new();
-    gather_rows(t.data(), row_len, rows, &mut data);
-    let mut shape = t.shape().to_vec();
-    shape[0] = rows.len();
-    CoreTensor::new(data, &shape).js()
 }
 
 fn dims(shape: &[usize]) -> JsValue {

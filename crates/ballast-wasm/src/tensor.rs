@@ -1,6 +1,9 @@
 use wasm_bindgen::prelude::*;
 
-use crate::errors::IntoJs;
+use ballast_core::data::gather_rows;
+use ballast_core::Error;
+
+use crate::errors::{to_js, IntoJs};
 
 /// A tensor living in WASM memory; JavaScript holds it as a handle.
 #[wasm_bindgen]
@@ -39,5 +42,19 @@ pub fn matmul(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: bool) -> R
 /// Rows `rows` of `t` (along the first axis), as a new tensor.
 #[wasm_bindgen(js_name = takeRows)]
 pub fn take_rows(t: &Tensor, rows: &[u32]) -> Result<Tensor, JsValue> {
-    Ok(Tensor { inner: crate::model::gather(&t.inner, rows)? })
+    Ok(Tensor { inner: gather(&t.inner, rows)? })
+}
+
+/// Checks batch row indices against the number of rows, then gathers them.
+pub(crate) fn gather(t: &ballast_core::Tensor, rows: &[u32]) -> Result<ballast_core::Tensor, JsValue> {
+    let n = t.shape().first().copied().unwrap_or(0);
+    if let Some((i, &r)) = rows.iter().enumerate().find(|(_, &r)| r as usize >= n) {
+        return Err(to_js(Error::argument(format!("batch row {r} (position {i}) is out of range for {n} examples"))));
+    }
+    let row_len = t.len() / n.max(1);
+    let mut data = Vec::new();
+    gather_rows(t.data(), row_len, rows, &mut data);
+    let mut shape = t.shape().to_vec();
+    shape[0] = rows.len();
+    ballast_core::Tensor::new(data, &shape).js()
 }

@@ -1,8 +1,7 @@
 //! Activation functions, fused into Dense/Conv2D or as a layer of their own.
 
 use super::config::{layer_config, Json};
-use super::registry::LayerKind;
-use super::{layer_common, one_input, Ctx, Layer};
+use super::{layer_common, one_input, Ctx, Layer, LayerKind};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops;

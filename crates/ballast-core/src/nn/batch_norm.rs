@@ -29,8 +29,7 @@
 
 use super::config::{layer_config, ConfigValue, Json, Map};
 use super::group_norm::affine_vars;
-use super::registry::LayerKind;
-use super::{batch_shape, layer_common, one_input, Ctx, Initializer, Layer, Param};
+use super::{batch_shape, layer_common, one_input, Ctx, Initializer, Layer, LayerKind, Param};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops::norm::{batch_norm_inference, batch_norm_train, batch_renorm_train, BatchStats, Renorm};

@@ -1,9 +1,9 @@
 //! Keras `Conv2D` on NHWC input with an HWIO kernel.
 
 use super::config::{layer_config, Json, Pair};
-use super::registry::LayerKind;
 use super::{
-    batch_shape, kernel_and_bias, layer_common, linear_weights, one_input, Activation, Ctx, Initializer, Layer, Param,
+    batch_shape, kernel_and_bias, layer_common, linear_weights, one_input, Activation, Ctx, Initializer, Layer,
+    LayerKind, Param,
 };
 use crate::autograd::Var;
 use crate::error::Error;

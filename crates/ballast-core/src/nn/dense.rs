@@ -1,9 +1,9 @@
 //! Keras `Dense`: `activation(x·W + b)` on `[batch, features]` input.
 
 use super::config::{layer_config, Json};
-use super::registry::LayerKind;
 use super::{
-    batch_shape, kernel_and_bias, layer_common, linear_weights, one_input, Activation, Ctx, Initializer, Layer, Param,
+    batch_shape, kernel_and_bias, layer_common, linear_weights, one_input, Activation, Ctx, Initializer, Layer,
+    LayerKind, Param,
 };
 use crate::autograd::Var;
 use crate::error::Error;

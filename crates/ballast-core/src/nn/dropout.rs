@@ -1,8 +1,7 @@
 //! Keras `Dropout`: active only in training.
 
 use super::config::{layer_config, Json};
-use super::registry::LayerKind;
-use super::{layer_common, one_input, Ctx, Layer};
+use super::{layer_common, one_input, Ctx, Layer, LayerKind};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops::dropout::dropout;

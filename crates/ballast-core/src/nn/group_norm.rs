@@ -6,8 +6,7 @@
 //! normalization. γ and β are per channel.
 
 use super::config::{layer_config, Json, Map};
-use super::registry::LayerKind;
-use super::{batch_shape, layer_common, one_input, Ctx, Initializer, Layer, Param};
+use super::{batch_shape, layer_common, one_input, Ctx, Initializer, Layer, LayerKind, Param};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops::group_norm::group_norm;

@@ -1,8 +1,7 @@
 //! Keras `InputLayer`: where data enters a graph, with the shape of one example.
 
 use super::config::{as_object, check_keys, describe, Json, Map};
-use super::registry::LayerKind;
-use super::{layer_common, Ctx, Layer};
+use super::{layer_common, Ctx, Layer, LayerKind};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::tensor::shape_str;

@@ -1,8 +1,7 @@
 //! Keras merge layers: `Add` (the residual connection) and `Concatenate`.
 
 use super::config::{as_object, check_keys, layer_config, Json, Map};
-use super::registry::LayerKind;
-use super::{batch_shape, layer_common, Ctx, Layer};
+use super::{batch_shape, layer_common, Ctx, Layer, LayerKind};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops;

@@ -35,7 +35,6 @@ pub use input::InputLayer;
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use merge::{Add, Concatenate, ConcatenateConfig};
 pub use pooling::{AveragePool2d, Flatten, GlobalAveragePool2d, MaxPool2d, Pool2dConfig};
-pub use registry::LayerKind;
 
 use crate::autograd::{Tape, Var};
 use crate::error::Error;
@@ -157,6 +156,16 @@ pub fn layer_error(layer: &dyn Layer, err: crate::Error) -> crate::Error {
         format!("layer '{}' ({}): {}", layer.name(), layer.kind(), err.message)
     };
     crate::Error { kind: err.kind, message }
+}
+
+/// One kind of layer, as the registry lists it; each layer file declares its own (`KINDS`).
+pub struct LayerKind {
+    /// Keras' class name: `Conv2D`, `AveragePooling2D`, ...
+    pub class_name: &'static str,
+    /// The base of Keras' default names (`average_pooling2d`, then `average_pooling2d_1`).
+    pub default_name: &'static str,
+    /// Makes the layer from its options (without `name` and `trainable`), checking them.
+    pub make: fn(&Json) -> Result<Box<dyn Layer>>,
 }
 
 /// The single input of a one-input layer.

@@ -1,8 +1,7 @@
 //! Keras `MaxPooling2D`, `AveragePooling2D`, `GlobalAveragePooling2D` and `Flatten`.
 
 use super::config::{layer_config, Json, Map, Pair};
-use super::registry::LayerKind;
-use super::{batch_shape, layer_common, one_input, Ctx, Layer};
+use super::{batch_shape, layer_common, one_input, Ctx, Layer, LayerKind};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::kernels::conv::Padding;

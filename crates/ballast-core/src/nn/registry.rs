@@ -3,19 +3,9 @@
 //! this file only gathers the families.
 
 use super::config::{as_object, describe, Json};
-use super::Layer;
+use super::{Layer, LayerKind};
 use crate::error::Error;
 use crate::Result;
-
-/// One kind of layer.
-pub struct LayerKind {
-    /// Keras' class name: `Conv2D`, `AveragePooling2D`, ...
-    pub class_name: &'static str,
-    /// The base of Keras' default names (`average_pooling2d`, then `average_pooling2d_1`).
-    pub default_name: &'static str,
-    /// Makes the layer from its options (without `name` and `trainable`), checking them.
-    pub make: fn(&Json) -> Result<Box<dyn Layer>>,
-}
 
 const FAMILIES: &[&[LayerKind]] = &[
     super::input::KINDS,
