@@ -177,9 +177,46 @@ fn tile_step<const TR: usize>(acc: &mut [[f32; TC]; TR], av: [f32; TR], bp: &[f3
     }
 }
 
+/// The convolution whose output is the input gradient of `g`, when `g` is a stride-1
+/// convolution with odd kernel sizes and `same` padding (the padding is then symmetric): the
+/// output gradient convolved with the filter turned by 180° and its channel axes swapped.
+/// The residual networks' 3×3 convolutions are all like this.
+fn transposed(g: &Conv2dGeometry) -> Option<Conv2dGeometry> {
+    let same = g.out_h == g.in_h && g.out_w == g.in_w && g.pad_top == g.kh / 2 && g.pad_left == g.kw / 2;
+    let odd = g.kh % 2 == 1 && g.kw % 2 == 1;
+    (g.stride_h == 1 && g.stride_w == 1 && odd && same && !g.is_pointwise()).then_some(Conv2dGeometry {
+        in_c: g.out_c,
+        out_c: g.in_c,
+        ..*g
+    })
+}
+
+/// `filter [kh, kw, in, out]` turned by 180° in space, as `[kh, kw, out, in]`.
+fn rotated(g: &Conv2dGeometry, filter: &[f32]) -> Vec<f32> {
+    let (ic, oc) = (g.in_c, g.out_c);
+    let mut out = vec![0.0; filter.len()];
+    for i in 0..g.kh {
+        for j in 0..g.kw {
+            let src = &filter[((g.kh - 1 - i) * g.kw + (g.kw - 1 - j)) * ic * oc..][..ic * oc];
+            let dst = &mut out[(i * g.kw + j) * oc * ic..][..oc * ic];
+            for c in 0..ic {
+                for o in 0..oc {
+                    dst[o * ic + c] = src[c * oc + o];
+                }
+            }
+        }
+    }
+    out
+}
+
 /// grad_input = dL/dinput (overwrites).
 pub fn conv2d_backward_input(g: &Conv2dGeometry, grad_out: &[f32], filter: &[f32], grad_input: &mut [f32]) {
     debug_check(g, grad_input.len(), filter.len(), grad_out.len());
+    if let Some(t) = transposed(g) {
+        // The forward pass's implicit GEMM reads the windows in place: no im2col of K floats
+        // per pixel and no col2im scatter, which dominate when the channels are few.
+        return super::forward::conv2d_forward(&t, grad_out, &rotated(g, filter), None, false, grad_input);
+    }
     let (k, oc, plan) = (g.patch_len(), g.out_c, plan(g));
     // gemm takes filter [K, out_c] as a transposed B; gemm_strided reads B by rows and
     // gets filterᵀ [out_c, K] (a few hundred floats) ready-made.
