@@ -165,6 +165,35 @@ describe('functional models', () => {
   });
 });
 
+describe('freezing after training', () => {
+  it('setTrainable between fits keeps working, and each layer keeps its own optimizer state', async () => {
+    const model = new Sequential([
+      layers.input({ shape: [8, 8, 3] }),
+      layers.flatten(),
+      layers.dense({ units: 6, activation: 'relu' }),
+      layers.dense({ units: 6, activation: 'relu' }),
+      layers.dense({ units: 6, activation: 'relu' }),
+      layers.dense({ units: 3, activation: 'softmax' }),
+    ], { seed: 6 });
+    model.compile({ optimizer: optimizers.adam({ learningRate: 1e-2 }), loss: 'categoricalCrossentropy' });
+    const { x, y } = data(32, 4);
+    await model.fit(x, y, { batchSize: 16, epochs: 1 });
+    const kernel = (name: string) => Array.from(model.getWeights().find((w) => w.name === `${name}/kernel`)!.values);
+    // Two layers of one size, frozen in turn: with state kept by position the second fit
+    // would hand one layer's Adam moments to the other, or refuse the new parameter set.
+    for (const [frozen, moving] of [['dense_1', 'dense_2'], ['dense_2', 'dense_1']]) {
+      model.setTrainable(frozen, false);
+      model.setTrainable(moving, true);
+      const [before, other] = [kernel(frozen), kernel(moving)];
+      await model.fit(x, y, { batchSize: 16, epochs: 1 });
+      expect(kernel(frozen)).toEqual(before);
+      expect(kernel(moving)).not.toEqual(other);
+    }
+    expect(model.layers.find((l) => l.name === 'dense_2')!.trainable).toBe(false);
+    model.dispose();
+  });
+});
+
 describe('one owner for each option: the core', () => {
   it('factories read the resolved config back from the core', () => {
     expect(layers.averagePooling2d().config).toEqual({ poolSize: [2, 2], strides: [2, 2], padding: 'valid' });
