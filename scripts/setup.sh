@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Ballast needs, skipping what is already there:
 #   Debian's rustc/cargo with std sources and the matching wasm-ld, Chromium (browser tests),
+#   Fashion-MNIST (examples/resnet),
 #   the wasm-bindgen CLI pinned in Cargo.toml, pnpm, the node modules; then builds the
 #   WASM and the TypeScript package. Reruns take seconds.
 set -euo pipefail
@@ -38,6 +39,8 @@ fi
 
 # 2. Chromium for the browser tests (driven by playwright-core; never a browser download).
 apt_install chromium
+# Fashion-MNIST for examples/resnet (gzip IDX files under /usr/share/datasets/fashion-mnist).
+apt_install dataset-fashion-mnist
 
 # 3. wasm-bindgen CLI, exactly the version of the crate.
 version=$(wasm_bindgen_version)

@@ -1,7 +1,10 @@
 // What the Node benchmark scripts share: their options, the data file format run.mjs writes,
-// the timing loop and the one result line run.mjs reads back.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// the timing loop, the one result line run.mjs reads back, and what the runners (this
+// directory's run.mjs and benches/resnet/run.mjs) use to find PyTorch and watch the machine.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 /** Options every engine script takes (run.mjs passes the same values to all of them). */
@@ -102,7 +105,86 @@ export function emitResult(result) {
   process.stdout.write(`${RESULT_TAG}${JSON.stringify({ ...result, cpuSeconds: (user + system) / 1e6 })}\n`);
 }
 
+/**
+ * Runs a script to its end and resolves to the object on its result line, or to `{ error }`
+ * (how it failed: the last lines it printed). With `echo` (a writable stream), everything the
+ * script prints is passed on as it comes, for runs long enough to want their progress shown.
+ */
+export function runForResult(cmd, args, { cwd, echo } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      echo?.write(d);
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+      echo?.write(d);
+    });
+    child.on('error', (e) => resolve({ error: `could not start ${cmd}: ${e.message}` }));
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith(RESULT_TAG));
+      if (line) return resolve(JSON.parse(line.slice(RESULT_TAG.length)));
+      const tail = (err || out).trim().split('\n').slice(-3).join(' / ');
+      resolve({ error: `exit code ${code}: ${tail}` });
+    });
+  });
+}
+
 /** The first line of an error, as the table shows it. */
 export function errorText(err) {
   return String(err?.message ?? err).split('\n')[0];
+}
+
+/** The first interpreter that imports torch: `preferred`, BENCH_PYTHON, then each python3 on PATH. */
+export function findPython(preferred) {
+  const candidates = [preferred, process.env.BENCH_PYTHON].filter(Boolean);
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const p = join(dir, 'python3');
+    if (dir && existsSync(p)) candidates.push(p);
+  }
+  for (const p of candidates) {
+    const probe = spawnSync(p, ['-c', 'import torch, numpy'], { stdio: 'ignore' });
+    if (probe.status === 0) return p;
+  }
+  return null;
+}
+
+/** Busy and total CPU ticks of the whole machine so far (Linux; null elsewhere). */
+export function cpuTicks() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - f[3] - (f[4] ?? 0), total };
+  } catch {
+    return null;
+  }
+}
+export const busyShare = (a, b) => (a && b ? (b.busy - a.busy) / Math.max(1, b.total - a.total) : NaN);
+
+/**
+ * Cores other work used on average while a process ran for `wallSeconds` between the ticks
+ * `a` and `b`: the machine's busy time less the CPU time the process reports for itself.
+ */
+export function othersDuring(a, b, wallSeconds, cpuSeconds) {
+  if (cpuSeconds === undefined) return NaN;
+  const busy = busyShare(a, b) * availableParallelism() * wallSeconds;
+  return Math.max(0, (busy - cpuSeconds) / wallSeconds);
+}
+
+/**
+ * Cores other work keeps busy, sampled over one second while none of ours runs (the load
+ * average still counts the previous setting's threads for minutes). Waits up to `patience`
+ * seconds for them to drop under a quarter of a core, since other developers' builds and
+ * tests come in bursts.
+ */
+export async function quietCores(patience) {
+  const until = performance.now() + patience * 1000;
+  for (;;) {
+    const a = cpuTicks();
+    await new Promise((r) => setTimeout(r, 1000));
+    const busy = busyShare(a, cpuTicks()) * availableParallelism();
+    if (!(busy >= 0.25) || performance.now() >= until) return busy;
+  }
 }

@@ -7,14 +7,14 @@
 // Usage: node benches/compare/run.mjs [--rounds 3] [--train-limit 4096] [--batch 128]
 //          [--infer-batch 1000] [--warmup 5] [--min-steps 20] [--min-seconds 5] [--max-seconds 90]
 //          [--quiet-wait 120] [--max-others 0.3] [--only ballast-all,torch,...] [--python PATH]   (or BENCH_PYTHON=PATH)
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ready, datasets } from 'ballast';
-import { RESULT_TAG, timingOptions } from './lib.mjs';
+import { timingOptions, runForResult, findPython, cpuTicks, othersDuring, quietCores } from './lib.mjs';
 
 const { data: _data, ...timingDefaults } = timingOptions;
 
@@ -50,20 +50,6 @@ const quietWait = Number(values['quiet-wait']);
 const maxOthers = Number(values['max-others']);
 const cores = availableParallelism();
 
-/** The first interpreter that imports torch: --python, BENCH_PYTHON, then each python3 on PATH. */
-function findPython() {
-  const candidates = [values.python, process.env.BENCH_PYTHON].filter(Boolean);
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const p = join(dir, 'python3');
-    if (dir && existsSync(p)) candidates.push(p);
-  }
-  for (const p of candidates) {
-    const probe = spawnSync(p, ['-c', 'import torch, numpy'], { stdio: 'ignore' });
-    if (probe.status === 0) return p;
-  }
-  return null;
-}
-
 // The images every engine trains and infers on, written once as raw bytes: the first
 // `trainLimit` MNIST training images as ballast's loader delivers them (pixels / 255).
 async function writeData(dir) {
@@ -77,50 +63,6 @@ async function writeData(dir) {
   return n;
 }
 
-function run(cmd, args) {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', (e) => resolve({ error: `could not start ${cmd}: ${e.message}` }));
-    child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith(RESULT_TAG));
-      if (line) return resolve(JSON.parse(line.slice(RESULT_TAG.length)));
-      const tail = (err || out).trim().split('\n').slice(-3).join(' / ');
-      resolve({ error: `exit code ${code}: ${tail}` });
-    });
-  });
-}
-
-/** Busy and total CPU ticks of the whole machine so far (Linux; null elsewhere). */
-function cpuTicks() {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const total = f.reduce((a, b) => a + b, 0);
-    return { busy: total - f[3] - (f[4] ?? 0), total };
-  } catch {
-    return null;
-  }
-}
-const busyShare = (a, b) => (a && b ? (b.busy - a.busy) / Math.max(1, b.total - a.total) : NaN);
-
-/**
- * Cores other work keeps busy, sampled over one second while none of ours runs (the load
- * average still counts the previous setting's threads for minutes). Waits up to `patience`
- * seconds for them to drop under a quarter of a core, since other developers' builds and
- * tests come in bursts.
- */
-async function quietCores(patience) {
-  const until = performance.now() + patience * 1000;
-  for (;;) {
-    const a = cpuTicks();
-    await new Promise((r) => setTimeout(r, 1000));
-    const busy = busyShare(a, cpuTicks()) * cores;
-    if (!(busy >= 0.25) || performance.now() >= until) return busy;
-  }
-}
-
 /**
  * One setting in its own process, and the cores others used meanwhile: the machine's busy
  * time over the run less the CPU time the setting's process reports for itself.
@@ -128,10 +70,9 @@ async function quietCores(patience) {
 async function runSetting(cmd, args) {
   const a = cpuTicks();
   const t0 = performance.now();
-  const res = await run(cmd, args);
+  const res = await runForResult(cmd, args, { cwd: here });
   const wall = (performance.now() - t0) / 1000;
-  const share = busyShare(a, cpuTicks());
-  res.othersDuring = res.cpuSeconds === undefined ? NaN : Math.max(0, (share * cores * wall - res.cpuSeconds) / wall);
+  res.othersDuring = othersDuring(a, cpuTicks(), wall, res.cpuSeconds);
   res.wallSeconds = wall;
   return res;
 }
@@ -144,7 +85,7 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-compare-'));
 try {
   const loadAtStart = `${loadText()} (cores busy with other work: ${(await quietCores(0)).toFixed(2)})`;
   const n = await writeData(dir);
-  const python = findPython();
+  const python = findPython(values.python);
   const common = ['--data', dir, '--batch', String(batch), '--infer-batch', String(inferBatch), '--warmup', values.warmup,
     '--min-steps', values['min-steps'], '--min-seconds', values['min-seconds'], '--infer-reps', values['infer-reps'], '--max-seconds', values['max-seconds']];
   const node = process.execPath;

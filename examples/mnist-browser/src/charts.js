@@ -25,7 +25,9 @@ export const COLORS = {
  */
 export const CATEGORICAL = ['#2563eb', '#ea580c', '#16a34a', '#db2777', '#7c3aed', '#0891b2', '#a16207', '#475569'];
 
-export const categoricalColor = (i, n) => (n <= CATEGORICAL.length ? CATEGORICAL[i] : channelColor(i, n));
+/** More lines (a ResNet's blocks): hues from blue to green the long way round, in order, so the first and last differ. */
+export const categoricalColor = (i, n) =>
+  n <= CATEGORICAL.length ? CATEGORICAL[i] : `hsl(${(220 + Math.round((i * 300) / (n - 1))) % 360} 72% 44%)`;
 
 /** One colour per channel, spread around the hue circle. */
 export function channelColor(i, n) {
@@ -50,11 +52,12 @@ function scheduleDraw() {
 
 /**
  * A chart in `container` whose first column is the x values (training steps). `series`:
- * uPlot series options for the y columns; `yFormat(value, tickStep)` labels the y axis. Returns `{ data, update(), destroy() }`: change
- * `data` in place, then call `update()`.
+ * uPlot series options for the y columns; `yFormat(value, tickStep)` labels the y axis; `data`:
+ * columns to start from (the x column, then one per series), kept and drawn as they are
+ * (by default, empty ones). Returns `{ data, update(), destroy() }`: change `data` in place,
+ * then call `update()`.
  */
-export function lineChart(container, { series, height = 220, yLog = false, yFormat = (v) => String(v), legend = true, yRange }) {
-  const data = [[], ...series.map(() => [])];
+export function lineChart(container, { series, height = 220, yLog = false, yFormat = (v) => String(v), legend = true, yRange, data = [[], ...series.map(() => [])] }) {
   const width = () => Math.max(200, container.clientWidth);
   const plot = new uPlot(
     {
@@ -83,7 +86,7 @@ export function lineChart(container, { series, height = 220, yLog = false, yForm
     container,
   );
   let dirty = false;
-  container.classList.add('chart-empty');
+  container.classList.toggle('chart-empty', data[0].length === 0);
   const observer = new ResizeObserver(() => plot.setSize({ width: width(), height }));
   observer.observe(container);
   const chart = {

@@ -27,6 +27,8 @@ const state = {
   data: null,
   model: null,
   step: 0,
+  /** The training loss of each step of this run. */
+  losses: [],
   epochs: [],
   result: null,
   /**
@@ -193,17 +195,45 @@ function makeCharts() {
 /** Log-scale ticks: plain figures near 1, powers of ten (1e-5) where zeros would crowd them. */
 const logTick = (v) => (v >= 1e4 || v < 0.01 ? v.toExponential(0).replace('+', '') : v >= 1 ? v.toFixed(0) : String(+v.toPrecision(1)));
 
-/** One line per trainable layer; its lines depend on the model, so each run makes its own. */
+/**
+ * The gradient chart's lines: one per trainable layer, except that the layers of a ResNet's
+ * residual block (named after their place by examples/shared/resnet-models.mjs: `stem_conv`,
+ * `stage2_block1_bn1`, `stage2_block1_shortcut_conv`, ...) share one line, the L2 norm of all
+ * their gradients together. ResNet-20 has 43 trainable layers, too many lines to tell apart;
+ * its 11 lines (the stem, nine blocks, the Dense layer) still show how the gradient changes
+ * with depth. `{ name, layers: [index in trainable] }`.
+ */
+function gradientLines(trainable) {
+  const lines = [];
+  trainable.forEach((l, i) => {
+    const name = /^(stem|stage\d+_block\d+)_/.exec(l.name)?.[1] ?? l.name;
+    const line = lines.find((x) => x.name === name) ?? lines[lines.push({ name, layers: [] }) - 1];
+    line.layers.push(i);
+  });
+  return lines;
+}
+
+const GRAD_CAPTION = {
+  layers: "L2 norm of each trainable layer's gradient, per batch (log scale)",
+  blocks: "L2 norm of the gradient of each residual block's layers together, and of each other trainable layer, per batch (log scale)",
+};
+
+let gradLines = [];
+
+/** The lines depend on the model, so each run makes its own chart. */
 function makeGradChart(layers) {
   gradChart?.destroy();
   $('chart-grad').innerHTML = '';
+  gradLines = gradientLines(layers);
+  $('grad-caption').textContent = GRAD_CAPTION[gradLines.length < layers.length ? 'blocks' : 'layers'];
   gradChart = lineChart($('chart-grad'), {
     height: 260,
     yLog: true,
     yFormat: logTick,
-    series: layers.map((l, i) => ({ label: l.name, stroke: categoricalColor(i, layers.length), width: 1.25 })),
+    series: gradLines.map((l, i) => ({ label: l.name, stroke: categoricalColor(i, gradLines.length), width: 1.25 })),
   });
   state.gradients = layers.map((l) => ({ name: l.name, type: l.type, batches: 0, min: Infinity, max: -Infinity, last: null }));
+  state.gradientLines = gradLines.map((l) => ({ name: l.name, layers: l.layers.map((i) => layers[i].name) }));
 }
 
 function resetRun() {
@@ -217,6 +247,7 @@ function resetRun() {
   series.acc = smoother();
   series.speed = smoother(0.1);
   state.step = 0;
+  state.losses = [];
   state.epochs = [];
   state.result = null;
   $('epochs').hidden = true;
@@ -261,9 +292,7 @@ function onModel(info) {
   const details = $('layers');
   details.hidden = false;
   details.querySelector('summary').textContent = `Layers (${info.layers.length})`;
-  details.querySelector('tbody').innerHTML = info.layers
-    .map((l) => `<tr><td>${l.name}<small>${l.type}</small></td><td>${l.outputShape.map((d) => d ?? '·').join('×')}</td><td>${number.format(l.params)}</td></tr>`)
-    .join('');
+  details.querySelector('table').replaceChildren(...layerTable(info.layers));
   for (const id of ['download', 'save']) $(id).disabled = false;
   if (state.phase === 'starting') {
     makeBnCharts(info.bn);
@@ -272,38 +301,114 @@ function onModel(info) {
   predictDrawing();
 }
 
+/**
+ * The model summary's rows: name and type, output shape, parameters. When the graph branches
+ * (a ResNet's shortcuts and Adds), `model.summary()` adds a "Connected to" column; here, a layer
+ * that does not take the output of the row above says what it takes (`← a, b`), which keeps the
+ * table narrow enough for its card and shows where the graph branches and joins.
+ */
+function layerTable(layers) {
+  const follows = (l, i) => i > 0 && l.inputs.length === 1 && l.inputs[0] === layers[i - 1].name;
+  // A Sequential model's rows start after its input layer, which they do not list.
+  const chain = layers.every((l, i) => (i === 0 ? l.inputs.length <= 1 : follows(l, i)));
+  const cell = (row, tag, ...content) => {
+    const c = document.createElement(tag);
+    c.append(...content);
+    row.append(c);
+    return c;
+  };
+  const small = (text, className) => Object.assign(document.createElement('small'), { textContent: text, ...(className ? { className } : {}) });
+  const head = document.createElement('thead');
+  const headRow = head.insertRow();
+  for (const title of [chain ? 'Layer' : 'Layer ← connected to', 'Output', 'Params']) cell(headRow, 'th', title);
+  const body = document.createElement('tbody');
+  layers.forEach((l, i) => {
+    const row = body.insertRow();
+    row.dataset.layer = l.name;
+    const from = !chain && i > 0 && !follows(l, i) ? [small(`← ${l.inputs.join(', ')}`, 'from')] : [];
+    cell(row, 'td', l.name, small(l.type), ...from);
+    cell(row, 'td', l.outputShape.map((d) => d ?? '·').join('×'));
+    cell(row, 'td', number.format(l.params));
+  });
+  if (chain) return [head, body];
+  const caption = document.createElement('caption');
+  caption.textContent = 'Each layer takes the output of the row above, unless ← names its inputs.';
+  return [caption, head, body];
+}
+
+/** Up to this many BN layers get a card each; a model with more gets one, and a choice of layer. */
+const BN_CARDS = 4;
+
+/**
+ * Each BN layer's statistics as they arrive, kept whether or not they are shown:
+ * `{ name, channels, mean, variance }`, the last two being chart data (the steps, shared by
+ * all, then one column per channel).
+ */
+let bnHistory = [];
+
 function makeBnCharts(layers) {
-  for (const c of bnCharts) {
-    c.mean.destroy();
-    c.variance.destroy();
-  }
-  bnCharts = [];
+  destroyBnCharts();
+  const steps = [];
+  bnHistory = layers.map((l) => {
+    const columns = () => [steps, ...Array.from({ length: l.channels }, () => [])];
+    return { name: l.name, channels: l.channels, mean: columns(), variance: columns() };
+  });
   const box = $('bn');
   box.innerHTML = '';
   if (layers.length === 0) {
     box.innerHTML = '<p class="muted">This model has no Batch Normalization layer.</p>';
     return;
   }
-  for (const layer of layers) {
-    const card = document.createElement('div');
-    card.className = 'card bn-layer';
-    card.dataset.layer = layer.name;
-    card.innerHTML = `<h3>${layer.name} <small>${layer.channels} channel${layer.channels === 1 ? '' : 's'}</small></h3>
-      <div class="bn-pair"><figure><figcaption>moving mean</figcaption><div class="bn-mean"></div></figure>
-      <figure><figcaption>moving variance</figcaption><div class="bn-var"></div></figure></div>`;
-    box.append(card);
-    const channelSeries = Array.from({ length: layer.channels }, (_, i) => ({
-      label: `channel ${i}`,
-      stroke: channelColor(i, layer.channels),
-      width: layer.channels > 16 ? 1 : 1.75,
-    }));
-    const format = (v) => String(+v.toPrecision(2));
-    bnCharts.push({
-      name: layer.name,
-      mean: lineChart(card.querySelector('.bn-mean'), { height: 160, legend: false, series: channelSeries, yFormat: format }),
-      variance: lineChart(card.querySelector('.bn-var'), { height: 160, legend: false, series: channelSeries, yFormat: format }),
-    });
+  if (layers.length <= BN_CARDS) {
+    for (const layer of bnHistory) showBnCard(layer, (card) => box.append(card));
+    return;
   }
+  // ResNet-20 has 21 BN layers with 16 to 64 channels: one at a time, the first to begin with.
+  const picker = document.createElement('label');
+  picker.className = 'bn-picker';
+  const select = document.createElement('select');
+  select.name = 'bnLayer';
+  for (const layer of bnHistory) select.add(new Option(`${layer.name} (${layer.channels} channels)`, layer.name));
+  picker.append(`Layer (${layers.length} BN layers)`, select);
+  box.append(picker);
+  showBnCard(bnHistory[0], (card) => box.append(card));
+  select.addEventListener('change', () => {
+    destroyBnCharts();
+    const shown = box.querySelector('.bn-layer');
+    showBnCard(bnHistory.find((l) => l.name === select.value), (card) => shown.replaceWith(card));
+  });
+}
+
+function destroyBnCharts() {
+  for (const c of bnCharts) {
+    c.mean.destroy();
+    c.variance.destroy();
+  }
+  bnCharts = [];
+}
+
+/**
+ * A card with a BN layer's two charts, drawn from its history so far and then kept up to date;
+ * `place(card)` puts it in the page (before the charts are made, which measure their width).
+ */
+function showBnCard(layer, place) {
+  const card = document.createElement('div');
+  card.className = 'card bn-layer';
+  card.dataset.layer = layer.name;
+  card.innerHTML = `<h3><span></span> <small>${layer.channels} channel${layer.channels === 1 ? '' : 's'}</small></h3>
+    <div class="bn-pair"><figure><figcaption>moving mean</figcaption><div class="bn-mean"></div></figure>
+    <figure><figcaption>moving variance</figcaption><div class="bn-var"></div></figure></div>`;
+  card.querySelector('h3 span').textContent = layer.name;
+  const channelSeries = Array.from({ length: layer.channels }, (_, i) => ({
+    label: `channel ${i}`,
+    stroke: channelColor(i, layer.channels),
+    width: layer.channels > 16 ? 1 : 1.75,
+  }));
+  const format = (v) => String(+v.toPrecision(2));
+  place(card);
+  const chart = (selector, data) =>
+    lineChart(card.querySelector(selector), { height: 160, legend: false, series: channelSeries, yFormat: format, data });
+  bnCharts.push({ name: layer.name, mean: chart('.bn-mean', layer.mean), variance: chart('.bn-var', layer.variance) });
 }
 
 function onState({ state: s, epochs, batches }) {
@@ -343,6 +448,7 @@ function onBatches(steps) {
 /** Adds one step's points to the charts' data; returns the smoothed loss, accuracy and speed. */
 function recordBatch(m) {
   state.step = m.step;
+  state.losses.push(m.loss);
   const smooth = { loss: series.loss(m.loss), acc: series.acc(m.acc), speed: series.speed(m.imagesPerSecond) };
   const push = (chart, values) => {
     chart.data[0].push(m.step);
@@ -352,22 +458,32 @@ function recordBatch(m) {
   push(charts.acc, [m.acc, smooth.acc, null, null]);
   push(charts.speed, [m.imagesPerSecond, smooth.speed]);
   if (m.gradients) {
-    gradChart.data[0].push(m.step);
-    state.gradients.forEach((layer, i) => {
-      const norm = m.gradients.find((g) => g.name === layer.name)?.gradNorm ?? NaN;
+    const byName = new Map(m.gradients.map((g) => [g.name, g.gradNorm]));
+    const norms = state.gradients.map((layer) => {
+      const norm = byName.get(layer.name) ?? NaN;
       layer.batches += 1;
       // Math.min and Math.max keep a NaN, so a single bad norm stays visible in state.gradients.
       layer.min = Math.min(layer.min, norm);
       layer.max = Math.max(layer.max, norm);
       layer.last = norm;
+      return norm;
+    });
+    gradChart.data[0].push(m.step);
+    gradLines.forEach((line, i) => {
+      // The norm of the layers' gradients taken together; a NaN in one stays a NaN.
+      const norm = Math.sqrt(line.layers.reduce((sum, j) => sum + norms[j] ** 2, 0));
       // A log scale has no place for zero or a non-finite value: those are gaps.
       gradChart.data[i + 1].push(norm > 0 && Number.isFinite(norm) ? norm : null);
     });
   }
-  for (const layer of m.bn ?? []) {
-    const c = bnCharts.find((b) => b.name === layer.name);
-    if (!c) continue;
-    for (const [chart, values] of [[c.mean, layer.mean], [c.variance, layer.variance]]) push(chart, values);
+  if (m.bn) {
+    // The layers share their steps column.
+    bnHistory[0]?.mean[0].push(m.step);
+    for (const layer of m.bn) {
+      const h = bnHistory.find((b) => b.name === layer.name);
+      if (!h) continue;
+      for (const [data, values] of [[h.mean, layer.mean], [h.variance, layer.variance]]) values.forEach((v, i) => data[i + 1].push(v));
+    }
   }
   return smooth;
 }

@@ -2,7 +2,8 @@
 // kernel runs on the pool, which the page's main thread may not do. The page sends commands
 // and gets back progress messages (see the `handlers` below and `post` calls).
 import { ready, datasets, tensor, modelFromFiles } from 'ballast';
-import { buildModel } from '../../shared/mnist-models.mjs';
+import { buildModel, variants as cnnVariants } from '../../shared/mnist-models.mjs';
+import { resnet } from '../../shared/resnet-models.mjs';
 
 const FILES = {
   trainImages: 'train-images-idx3-ubyte.gz',
@@ -33,6 +34,16 @@ const yieldToMessages = () =>
     channel.port2.postMessage(null);
   });
 
+/** The models the page offers: the tutorial's CNNs, and He et al.'s ResNet at two depths. */
+const RESNETS = { resnet8: 8, resnet20: 20 };
+const VARIANTS = [...cnnVariants, ...Object.keys(RESNETS)];
+
+function build(variant, { seed, learningRate }) {
+  if (Object.hasOwn(RESNETS, variant)) return resnet({ depth: RESNETS[variant], seed, learningRate });
+  if (cnnVariants.includes(variant)) return buildModel(variant, { seed, learningRate });
+  throw new Error(`unknown model variant '${variant}' (${VARIANTS.join(', ')})`);
+}
+
 /** Each BN layer's moving mean and variance, by layer name. */
 function bnStats() {
   const layers = new Map();
@@ -51,7 +62,7 @@ function describeModel(source) {
   return {
     type: 'model',
     source,
-    layers: rows.map((r) => ({ name: r.name, type: r.type, outputShape: r.outputShape, params: r.params })),
+    layers: rows.map((r) => ({ name: r.name, type: r.type, outputShape: r.outputShape, params: r.params, inputs: r.inputs })),
     params: rows.reduce((s, r) => s + r.params, 0),
     bn: bnStats().map((l) => ({ name: l.name, channels: l.mean.length })),
     // The layers that get a gradient, for the gradient-norm chart's lines.
@@ -95,7 +106,7 @@ const handlers = {
     if (run) throw new Error('training is already running');
     const { train, test } = await dataLoading;
     model?.dispose();
-    model = buildModel(variant, { seed, learningRate });
+    model = build(variant, { seed, learningRate });
     post(describeModel(variant));
 
     const n = train.labels.length;

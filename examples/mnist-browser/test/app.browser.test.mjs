@@ -195,6 +195,8 @@ describe('the MNIST app, built and served with cross-origin isolation', () => {
         }
         const legend = await page.locator('#chart-grad .u-legend .u-label').allTextContents();
         expect(legend).toEqual(trainable);
+        // A chain of layers: no "connected to" in the summary.
+        expect(await page.locator('#layers th').allTextContents()).toEqual(['Layer', 'Output', 'Params']);
         await page.screenshot({ path: `${results}trained.png`, fullPage: true });
       });
     },
@@ -261,6 +263,106 @@ describe('the MNIST app, built and served with cross-origin isolation', () => {
       expect(fromFiles.prediction).toEqual(drawnOne);
     });
   });
+});
+
+describe('the ResNet in the same app', () => {
+  // 12 steps of 32 images: one epoch of a ResNet-20 in a few seconds, long enough for the
+  // loss to fall from its start (about 2.5) and for every chart to draw.
+  const RESNET = { train: 384, test: 100, batch: 32, steps: 12, epochs: 1 };
+
+  it(`trains ResNet-20 for ${RESNET.steps} steps, shows its graph and its BN layers one at a time, and saves and loads it`, async () => {
+    const origin = await serve(true);
+    const query = new URLSearchParams({ ...RESNET, model: 'resnet20', autostart: '1' });
+    const session = await openPage(`${origin}/?${query}`);
+    const { page, context, log } = session;
+    try {
+      await withLog(session, async () => {
+        await waitForPhase(page, ['done'], 120_000);
+        const s = await page.evaluate(() => window.__mnist);
+        console.log(`resnet20: ${s.result.steps} steps, losses ${s.losses.map((l) => l.toFixed(2)).join(' ')}, ${Math.round(s.result.imagesPerSecond)} images/s`);
+        expect(s.settings.variant).toBe('resnet20');
+        expect(await page.locator('select[name=variant]').inputValue()).toBe('resnet20');
+        expect(s.result.steps).toBe(RESNET.steps);
+        expect(s.losses).toHaveLength(RESNET.steps);
+        for (const loss of [...s.losses, s.result.testLoss]) expect(Number.isFinite(loss) && loss > 0, `loss ${loss}`).toBe(true);
+        const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+        expect(mean(s.losses.slice(-4))).toBeLessThan(mean(s.losses.slice(0, 4)));
+
+        // The summary: 73 layers, the residual connections shown where the graph branches.
+        expect(s.model.layers).toHaveLength(73);
+        expect(s.model.bn).toHaveLength(21);
+        expect(await page.locator('#model-info').textContent()).toMatch(/^The resnet20 model\. 27\d,\d{3} parameters, 21 BN layers\.$/);
+        expect(await page.locator('#layers th').first().textContent()).toBe('Layer ← connected to');
+        const add = page.locator('#layers tr[data-layer=stage1_block1_add] td').first();
+        expect(await add.locator('small').allTextContents()).toEqual(['Add', '← stage1_block1_bn2, stem_relu']);
+        const shortcut = page.locator('#layers tr[data-layer=stage2_block1_shortcut_conv] td').first();
+        expect(await shortcut.locator('small').allTextContents()).toEqual(['Conv2D', '← stage1_block3_relu2']);
+        // A layer fed by the row above says nothing more.
+        expect(await page.locator('#layers tr[data-layer=stage1_block1_bn1] small').allTextContents()).toEqual(['BatchNormalization']);
+
+        // Every chart drew its lines.
+        for (const chart of ['#chart-loss', '#chart-acc', '#chart-speed', '#chart-grad']) {
+          expect(Math.max(...(await colouredPixels(page, chart))), `coloured pixels in ${chart}`).toBeGreaterThan(300);
+        }
+        // Gradient norms: each of the 43 trainable layers finite and positive at every step,
+        // drawn as one line per residual block (and the stem, and the Dense layer).
+        const trainable = s.model.trainable.map((l) => l.name);
+        expect(trainable).toHaveLength(43);
+        expect(s.gradients.map((g) => g.name)).toEqual(trainable);
+        for (const g of s.gradients) {
+          expect(g.batches, g.name).toBe(RESNET.steps);
+          expect(Number.isFinite(g.min) && g.min > 0 && Number.isFinite(g.max), `${g.name}: norms ${g.min}..${g.max}`).toBe(true);
+        }
+        const blocks = [1, 2, 3].flatMap((stage) => [1, 2, 3].map((block) => `stage${stage}_block${block}`));
+        expect(s.gradientLines.map((l) => l.name)).toEqual(['stem', ...blocks, 'predictions']);
+        expect(s.gradientLines.flatMap((l) => l.layers)).toEqual(trainable);
+        expect(await page.locator('#chart-grad .u-legend .u-label').allTextContents()).toEqual(['stem', ...blocks, 'predictions']);
+
+        // BN: one layer at a time, the first to begin with; another shows its whole history.
+        const picker = page.locator('#bn select[name=bnLayer]');
+        expect(await picker.locator('option').count()).toBe(21);
+        expect(await picker.inputValue()).toBe('stem_bn');
+        const shown = () => page.locator('.bn-layer').evaluateAll((cards) => cards.map((c) => c.dataset.layer));
+        expect(await shown()).toEqual(['stem_bn']);
+        await picker.selectOption('stage3_block3_bn2');
+        expect(await shown()).toEqual(['stage3_block3_bn2']);
+        expect(await page.locator('.bn-layer h3 small').textContent()).toBe('64 channels');
+        await page.waitForTimeout(200); // a redraw happens at the next animation frame
+        for (const part of ['.bn-mean', '.bn-var']) {
+          expect(Math.max(...(await colouredPixels(page, `.bn-layer ${part}`))), `coloured pixels in ${part}`).toBeGreaterThan(100);
+        }
+        await page.screenshot({ path: `${results}resnet.png`, fullPage: true });
+
+        // Save as files and load them back into a fresh page: the same graph, the same answer.
+        const before = (await drawDigit(page, '1')).prediction;
+        const downloads = [];
+        page.on('download', (d) => downloads.push(d));
+        await page.click('#download');
+        await expect.poll(() => downloads.length, { timeout: 10_000 }).toBe(2);
+        const files = {};
+        for (const d of downloads) {
+          files[d.suggestedFilename()] = `${results}resnet-${d.suggestedFilename()}`;
+          await d.saveAs(files[d.suggestedFilename()]);
+        }
+        const saved = JSON.parse(await readFile(files['model.json'], 'utf8'));
+        expect(saved).toMatchObject({ format: 'ballast-model', version: 2, modelClass: 'Functional' });
+        await page.goto(`${origin}/?test=100`);
+        await waitForPhase(page, ['ready'], 30_000);
+        await page.setInputFiles('#files', [files['model.json'], files['weights.safetensors']]);
+        await page.waitForFunction(() => window.__mnist.model !== null, undefined, { timeout: 10_000 });
+        const loaded = await page.evaluate(() => window.__mnist.model);
+        expect(loaded.source).toMatch(/^files: /);
+        expect(loaded.layers).toEqual(s.model.layers);
+        expect(await page.locator('#layers tr[data-layer=stage1_block1_add] small').allTextContents()).toEqual(['Add', '← stage1_block1_bn2, stem_relu']);
+        expect((await drawDigit(page, '1')).prediction).toEqual(before);
+
+        // Nothing went to the console but the workers starting.
+        expect(log.filter((line) => !line.startsWith('[worker]'))).toEqual([]);
+      });
+    } finally {
+      await context.close();
+    }
+  }, 90_000);
 });
 
 describe('the MNIST app served without cross-origin isolation', () => {

@@ -458,7 +458,7 @@ export class Model {
   /** Prints a Keras-style summary table (with a "Connected to" column when the graph branches). */
   summary(print: (line: string) => void = console.log): void {
     const rows = this.summaryRows();
-    const chain = rows.every((r, i) => (i === 0 ? r.inputs.length === 0 : r.inputs.length === 1 && r.inputs[0] === rows[i - 1].name));
+    const chain = rows.every((r, i) => (i === 0 ? r.inputs.length <= 1 : r.inputs.length === 1 && r.inputs[0] === rows[i - 1].name));
     const cells = rows.map((r) => [`${r.name} (${r.type})`, `(${r.outputShape.map((d) => d ?? 'None').join(', ')})`, String(r.params), ...(chain ? [] : [r.inputs.join(', ') || '-'])]);
     const head = ['Layer (type)', 'Output Shape', 'Param #', ...(chain ? [] : ['Connected to'])];
     const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)) + 2);
