@@ -52,9 +52,13 @@ fn walk(v: &JsValue, what: &str, path: &str, depth: usize) -> Result<Json, Error
         proto.is_null() || proto == Object::get_prototype_of(&Object::new().into())
     };
     if !plain {
-        let kind = v.js_typeof().as_string().unwrap_or_default();
+        let kind = match v.js_typeof().as_string().unwrap_or_default().as_str() {
+            "undefined" => "undefined".to_string(),
+            "object" => "an instance of a class".to_string(),
+            other => format!("a {other}"),
+        };
         return Err(Error::argument(format!(
-            "{} must be a number, string, boolean, list or plain object, got a {kind}",
+            "{} must be a number, string, boolean, list or plain object, got {kind}",
             at()
         )));
     }

@@ -4,7 +4,7 @@
 //! batch, so a batch costs one boundary crossing and no copy of image data from JavaScript.
 //! Records that come back (nodes, step profile, gradient health) are plain objects.
 
-use ballast_core::graph::{fold_batch_norm, Graph, NodeInfo};
+use ballast_core::graph::{fold_batch_norm, naming_inputs, Graph, NodeInfo};
 use ballast_core::model::{self as core_model, Loss};
 use ballast_core::nn::registry;
 use ballast_core::optim::{Adam, Optimizer, Sgd};
@@ -49,6 +49,8 @@ pub struct Model {
     seed: u64,
     /// Draws the initial weights of each layer as it is added, in order.
     rng: Rng,
+    /// Draws dropout masks for layers run alone: a new mask at each call.
+    apply_rng: Rng,
 }
 
 fn dims(shape: &[usize]) -> JsValue {
@@ -83,21 +85,27 @@ pub fn layer_output_shape(
     class_name: &str,
     options: JsValue,
     input_shapes: Vec<js_sys::Uint32Array>,
+    input_names: Vec<String>,
 ) -> Result<Vec<u32>, JsValue> {
     let opts = json::from_js(&options, &format!("the options of {class_name}")).js()?;
     let layer = registry::create(class_name, &opts).js()?;
     let shapes: Vec<Vec<usize>> =
         input_shapes.iter().map(|s| s.to_vec().into_iter().map(|d| d as usize).collect()).collect();
     let refs: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
-    let out = layer.output_shape(&refs).map_err(|e| ballast_core::nn::layer_error(layer.as_ref(), e)).js()?;
-    Ok(out.iter().map(|&d| d as u32).collect())
+    if input_names.len() != refs.len() {
+        return Err(to_js(Error::argument("give one name per input shape")));
+    }
+    let named: Vec<(&str, &[usize])> = input_names.iter().map(|n| n.as_str()).zip(refs.iter().copied()).collect();
+    let out =
+        layer.output_shape(&refs).map_err(|e| ballast_core::nn::layer_error(layer.as_ref(), naming_inputs(e, &named)));
+    Ok(out.js()?.iter().map(|&d| d as u32).collect())
 }
 
 #[wasm_bindgen]
 impl Model {
     #[wasm_bindgen(constructor)]
     pub fn new(seed: u32) -> Model {
-        Model { state: State::Net(Graph::new()), seed: seed as u64, rng: Rng::new(seed as u64) }
+        Model::with(Graph::new(), seed as u64, Rng::new(seed as u64))
     }
 
     /// A model rebuilt from a `model.json` object (format 2, or a version 1 layer list).
@@ -106,7 +114,11 @@ impl Model {
         let spec = json::from_js(&spec, "model.json").js()?;
         let mut rng = Rng::new(seed as u64);
         let graph = Graph::from_spec(&spec, &mut rng).js()?;
-        Ok(Model { state: State::Net(graph), seed: seed as u64, rng })
+        Ok(Model::with(graph, seed as u64, rng))
+    }
+
+    fn with(graph: Graph, seed: u64, rng: Rng) -> Model {
+        Model { state: State::Net(graph), seed, rng, apply_rng: Rng::new(seed ^ 0xA991_1CA7) }
     }
 
     fn net(&self) -> &Graph {
@@ -191,7 +203,9 @@ impl Model {
         Ok(self.net().output_shape().js()?.iter().map(|&d| d as u32).collect())
     }
 
-    /// `optimizer`: "adam" (lr, beta1, beta2, epsilon) or "sgd" (lr, momentum, nesterov).
+    /// `optimizer`: "adam" (lr, beta1, beta2, epsilon) or "sgd" (lr, momentum, nesterov);
+    /// gradient clipping by global norm and/or by value (NaN = off). Everything is checked
+    /// before the model changes. Recompiling keeps the weights and resets the optimizer.
     #[allow(clippy::too_many_arguments)]
     pub fn compile(
         &mut self,
@@ -203,6 +217,8 @@ impl Model {
         epsilon: f32,
         momentum: f32,
         nesterov: bool,
+        clip_norm: f32,
+        clip_value: f32,
     ) -> Result<(), JsValue> {
         let loss = Loss::parse(loss).js()?;
         let opt: Box<dyn Optimizer> = match optimizer {
@@ -210,21 +226,19 @@ impl Model {
             "sgd" => Box::new(Sgd::new(learning_rate, momentum, nesterov).js()?),
             other => return Err(to_js(Error::argument(format!("unknown optimizer '{other}' (adam, sgd)")))),
         };
+        let off = |v: f32| (!v.is_nan()).then_some(v);
+        let clipping = ballast_core::health::Clipping::new(off(clip_norm), off(clip_value)).js()?;
+        // Training needs one input and one output.
+        self.net().input_shape().js()?;
         let net = match std::mem::replace(&mut self.state, State::Empty) {
             State::Net(net) => net,
-            State::Compiled(m) => m.net, // recompiling keeps the weights, resets the optimizer
+            State::Compiled(m) => m.net,
             State::Empty => unreachable!(),
         };
-        match core_model::Model::new(net.clone(), loss, opt, self.seed) {
-            Ok(m) => {
-                self.state = State::Compiled(m);
-                Ok(())
-            }
-            Err(e) => {
-                self.state = State::Net(net);
-                Err(to_js(e))
-            }
-        }
+        let mut model = core_model::Model::new(net, loss, opt, self.seed).expect("checked above");
+        model.clipping = clipping;
+        self.state = State::Compiled(model);
+        Ok(())
     }
 
     /// One training step on rows `rows` of `x` / `y`; returns `[loss, accuracy]`.
@@ -266,17 +280,17 @@ impl Model {
     }
 
     /// Folds every BN fed only by a linear Conv2D/Dense into it (for inference); returns
-    /// the names of the folded BN layers. The model must be compiled again to train.
+    /// the names of the folded BN layers. When any was folded the model must be compiled
+    /// again to train (its optimizer state was for the BN's parameters too).
     #[wasm_bindgen(js_name = foldBatchNorm)]
     pub fn fold_batch_norm(&mut self) -> Result<Vec<String>, JsValue> {
-        let mut net = match std::mem::replace(&mut self.state, State::Empty) {
-            State::Net(net) => net,
-            State::Compiled(m) => m.net,
-            State::Empty => unreachable!(),
-        };
-        let folded = fold_batch_norm(&mut net);
-        self.state = State::Net(net);
-        folded.js()
+        let folded = fold_batch_norm(self.net_mut()).js()?;
+        if !folded.is_empty() {
+            if let State::Compiled(m) = std::mem::replace(&mut self.state, State::Empty) {
+                self.state = State::Net(m.net);
+            }
+        }
+        Ok(folded)
     }
 
     #[wasm_bindgen(js_name = setLearningRate)]
@@ -319,18 +333,32 @@ impl Model {
         Ok(p.value.data().to_vec())
     }
 
-    /// Replaces weights all at once: `names[i]` gets the next `len(weight)` values of `values`.
-    /// Every name and length is checked first, so a mismatch changes nothing.
+    /// Replaces weights all at once: `names[i]` gets `lengths[i]` values, the next ones of
+    /// `values`. Every name (once each) and length is checked first, so a mismatch changes
+    /// nothing.
     #[wasm_bindgen(js_name = setWeights)]
-    pub fn set_weights(&mut self, names: Vec<String>, values: &[f32]) -> Result<(), JsValue> {
+    pub fn set_weights(&mut self, names: Vec<String>, lengths: &[u32], values: &[f32]) -> Result<(), JsValue> {
+        if lengths.len() != names.len() {
+            return Err(to_js(Error::argument(format!("{} names but {} lengths", names.len(), lengths.len()))));
+        }
         let net = self.net_mut();
         let mut plan = Vec::with_capacity(names.len());
         let mut offset = 0;
         {
             let weights = net.weights();
-            for name in &names {
+            for (i, (name, &len)) in names.iter().zip(lengths).enumerate() {
+                if names[..i].contains(name) {
+                    return Err(to_js(Error::argument(format!("weight '{name}' is given twice"))));
+                }
                 let p = weights.iter().find(|p| &p.name == name);
                 let p = p.ok_or_else(|| to_js(Error::argument(format!("the model has no weight named '{name}'"))))?;
+                if len as usize != p.value.len() {
+                    let shape = ballast_core::tensor::shape_str(p.value.shape());
+                    let n = p.value.len();
+                    return Err(to_js(Error::shape(format!(
+                        "weight '{name}' has shape {shape} ({n} values), got {len} values"
+                    ))));
+                }
                 plan.push((name.clone(), offset, p.value.len()));
                 offset += p.value.len();
             }
@@ -414,7 +442,9 @@ impl Model {
     /// Runs one layer alone on `inputs` (Keras' `layer(x, training)`), without gradients.
     #[wasm_bindgen(js_name = applyLayer)]
     pub fn apply_layer(&mut self, name: &str, inputs: &TensorList, training: bool) -> Result<Tensor, JsValue> {
-        let mut rng = Rng::new(self.seed ^ 0xA991_1CA7);
-        Ok(Tensor { inner: self.net_mut().apply_layer(name, &inputs.items, training, &mut rng).js()? })
+        let mut rng = self.apply_rng.clone();
+        let out = self.net_mut().apply_layer(name, &inputs.items, training, &mut rng).js()?;
+        self.apply_rng = rng;
+        Ok(Tensor { inner: out })
     }
 }

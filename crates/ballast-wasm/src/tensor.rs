@@ -47,6 +47,9 @@ pub fn take_rows(t: &Tensor, rows: &[u32]) -> Result<Tensor, JsValue> {
 
 /// Checks batch row indices against the number of rows, then gathers them.
 pub(crate) fn gather(t: &ballast_core::Tensor, rows: &[u32]) -> Result<ballast_core::Tensor, JsValue> {
+    if t.rank() == 0 {
+        return Err(to_js(Error::shape("rows can only be taken from a tensor with a batch axis (rank 1 or more)")));
+    }
     let n = t.shape().first().copied().unwrap_or(0);
     if let Some((i, &r)) = rows.iter().enumerate().find(|(_, &r)| r as usize >= n) {
         return Err(to_js(Error::argument(format!("batch row {r} (position {i}) is out of range for {n} examples"))));

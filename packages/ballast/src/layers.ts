@@ -232,7 +232,8 @@ export class Layer {
       throw new ArgumentError(`${this.#describe()} is already applied in a graph; a layer is applied once (shared layers are not supported)`);
     }
     const shapes = parents.map((p) => Uint32Array.from(p.exampleShape));
-    const shape = guard(() => wasm().layerOutputShape(this.className, this.options, shapes));
+    const names = parents.map((p) => p.layer.name ?? p.layer.className);
+    const shape = guard(() => wasm().layerOutputShape(this.className, this.options, shapes, names));
     this.output = new SymbolicTensor(this, parents, Array.from(shape));
     return this.output;
   }

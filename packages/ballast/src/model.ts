@@ -187,11 +187,12 @@ export class Model {
       throw err;
     }
     this.#model = model;
-    this.#adopt(plan.layers);
+    // A layer of another model stays that model's; this one gets its own object for it.
+    this.#adopt(plan.layers.map((l) => (l.owner ? null : l)));
   }
 
   /** Reads the graph back from the core: names, shapes, the layer list, symbolic outputs. */
-  #adopt(layerObjects: Layer[] | null): void {
+  #adopt(layerObjects: Array<Layer | null> | null): void {
     const nodes = this.#nodes();
     const byName = new Map<string, Layer>();
     const list = nodes.map((node, i) => {
@@ -216,6 +217,17 @@ export class Model {
   get #handle(): WasmModel {
     if (!this.#model) throw new StateError('model used after dispose()');
     return this.#model;
+  }
+
+  /** The model's input, a symbolic tensor: new layers applied to it start a new graph. */
+  get inputs(): SymbolicTensor[] {
+    return this.#layers.filter((l) => l.className === 'InputLayer').map((l) => l.output!);
+  }
+
+  /** The model's output, a symbolic tensor: a new head applied to it builds on this model. */
+  get outputs(): SymbolicTensor[] {
+    const read = new Set(this.#nodes().flatMap((n) => n.inputs));
+    return this.#layers.filter((l) => !read.has(l.name!)).map((l) => l.output!);
   }
 
   /** Every layer, in graph order, input layers included (read-only). */
@@ -277,12 +289,12 @@ export class Model {
   compile(options: CompileOptions): void {
     const o = options.optimizer;
     if (!o || (o.type !== 'adam' && o.type !== 'sgd')) throw new ArgumentError('compile needs an optimizer from optimizers.adam() or optimizers.sgd()');
+    const [clipNorm, clipValue] = [o.clipNorm ?? NaN, o.clipValue ?? NaN];
     guard(() =>
       o.type === 'adam'
-        ? this.#handle.compile(options.loss, 'adam', o.learningRate, o.beta1, o.beta2, o.epsilon, 0, false)
-        : this.#handle.compile(options.loss, 'sgd', o.learningRate, 0.9, 0.999, 1e-7, o.momentum, o.nesterov),
+        ? this.#handle.compile(options.loss, 'adam', o.learningRate, o.beta1, o.beta2, o.epsilon, 0, false, clipNorm, clipValue)
+        : this.#handle.compile(options.loss, 'sgd', o.learningRate, 0.9, 0.999, 1e-7, o.momentum, o.nesterov, clipNorm, clipValue),
     );
-    guard(() => this.#handle.setClipping(o.clipNorm ?? NaN, o.clipValue ?? NaN));
     this.#compiled = { ...options };
   }
 
@@ -407,7 +419,9 @@ export class Model {
 
   /** Freezes (false) or unfreezes a layer; a frozen BatchNormalization runs in inference mode. */
   setTrainable(layer: Layer | string, trainable: boolean): void {
-    const name = typeof layer === 'string' ? layer : layer.name!;
+    const name = typeof layer === 'string' ? layer : layer instanceof Layer ? layer.name : undefined;
+    if (name === undefined) throw new ArgumentError(`setTrainable needs a layer of this model or its name, got ${String(layer)}`);
+    if (typeof trainable !== 'boolean') throw new ArgumentError(`setTrainable: trainable must be true or false, got ${String(trainable)}`);
     guard(() => this.#handle.setTrainable(name, trainable));
     this.#layers.find((l) => l.name === name)?.markTrainable(trainable);
   }
@@ -437,9 +451,11 @@ export class Model {
    */
   foldBatchNorm(): string[] {
     const folded = guard(() => this.#handle.foldBatchNorm());
-    const kept = this.#layers.filter((l) => !folded.includes(l.name!));
-    for (const l of this.#layers) if (folded.includes(l.name!)) l.owner = undefined;
-    this.#adopt(kept);
+    if (folded.length === 0) return folded;
+    // The rewrite changed configs (a bias added) and connections: the model's layer objects
+    // are made anew from it, and the old ones leave it.
+    for (const l of this.#layers) l.owner = undefined;
+    this.#adopt(null);
     this.#compiled = null;
     return folded;
   }
@@ -516,11 +532,6 @@ function setWeightsOn(m: WasmModel, weights: Array<{ name: string; values: Float
   weights.forEach((w, i) => {
     if (w === null || typeof w !== 'object' || typeof w.name !== 'string') throw new ArgumentError(`setWeights: entry ${i} needs a string 'name'`);
     if (!(w.values instanceof Float32Array || Array.isArray(w.values))) throw new ArgumentError(`setWeights: weight '${w.name}' needs 'values' as a Float32Array or an array of numbers`);
-    const shape = guard(() => Array.from(m.weightShape(w.name)));
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (w.values.length !== size) {
-      throw new ShapeError(`weight '${w.name}' has shape [${shape.join(', ')}] (${size} values), got ${w.values.length} values`);
-    }
   });
   const all = new Float32Array(weights.reduce((s, w) => s + w.values.length, 0));
   let at = 0;
@@ -528,7 +539,7 @@ function setWeightsOn(m: WasmModel, weights: Array<{ name: string; values: Float
     all.set(w.values, at);
     at += w.values.length;
   }
-  guard(() => m.setWeights(weights.map((w) => w.name), all));
+  guard(() => m.setWeights(weights.map((w) => w.name), Uint32Array.from(weights, (w) => w.values.length), all));
 }
 
 /** The plan of a functional model, which has one input and one output for now. */
@@ -567,10 +578,12 @@ export function modelFromFiles(modelJson: string, weights: Uint8Array, source = 
   const className = modelClass ?? (spec.format === 'ballast-sequential' ? 'Sequential' : 'Functional');
   const make = modelClasses.get(className);
   if (!make) throw new DataError(`${source}/${MODEL_FILE}: unknown model class '${className}' (${[...modelClasses.keys()].join(', ')})`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new DataError(`${source}/${MODEL_FILE}: seed must be an integer in [0, 2^32), got ${JSON.stringify(seed)}`);
   const tensors = decodeSafetensors(weights, `${source}/${WEIGHTS_FILE}`);
   let model: Model | null = null;
+  let handle: WasmModel | null = null;
   try {
-    const handle = guard(() => wasm().Model.fromSpec(spec, seed));
+    handle = guard(() => wasm().Model.fromSpec(spec, seed));
     model = make(handle, seed);
     const expected = model.getWeights();
     const byName = new Map(tensors.map((t) => [t.name, t]));
@@ -587,7 +600,8 @@ export function modelFromFiles(modelJson: string, weights: Uint8Array, source = 
     if (compile) model.compile(compile);
     return model;
   } catch (err) {
-    model?.dispose();
+    if (model) model.dispose();
+    else handle?.free();
     if (err instanceof DataError) throw new DataError(err.message.startsWith(source) ? err.message : `${source}/${MODEL_FILE}: ${err.message}`);
     if (err instanceof BallastError) throw new DataError(`${source}/${MODEL_FILE}: ${err.message}`);
     throw new DataError(`${source}: ${(err as Error).message}`);

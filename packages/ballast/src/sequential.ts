@@ -17,7 +17,10 @@ export class Sequential extends Model {
   constructor(layerList: { handle: WasmModel }, options?: { seed?: number });
   constructor(layerList: Array<Layer | SymbolicTensor> | { handle: WasmModel }, options: { seed?: number } = {}) {
     if (!Array.isArray(layerList)) {
-      super({ ...layerList, seed: options.seed });
+      if (layerList === null || typeof layerList !== 'object' || !('handle' in layerList)) {
+        throw new ArgumentError('new Sequential([...]) takes a list of layers, starting with layers.input({ shape })');
+      }
+      super({ handle: layerList.handle, seed: options.seed });
       return;
     }
     const [input, ...rest] = layerList;
@@ -27,7 +30,9 @@ export class Sequential extends Model {
     rest.forEach((layer, i) => {
       if (layer instanceof SymbolicTensor) throw new ArgumentError('only the first layer may be an input layer');
       if (!(layer instanceof Layer)) throw new ArgumentError(`entry ${i + 1} of the layer list is not a layer (from the layers.* factories)`);
-      if (layer.output) throw new ArgumentError(`layer '${layer.name}' (${layer.className}) is already in a graph; a layer is used once`);
+      if (layer.output || rest.indexOf(layer) !== i) {
+        throw new ArgumentError(`${layer.name ? `layer '${layer.name}'` : `a ${layer.className} layer`} is already in a graph; a layer is used once (shared layers are not supported)`);
+      }
     });
     // The chain goes to the core as it is, which names each layer and infers its shape in
     // order, so errors name the layer as the model will call it.

@@ -139,6 +139,8 @@ describe('functional models', () => {
     const trained = first.getWeights().filter((w) => !w.name.startsWith('dense'));
 
     // A new head on the trained base: the base layers keep their names and bring their weights.
+    expect(first.outputs[0].shape).toEqual([null, 3]);
+    expect(first.inputs).toEqual([inp]);
     const head = layers.dense({ units: 3, activation: 'softmax', name: 'new_head' }).apply(features);
     const tuned = new Model({ inputs: inp, outputs: head, seed: 5 });
     const weight = (m: Model, name: string) => Array.from(m.getWeights().find((w) => w.name === name)!.values);
@@ -152,9 +154,12 @@ describe('functional models', () => {
     expect(weight(tuned, 'new_head/kernel')).not.toEqual(headBefore);
     expect(tuned.summaryRows().find((r) => r.name === 'conv2d')!.trainable).toBe(0);
 
+    // The base model's own layers are its own: freezing them in the new model left them alone.
+    expect(first.summaryRows().find((r) => r.name === 'conv2d')!.trainable).toBeGreaterThan(0);
+    expect(base[0].trainable).toBe(true);
     // Unfrozen without recompiling: the optimizer keeps each moment with its parameter.
-    base[0].trainable = true;
-    base[1].trainable = true;
+    tuned.getLayer('conv2d').trainable = true;
+    tuned.setTrainable('batch_normalization', true);
     await tuned.fit(x, y, { batchSize: 16, epochs: 1 });
     expect(weight(tuned, 'conv2d/kernel')).not.toEqual(Array.from(trained.find((w) => w.name === 'conv2d/kernel')!.values));
     expect(weight(tuned, 'batch_normalization/moving_mean')).not.toEqual(
@@ -233,7 +238,7 @@ describe('graphs that cannot be models', () => {
     expect(() => new Model({ inputs: inp, outputs: sum })).toThrow(/graph disconnected: the outputs need the input/);
     expect(() => new Model({ inputs: other, outputs: h })).toThrow(/graph disconnected/);
     const twin = layers.dense({ units: 4, name: 'd' }).apply(h);
-    expect(() => new Model({ inputs: inp, outputs: twin })).toThrow(/two layers are named 'd'/);
+    expect(() => new Model({ inputs: inp, outputs: twin })).toThrow(/a layer named 'd' is already in the model/);
     expect(() => new Model({ inputs: inp, outputs: [h, h] })).toThrow(/one input and one output/);
     expect(() => new Model({ inputs: h, outputs: h })).toThrow(/model inputs must come from layers.input/);
   });
@@ -243,6 +248,10 @@ describe('graphs that cannot be models', () => {
     expect(Object.isFrozen(model.layers)).toBe(true);
     expect(() => (model.layers as unknown as unknown[]).pop()).toThrow(TypeError);
     expect(model.layers).toHaveLength(1);
+    const d = layers.dense({ units: 2 });
+    expect(() => new Sequential([layers.input({ shape: [2] }), d, d])).toThrow(/used once/);
+    expect(() => model.setTrainable(undefined as never, false)).toThrow(ArgumentError);
+    expect(() => model.setTrainable('dense', 'no' as never)).toThrow(ArgumentError);
     model.dispose();
   });
 });

@@ -22,6 +22,16 @@ use crate::rng::Rng;
 use crate::tensor::shape_str;
 use crate::{Result, Tensor};
 
+/// A shape error of a layer with several inputs, with the inputs named:
+/// `... (inputs: 'conv2d' [batch, 4, 4, 3], 'add' [batch, 4, 4, 2])`.
+pub fn naming_inputs(e: Error, inputs: &[(&str, &[usize])]) -> Error {
+    if inputs.len() < 2 || e.kind != crate::ErrorKind::Shape {
+        return e;
+    }
+    let named: Vec<String> = inputs.iter().map(|(name, shape)| format!("'{name}' {}", batch_shape(shape))).collect();
+    Error { kind: e.kind, message: format!("{} (inputs: {})", e.message, named.join(", ")) }
+}
+
 /// A node's index in its graph.
 pub type NodeId = usize;
 
@@ -85,6 +95,8 @@ impl Graph {
                 name = format!("{base}_{i}");
             }
             layer.set_name(name);
+        } else if let Err(e) = registry::check_name(layer.name()) {
+            return Err(e);
         } else if self.find(layer.name()).is_some() {
             return Err(Error::argument(format!("a layer named '{}' is already in the model", layer.name())));
         }
@@ -98,18 +110,9 @@ impl Graph {
             ));
         }
         let shapes: Vec<&[usize]> = inputs.iter().map(|&i| self.nodes[i].shape.as_slice()).collect();
-        let with_inputs = |e: Error| {
-            let e = if inputs.len() > 1 && e.kind == crate::ErrorKind::Shape {
-                let named: Vec<String> = inputs
-                    .iter()
-                    .map(|&i| format!("'{}' {}", self.nodes[i].layer.name(), batch_shape(&self.nodes[i].shape)))
-                    .collect();
-                Error { kind: e.kind, message: format!("{} (inputs: {})", e.message, named.join(", ")) }
-            } else {
-                e
-            };
-            layer_error(layer.as_ref(), e)
-        };
+        let named: Vec<(&str, &[usize])> =
+            inputs.iter().map(|&i| (self.nodes[i].layer.name(), self.nodes[i].shape.as_slice())).collect();
+        let with_inputs = |e: Error| layer_error(layer.as_ref(), naming_inputs(e, &named));
         let shape = layer.output_shape(&shapes).map_err(with_inputs)?;
         layer.build(&shapes, rng).map_err(|e| layer_error(layer.as_ref(), e))?;
         let id = self.nodes.len();
@@ -283,8 +286,8 @@ impl Graph {
         if inputs.iter().any(|t| t.rank() == 0) {
             return Err(layer_error(layer.as_ref(), Error::shape("inputs need a batch axis")));
         }
-        // The layer's weights were made for its node's input shapes; other shapes are refused
-        // here rather than by a kernel.
+        // Inputs the layer cannot take at all are refused here; inputs of another size than its
+        // weights were made for, by its ops (typed errors, before their kernels run).
         layer.output_shape(&shapes).map_err(|e| layer_error(layer.as_ref(), e))?;
         let mut tape = Tape::new();
         let vars: Vec<Var> = inputs.iter().map(|t| tape.constant(t.clone())).collect();

@@ -14,6 +14,8 @@ use crate::Result;
 pub const FORMAT: &str = "ballast-model";
 pub const VERSION: u64 = 2;
 const FORMAT_V1: &str = "ballast-sequential";
+/// What a node of version 2 holds.
+const NODE_KEYS: &[&str] = &["name", "className", "config", "inputs", "trainable"];
 
 impl Graph {
     /// The architecture as a `model.json` object (format, version, nodes, inputs, outputs).
@@ -78,6 +80,10 @@ fn from_v2(spec: &Json, rng: &mut Rng) -> Result<Graph> {
         })
     };
     for (i, node) in list(spec, "nodes")?.iter().enumerate() {
+        let keys = node.as_object().ok_or_else(|| Error::data(format!("node {i} is not an object")))?.keys();
+        if let Some(k) = keys.into_iter().find(|k| !NODE_KEYS.contains(&k.as_str())) {
+            return Err(Error::data(format!("node {i} has an unknown key '{k}' (keys: {})", NODE_KEYS.join(", "))));
+        }
         let field = |key: &str| node.get(key).ok_or_else(|| Error::data(format!("node {i} has no '{key}'")));
         let name = field("name")?.as_str().ok_or_else(|| Error::data(format!("node {i}: 'name' must be a string")))?;
         let class = field("className")?
@@ -119,7 +125,7 @@ fn from_v1(spec: &Json, rng: &mut Rng) -> Result<Graph> {
             ("input", None) => ("InputLayer", vec![]),
             ("input", Some(_)) => return Err(Error::data(format!("layer {i}: only the first layer may be an input"))),
             (_, None) => return Err(Error::data("the first layer must be an input layer")),
-            (kind, Some(prev)) => (registry::find(kind).map_err(|e| Error::data(e.message))?.class_name, vec![prev]),
+            (kind, Some(prev)) => (registry::find_v1(kind).map_err(|e| Error::data(e.message))?.class_name, vec![prev]),
         };
         last = Some(graph.add(registry::create(class, &config)?, &inputs, rng)?);
     }

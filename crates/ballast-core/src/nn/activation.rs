@@ -19,7 +19,7 @@ pub enum Activation {
 impl Activation {
     pub fn parse(name: &str) -> Result<Activation> {
         Ok(match name {
-            "linear" | "" => Activation::Linear,
+            "linear" => Activation::Linear,
             "relu" => Activation::Relu,
             "sigmoid" => Activation::Sigmoid,
             "tanh" => Activation::Tanh,

@@ -52,8 +52,12 @@ pub(super) const KINDS: &[LayerKind] = &[
     },
 ];
 
+/// How a pooling op checks its geometry (max pooling also bounds the input's size, for its
+/// `u32` arg-max indices).
+type Geometry = fn(&[usize], (usize, usize), (usize, usize), Padding) -> Result<Pool2dGeometry>;
+
 /// The geometry of a windowed pooling layer on `input` (without the batch axis).
-fn pool_geometry(input: &[usize], c: &Pool2dConfig) -> Result<Pool2dGeometry> {
+fn pool_geometry(geometry: Geometry, input: &[usize], c: &Pool2dConfig) -> Result<Pool2dGeometry> {
     if input.len() != 3 {
         return Err(Error::shape(format!(
             "expects input [batch, height, width, channels], got {}",
@@ -61,12 +65,12 @@ fn pool_geometry(input: &[usize], c: &Pool2dConfig) -> Result<Pool2dGeometry> {
         )));
     }
     let strides = c.strides.unwrap_or(c.pool_size);
-    Pool2dGeometry::new(&[1, input[0], input[1], input[2]], c.pool_size.tuple(), strides.tuple(), c.padding)
+    geometry(&[1, input[0], input[1], input[2]], c.pool_size.tuple(), strides.tuple(), c.padding)
 }
 
 /// Declares a windowed pooling layer over [`Pool2dConfig`] and the op that computes it.
 macro_rules! pool_layer {
-    ($(#[$meta:meta])* $name:ident, $kind:literal, $op:path) => {
+    ($(#[$meta:meta])* $name:ident, $kind:literal, $op:path, $geometry:expr) => {
         $(#[$meta])*
         #[derive(Clone)]
         pub struct $name {
@@ -95,7 +99,7 @@ macro_rules! pool_layer {
             }
 
             fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
-                Ok(pool_geometry(one_input(inputs)?, &self.config)?.output_shape()[1..].to_vec())
+                Ok(pool_geometry($geometry, one_input(inputs)?, &self.config)?.output_shape()[1..].to_vec())
             }
 
             fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], _: &[Var]) -> Result<Var> {
@@ -107,12 +111,13 @@ macro_rules! pool_layer {
     };
 }
 
-pool_layer!(MaxPool2d, "MaxPooling2D", ops::conv::max_pool2d);
+pool_layer!(MaxPool2d, "MaxPooling2D", ops::conv::max_pool2d, Pool2dGeometry::new);
 pool_layer!(
     /// Windows over the padding average only the real cells, as TensorFlow does.
     AveragePool2d,
     "AveragePooling2D",
-    ops::pool::avg_pool2d
+    ops::pool::avg_pool2d,
+    |s, p, st, pad| Pool2dGeometry::for_op("avg_pool2d", s, p, st, pad)
 );
 
 /// The mean over height and width of each channel: `[batch, h, w, c]` → `[batch, c]`.

@@ -25,13 +25,20 @@ pub fn kinds() -> impl Iterator<Item = &'static LayerKind> {
     FAMILIES.iter().flat_map(|f| f.iter())
 }
 
-/// The kind with this class name; matched without regard to case, so the camelCase type
-/// names of `model.json` version 1 (`maxPooling2d`) find theirs.
+/// The kind with this class name.
 pub fn find(class_name: &str) -> Result<&'static LayerKind> {
-    kinds().find(|k| k.class_name.eq_ignore_ascii_case(class_name)).ok_or_else(|| {
-        let known: Vec<&str> = kinds().map(|k| k.class_name).collect();
-        Error::argument(format!("unknown layer class '{class_name}' (known: {})", known.join(", ")))
-    })
+    kinds().find(|k| k.class_name == class_name).ok_or_else(|| unknown(class_name))
+}
+
+/// The kind of a `model.json` version 1 type name: the class name in camelCase
+/// (`maxPooling2d`), so it matches without regard to case.
+pub fn find_v1(type_name: &str) -> Result<&'static LayerKind> {
+    kinds().find(|k| k.class_name.eq_ignore_ascii_case(type_name)).ok_or_else(|| unknown(type_name))
+}
+
+fn unknown(class_name: &str) -> Error {
+    let known: Vec<&str> = kinds().map(|k| k.class_name).collect();
+    Error::argument(format!("unknown layer class '{class_name}' (known: {})", known.join(", ")))
 }
 
 /// Longest layer name; names prefix weight names, which the save format stores as keys.
@@ -112,7 +119,8 @@ mod tests {
             let again = create(kind.class_name, &layer.config()).unwrap();
             assert_eq!(again.config(), layer.config(), "{}", kind.class_name);
         }
-        assert_eq!(find("maxPooling2d").unwrap().class_name, "MaxPooling2D");
+        assert_eq!(find_v1("maxPooling2d").unwrap().class_name, "MaxPooling2D");
+        assert!(find("dense").is_err());
     }
 
     #[test]
