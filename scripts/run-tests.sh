@@ -17,3 +17,6 @@ pnpm --filter mnist-browser test
 
 echo "== gradient-flow (the claims of the BN report)"
 pnpm --filter gradient-flow test
+
+echo "== resnet (a short ResNet on Fashion-MNIST; the 5-epoch run is benches/resnet)"
+pnpm --filter resnet test
