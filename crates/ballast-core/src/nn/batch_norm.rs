@@ -29,7 +29,7 @@
 
 use super::config::{layer_config, ConfigValue, Json, Map};
 use super::group_norm::affine_vars;
-use super::{batch_shape, layer_common, one_input, Ctx, Initializer, Layer, LayerKind, Param};
+use super::{layer_common, one_input, resolve_axis, Ctx, Initializer, Layer, LayerKind, Param};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops::norm::{batch_norm_inference, batch_norm_train, batch_renorm_train, BatchStats, Renorm};
@@ -211,22 +211,6 @@ impl BatchNorm {
         self.axis
     }
 
-    /// The channel axis of the full input for `input` (without the batch axis).
-    fn resolve_axis(&self, input: &[usize]) -> Result<usize> {
-        let rank = input.len() as isize + 1;
-        let axis = if self.config.axis < 0 { rank + self.config.axis } else { self.config.axis };
-        if axis <= 0 || axis >= rank {
-            return Err(Error::argument(format!(
-                "axis {} is out of range for input {} (valid: 1..{} or -1..-{})",
-                self.config.axis,
-                batch_shape(input),
-                rank - 1,
-                rank - 1
-            )));
-        }
-        Ok(axis as usize)
-    }
-
     /// Changes the renorm clipping, e.g. for the paper's warm-up (r_max 1 → 3, d_max 0 → 5).
     pub fn set_renorm_clipping(&mut self, r_max: f32, d_max: f32) -> Result<()> {
         check_renorm((r_max, d_max), self.config.renorm_momentum)?;
@@ -303,13 +287,13 @@ impl Layer for BatchNorm {
 
     fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
         let input = one_input(inputs)?;
-        self.resolve_axis(input)?;
+        resolve_axis(self.config.axis, input)?;
         Ok(input.to_vec())
     }
 
     fn build(&mut self, inputs: &[&[usize]], rng: &mut Rng) -> Result<()> {
         let input = inputs[0];
-        self.axis = self.resolve_axis(input)?;
+        self.axis = resolve_axis(self.config.axis, input)?;
         let c = input[self.axis - 1];
         let cfg = self.config;
         self.params.clear();

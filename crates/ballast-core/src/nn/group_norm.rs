@@ -6,7 +6,7 @@
 //! normalization. γ and β are per channel.
 
 use super::config::{layer_config, Json, Map};
-use super::{batch_shape, layer_common, one_input, Ctx, Initializer, Layer, LayerKind, Param};
+use super::{batch_shape, layer_common, one_input, resolve_axis, Ctx, Initializer, Layer, LayerKind, Param};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops::group_norm::group_norm;
@@ -40,22 +40,6 @@ pub(super) const KINDS: &[LayerKind] = &[LayerKind {
     default_name: "group_normalization",
     make: |c| Ok(Box::new(GroupNorm::new(GroupNormConfig::from_json(c)?)?)),
 }];
-
-/// Resolves a Keras axis of the full input `[batch, ...input]` (negative counts from the
-/// end); the batch axis is not allowed, since these layers normalize each example alone.
-pub(super) fn resolve_axis(axis: isize, input: &[usize]) -> Result<usize> {
-    let rank = input.len() as isize + 1;
-    let resolved = if axis < 0 { rank + axis } else { axis };
-    if resolved <= 0 || resolved >= rank {
-        return Err(Error::argument(format!(
-            "axis {axis} is out of range for input {} (valid: 1..{} or -1..-{})",
-            batch_shape(input),
-            rank - 1,
-            rank - 1
-        )));
-    }
-    Ok(resolved as usize)
-}
 
 /// γ then β (whichever are enabled) for `c` channels, named as Keras names them.
 pub(super) fn affine_params(

@@ -7,8 +7,8 @@
 //! computation in training and inference.
 
 use super::config::{layer_config, Json, Map};
-use super::group_norm::{affine_params, affine_vars, check_epsilon, resolve_axis};
-use super::{layer_common, one_input, Ctx, Initializer, Layer, LayerKind, Param};
+use super::group_norm::{affine_params, affine_vars, check_epsilon};
+use super::{layer_common, one_input, resolve_axis, Ctx, Initializer, Layer, LayerKind, Param};
 use crate::autograd::Var;
 use crate::ops::group_norm::layer_norm;
 use crate::rng::Rng;

@@ -1,7 +1,7 @@
 //! Keras merge layers: `Add` (the residual connection) and `Concatenate`.
 
 use super::config::{as_object, check_keys, layer_config, Json, Map};
-use super::{batch_shape, layer_common, Ctx, Layer, LayerKind};
+use super::{batch_shape, layer_common, resolve_axis, Ctx, Layer, LayerKind};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops;
@@ -86,21 +86,6 @@ impl Concatenate {
     pub fn new(config: ConcatenateConfig) -> Self {
         Concatenate { name: String::new(), trainable: true, config }
     }
-
-    /// The axis of the full input (batch axis = 0) for inputs of `rank` axes without the batch.
-    fn resolve_axis(&self, rank: usize) -> Result<usize> {
-        let full = rank as isize + 1;
-        let axis = self.config.axis;
-        let resolved = if axis < 0 { full + axis } else { axis };
-        if resolved <= 0 || resolved >= full {
-            return Err(Error::argument(format!(
-                "axis {axis} is out of range for inputs of rank {full} (valid: 1..{} or -1..-{}; not the batch axis)",
-                full - 1,
-                full - 1
-            )));
-        }
-        Ok(resolved as usize)
-    }
 }
 
 impl Layer for Concatenate {
@@ -112,7 +97,7 @@ impl Layer for Concatenate {
 
     fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
         at_least_two(inputs)?;
-        let axis = self.resolve_axis(inputs[0].len())? - 1;
+        let axis = resolve_axis(self.config.axis, inputs[0])? - 1;
         let agree = |s: &&[usize]| {
             s.len() == inputs[0].len() && s.iter().zip(inputs[0]).enumerate().all(|(i, (a, b))| i == axis || a == b)
         };
@@ -129,8 +114,7 @@ impl Layer for Concatenate {
     }
 
     fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], _: &[Var]) -> Result<Var> {
-        let rank = ctx.tape.value(inputs[0]).rank() - 1;
-        let axis = self.resolve_axis(rank)?;
+        let axis = resolve_axis(self.config.axis, &ctx.tape.value(inputs[0]).shape()[1..])?;
         ops::merge::concatenate(ctx.tape, inputs, axis)
     }
 }

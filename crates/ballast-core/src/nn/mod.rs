@@ -187,6 +187,22 @@ pub fn batch_shape(input: &[usize]) -> String {
     }
 }
 
+/// Resolves a Keras axis of the full input `[batch, ...input]` (negative counts from the
+/// end); the batch axis is not allowed (the layers that take an axis work on each example).
+pub(crate) fn resolve_axis(axis: isize, input: &[usize]) -> Result<usize> {
+    let rank = input.len() as isize + 1;
+    let resolved = if axis < 0 { rank + axis } else { axis };
+    if resolved <= 0 || resolved >= rank {
+        return Err(Error::argument(format!(
+            "axis {axis} is out of range for input {} (valid: 1..{} or -1..-{})",
+            batch_shape(input),
+            rank - 1,
+            rank - 1
+        )));
+    }
+    Ok(resolved as usize)
+}
+
 /// Implements the name/trainable/clone/any boilerplate of [`Layer`] for a `Clone` struct with
 /// `name` and `trainable` fields.
 macro_rules! layer_common {
