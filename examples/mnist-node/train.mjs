@@ -3,10 +3,10 @@
 // Usage: node train.mjs [--epochs 10] [--batch-size 128] [--learning-rate 0.001] [--threads N]
 //                       [--model seed|bn-everywhere|no-bn] [--data DIR] [--train-limit N]
 //                       [--test-limit N] [--seed 1] [--save DIR] [--min-accuracy A]
-import { parseArgs } from 'node:util';
 import { ready, datasets, diagnostics, BallastError } from 'ballast';
 import { buildModel, variants } from '../shared/mnist-models.mjs';
 import { progressBar } from './progress.mjs';
+import { commandLine } from '../shared/cli.mjs';
 
 const usage = `Usage: node train.mjs [options]
   --epochs N            passes over the training set (default 10)
@@ -22,54 +22,29 @@ const usage = `Usage: node train.mjs [options]
   --min-accuracy A      exit with status 1 if the test accuracy ends below A (for scripts)
   --help`;
 
-function fail(message) {
-  console.error(`error: ${message}\n\n${usage}`);
-  process.exit(2);
-}
+const { values, fail, int, positive, optionalNumber } = commandLine(usage, {
+  epochs: { type: 'string', default: '10' },
+  'batch-size': { type: 'string', default: '128' },
+  'learning-rate': { type: 'string', default: '0.001' },
+  threads: { type: 'string' },
+  model: { type: 'string', default: 'seed' },
+  data: { type: 'string' },
+  'train-limit': { type: 'string' },
+  'test-limit': { type: 'string' },
+  seed: { type: 'string', default: '1' },
+  save: { type: 'string', default: 'mnist-model' },
+  'min-accuracy': { type: 'string' },
+});
 
-let values;
-try {
-  ({ values } = parseArgs({
-    options: {
-      epochs: { type: 'string', default: '10' },
-      'batch-size': { type: 'string', default: '128' },
-      'learning-rate': { type: 'string', default: '0.001' },
-      threads: { type: 'string' },
-      model: { type: 'string', default: 'seed' },
-      data: { type: 'string' },
-      'train-limit': { type: 'string' },
-      'test-limit': { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      save: { type: 'string', default: 'mnist-model' },
-      'min-accuracy': { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-  }));
-} catch (err) {
-  fail(err.message);
-}
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
-
-const int = (name, { min = 1, optional = false } = {}) => {
-  const raw = values[name];
-  if (raw === undefined && optional) return undefined;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) fail(`--${name} must be an integer ≥ ${min}, got '${raw}'`);
-  return v;
-};
 const epochs = int('epochs', { min: 0 });
 const batchSize = int('batch-size');
 const threads = int('threads', { optional: true });
 const trainLimit = int('train-limit', { optional: true });
 const testLimit = int('test-limit', { optional: true });
 const seed = int('seed', { min: 0 });
-const learningRate = Number(values['learning-rate']);
-if (!(learningRate > 0)) fail(`--learning-rate must be a positive number, got '${values['learning-rate']}'`);
+const learningRate = positive('learning-rate');
 if (!variants.includes(values.model)) fail(`--model must be one of ${variants.join(', ')}, got '${values.model}'`);
-const minAccuracy = values['min-accuracy'] === undefined ? undefined : Number(values['min-accuracy']);
+const minAccuracy = optionalNumber('min-accuracy');
 
 try {
   const env = await ready(threads === undefined ? {} : { threads });

@@ -7,10 +7,10 @@
 //                       [--warmup 5] [--save DIR] [--min-accuracy A] [--json]
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ready, datasets, diagnostics, BallastError } from 'ballast';
-import { resnet } from '../shared/resnet-models.mjs';
+import { depthProblem, resnet } from '../shared/resnet-models.mjs';
 import { progressBar } from '../mnist-node/progress.mjs';
+import { commandLine } from '../shared/cli.mjs';
 
 // Where Debian's dataset-fashion-mnist puts its gzip IDX files (scripts/setup.sh installs it).
 const DEFAULT_DATA = '/usr/share/datasets/fashion-mnist';
@@ -39,59 +39,33 @@ const usage = `Usage: node train.mjs [options]
   --json                end with a '${RESULT_TAG.trim()} {...}' line (for benches/resnet/run.mjs)
   --help`;
 
-function fail(message) {
-  console.error(`error: ${message}\n\n${usage}`);
-  process.exit(2);
-}
+const { values, fail, int, positive, optionalNumber } = commandLine(usage, {
+  epochs: { type: 'string', default: '5' },
+  'batch-size': { type: 'string', default: '128' },
+  'learning-rate': { type: 'string', default: '0.001' },
+  threads: { type: 'string' },
+  depth: { type: 'string', default: '20' },
+  data: { type: 'string', default: DEFAULT_DATA },
+  'train-limit': { type: 'string' },
+  'test-limit': { type: 'string' },
+  seed: { type: 'string', default: '1' },
+  warmup: { type: 'string', default: '5' },
+  save: { type: 'string' },
+  'min-accuracy': { type: 'string' },
+  json: { type: 'boolean', default: false },
+});
 
-let values;
-try {
-  ({ values } = parseArgs({
-    options: {
-      epochs: { type: 'string', default: '5' },
-      'batch-size': { type: 'string', default: '128' },
-      'learning-rate': { type: 'string', default: '0.001' },
-      threads: { type: 'string' },
-      depth: { type: 'string', default: '20' },
-      data: { type: 'string', default: DEFAULT_DATA },
-      'train-limit': { type: 'string' },
-      'test-limit': { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      warmup: { type: 'string', default: '5' },
-      save: { type: 'string' },
-      'min-accuracy': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  }));
-} catch (err) {
-  fail(err.message);
-}
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
-
-const int = (name, { min = 1, optional = false } = {}) => {
-  const raw = values[name];
-  if (raw === undefined && optional) return undefined;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) fail(`--${name} must be an integer ≥ ${min}, got '${raw}'`);
-  return v;
-};
 const epochs = int('epochs', { min: 0 });
 const batchSize = int('batch-size');
 const threads = int('threads', { optional: true });
 const depth = int('depth', { min: 8 });
-if ((depth - 2) % 6 !== 0) fail(`--depth must be 6n + 2 (8, 14, 20, 32, ...), got ${depth}`);
+if (depthProblem(depth)) fail(depthProblem(depth));
 const trainLimit = int('train-limit', { optional: true });
 const testLimit = int('test-limit', { optional: true });
 const seed = int('seed', { min: 0 });
 const warmupSteps = int('warmup', { min: 0 });
-const learningRate = Number(values['learning-rate']);
-if (!(learningRate > 0)) fail(`--learning-rate must be a positive number, got '${values['learning-rate']}'`);
-const minAccuracy = values['min-accuracy'] === undefined ? undefined : Number(values['min-accuracy']);
-if (minAccuracy !== undefined && !Number.isFinite(minAccuracy)) fail(`--min-accuracy must be a number, got '${values['min-accuracy']}'`);
+const learningRate = positive('learning-rate');
+const minAccuracy = optionalNumber('min-accuracy');
 
 const dataDir = values.data;
 const missing = Object.values(FILES).filter((f) => !existsSync(join(dataDir, f)));

@@ -2,6 +2,12 @@
 // builds the same network in PyTorch.
 import { Model, layers, optimizers } from 'ballast';
 
+/** What is wrong with a ResNet depth, or null: it must be 6n + 2 with n ≥ 1. */
+export function depthProblem(depth) {
+  const ok = Number.isInteger(depth) && depth >= 8 && (depth - 2) % 6 === 0;
+  return ok ? null : `ResNet depth must be 6n + 2 with n ≥ 1 (8, 14, 20, 32, ...), got ${depth}`;
+}
+
 /** The depths He et al. trained on CIFAR-10; any 6n + 2 (n ≥ 1) builds. */
 export const resnetDepths = [20, 32, 44, 56, 110];
 
@@ -21,9 +27,8 @@ export const resnetDepths = [20, 32, 44, 56, 110];
  * is which in the summary or in the saved weights.
  */
 export function resnet({ depth = 20, inputShape = [28, 28, 1], classes = 10, seed = 1, learningRate = 1e-3 } = {}) {
-  if (!Number.isInteger(depth) || depth < 8 || (depth - 2) % 6 !== 0) {
-    throw new Error(`ResNet depth must be 6n + 2 with n ≥ 1 (8, 14, 20, 32, ...), got ${depth}`);
-  }
+  const problem = depthProblem(depth);
+  if (problem) throw new Error(problem);
   const blocks = (depth - 2) / 6;
 
   const conv = (name, filters, { kernelSize = 3, strides = 1 } = {}) =>
