@@ -52,7 +52,10 @@ impl Slots {
             }
         }
         for p in params {
-            self.by_name.entry(p.name.clone()).or_insert_with(|| vec![vec![0.0; p.value.len()]; n]);
+            // Only a parameter seen for the first time costs a copy of its name.
+            if !self.by_name.contains_key(&p.name) {
+                self.by_name.insert(p.name.clone(), vec![vec![0.0; p.value.len()]; n]);
+            }
         }
         Ok(())
     }
