@@ -158,7 +158,8 @@ export class Model {
    * `new Model({ inputs: inp, outputs: out })`. `seed` fixes the initial weights and the
    * dropout masks (with the same thread count, a run repeats exactly). Layers that already
    * belong to a built model (a base to fine-tune) keep their names and bring a copy of
-   * their weights; they then belong to this model.
+   * their weights (Keras would share them): they stay that model's, and this model's
+   * `layers` holds its own objects for them.
    */
   constructor(config: { inputs: SymbolicTensor | SymbolicTensor[]; outputs: SymbolicTensor | SymbolicTensor[]; seed?: number });
   /** @internal */
