@@ -163,6 +163,13 @@ impl Model {
         Ok(id as u32)
     }
 
+    /// Keeps `names` (of layers to be added later) from being given to layers added before
+    /// them without a name.
+    #[wasm_bindgen(js_name = reserveNames)]
+    pub fn reserve_names(&mut self, names: Vec<String>) {
+        self.net_mut().reserve_names(names);
+    }
+
     /// Completes the graph with its output nodes.
     #[wasm_bindgen(js_name = setOutputs)]
     pub fn set_outputs(&mut self, outputs: &[u32]) -> Result<(), JsValue> {

@@ -177,6 +177,9 @@ export class Model {
     const model = new (wasm().Model)(this.seed);
     try {
       guard(() => {
+        // Names given by the user (or brought from another model) are taken first, so a default
+        // name given earlier in graph order cannot claim one.
+        model.reserveNames(plan.layers.flatMap((l) => (l.name ? [l.name] : [])));
         plan.layers.forEach((layer, i) => model.addLayer(layer.className, layer.options, Uint32Array.from(plan.inputs[i])));
         model.setOutputs(Uint32Array.from(plan.outputs));
       });

@@ -243,6 +243,15 @@ describe('graphs that cannot be models', () => {
     expect(() => new Model({ inputs: h, outputs: h })).toThrow(/model inputs must come from layers.input/);
   });
 
+  it('a name given to a later layer is not taken by an earlier default name', () => {
+    const inp = layers.input({ shape: [4] });
+    const early = layers.dense({ units: 4 }).apply(inp);
+    const late = layers.dense({ units: 4, name: 'dense' }).apply(early);
+    const model = new Model({ inputs: inp, outputs: late });
+    expect(model.layers.map((l) => l.name)).toEqual(['input_layer', 'dense_1', 'dense']);
+    model.dispose();
+  });
+
   it("a model's layer list is read-only", () => {
     const model = new Sequential([layers.input({ shape: [2] }), layers.dense({ units: 1 })]);
     expect(Object.isFrozen(model.layers)).toBe(true);

@@ -72,6 +72,8 @@ pub struct Graph {
     forward_ms: Vec<f64>,
     /// Each node's output on the tape of the last forward pass.
     values: Vec<Var>,
+    /// Names that layers added later will bring, which default names must not take.
+    reserved: Vec<String>,
 }
 
 impl Graph {
@@ -90,7 +92,7 @@ impl Graph {
             let base = registry::find(layer.kind())?.default_name;
             let mut name = base.to_string();
             let mut i = 0;
-            while self.find(&name).is_some() {
+            while self.find(&name).is_some() || self.reserved.contains(&name) {
                 i += 1;
                 name = format!("{base}_{i}");
             }
@@ -121,6 +123,12 @@ impl Graph {
         }
         self.nodes.push(Node { layer, inputs: inputs.to_vec(), shape });
         Ok(id)
+    }
+
+    /// Keeps `names` (of layers to be added later) from being given to layers added before
+    /// them without a name of their own.
+    pub fn reserve_names(&mut self, names: impl IntoIterator<Item = String>) {
+        self.reserved.extend(names);
     }
 
     /// Completes the graph. Every node must lead to an output (a node that does not would

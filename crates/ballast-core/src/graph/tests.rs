@@ -65,6 +65,18 @@ fn default_names_follow_keras_and_shapes_are_inferred() {
 }
 
 #[test]
+fn default_names_skip_the_names_reserved_for_later_layers() {
+    let rng = &mut Rng::new(0);
+    let mut g = Graph::new();
+    g.reserve_names(["dense".to_string()]);
+    let x = g.add(layer("InputLayer", json!({ "shape": [4] })), &[], rng).unwrap();
+    let a = g.add(layer("Dense", json!({ "units": 4 })), &[x], rng).unwrap();
+    assert_eq!(g.nodes()[a].layer.name(), "dense_1");
+    let b = g.add(layer("Dense", json!({ "units": 4, "name": "dense" })), &[a], rng).unwrap();
+    assert_eq!(g.nodes()[b].layer.name(), "dense");
+}
+
+#[test]
 fn bad_graphs_are_refused_naming_nodes_and_shapes() {
     let rng = &mut Rng::new(0);
     let mut g = Graph::new();
