@@ -15,17 +15,7 @@ use ballast_core::Tensor;
 
 mod common;
 
-use common::{assert_close, load, Case, RTOL};
-
-/// Runs `f`, back-propagates the case's `dy`, and returns output and gradients of `inputs`.
-fn run(case: &Case, inputs: &[&str], f: impl Fn(&mut Tape, &[Var]) -> Var) -> (Tensor, Vec<Tensor>) {
-    let mut tape = Tape::new();
-    let vars: Vec<Var> = inputs.iter().map(|n| tape.leaf(case.t(n), true)).collect();
-    let y = f(&mut tape, &vars);
-    tape.backward_with(y, case.t("dy")).unwrap();
-    let grads = vars.iter().map(|&v| tape.grad(v).cloned().unwrap()).collect();
-    (tape.value(y).clone(), grads)
-}
+use common::{assert_close, load, run, RTOL};
 
 #[test]
 fn batch_norm_training_forward_backward_and_moving_statistics() {

@@ -13,18 +13,7 @@ use ballast_core::Tensor;
 
 mod common;
 
-use common::{assert_close, load, Case, RTOL};
-
-/// Leaves for the case's tensors `inputs`, `f` on them, the case's `dy` back-propagated:
-/// the output and the gradient of each leaf.
-fn run(case: &Case, inputs: &[&str], f: impl FnOnce(&mut Tape, &[Var]) -> Var) -> (Tensor, Vec<Tensor>) {
-    let mut tape = Tape::new();
-    let vars: Vec<Var> = inputs.iter().map(|n| tape.leaf(case.t(n), true)).collect();
-    let y = f(&mut tape, &vars);
-    tape.backward_with(y, case.t("dy")).unwrap();
-    let grads = vars.iter().map(|&v| tape.grad(v).cloned().unwrap()).collect();
-    (tape.value(y).clone(), grads)
-}
+use common::{assert_close, load, run, Case, RTOL};
 
 fn usize_of(c: &Case, key: &str) -> usize {
     c.config[key].as_u64().unwrap_or_else(|| panic!("config '{key}' missing")) as usize

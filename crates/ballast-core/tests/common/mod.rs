@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use ballast_core::autograd::{Tape, Var};
 use ballast_core::Tensor;
 use base64::Engine;
 use serde_json::Value;
@@ -56,3 +57,14 @@ pub fn assert_close(what: &str, got: &Tensor, want: &Tensor, rtol: f32) {
 }
 
 pub const RTOL: f32 = 2e-5;
+
+/// Leaves for the case's tensors `inputs`, `f` on them, the case's `dy` back-propagated:
+/// the output and the gradient of each leaf.
+pub fn run(case: &Case, inputs: &[&str], f: impl FnOnce(&mut Tape, &[Var]) -> Var) -> (Tensor, Vec<Tensor>) {
+    let mut tape = Tape::new();
+    let vars: Vec<Var> = inputs.iter().map(|n| tape.leaf(case.t(n), true)).collect();
+    let y = f(&mut tape, &vars);
+    tape.backward_with(y, case.t("dy")).unwrap();
+    let grads = vars.iter().map(|&v| tape.grad(v).cloned().unwrap()).collect();
+    (tape.value(y).clone(), grads)
+}
