@@ -59,6 +59,20 @@ pub(super) fn affine_params(
     params
 }
 
+/// The resolved `axis` of `input` and γ, β for its channels: what GroupNorm and LayerNorm
+/// build.
+pub(super) fn axis_and_affine_params(
+    layer: &str,
+    axis: isize,
+    input: &[usize],
+    scale: Option<Initializer>,
+    center: Option<Initializer>,
+    rng: &mut Rng,
+) -> Result<(usize, Vec<Param>)> {
+    let axis = resolve_axis(axis, input)?;
+    Ok((axis, affine_params(layer, input[axis - 1], scale, center, rng)))
+}
+
 /// γ and β among a normalization layer's parameters on the tape, laid out as
 /// [`affine_params`] made them (γ first, each only when enabled).
 pub(super) fn affine_vars(params: &[Var], scale: bool, center: bool) -> (Option<Var>, Option<Var>) {
@@ -119,9 +133,8 @@ impl Layer for GroupNorm {
 
     fn build(&mut self, inputs: &[&[usize]], rng: &mut Rng) -> Result<()> {
         let cfg = self.config;
-        self.axis = resolve_axis(cfg.axis, inputs[0])?;
         let (scale, center) = (cfg.scale.then_some(cfg.gamma_initializer), cfg.center.then_some(cfg.beta_initializer));
-        self.params = affine_params(&self.name, inputs[0][self.axis - 1], scale, center, rng);
+        (self.axis, self.params) = axis_and_affine_params(&self.name, cfg.axis, inputs[0], scale, center, rng)?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 //! computation in training and inference.
 
 use super::config::{layer_config, Json, Map};
-use super::group_norm::{affine_params, affine_vars, check_epsilon};
+use super::group_norm::{affine_vars, axis_and_affine_params, check_epsilon};
 use super::{layer_common, one_input, resolve_axis, Ctx, Initializer, Layer, LayerKind, Param};
 use crate::autograd::Var;
 use crate::ops::group_norm::layer_norm;
@@ -73,9 +73,8 @@ impl Layer for LayerNorm {
 
     fn build(&mut self, inputs: &[&[usize]], rng: &mut Rng) -> Result<()> {
         let cfg = self.config;
-        self.axis = resolve_axis(cfg.axis, inputs[0])?;
         let (scale, center) = (cfg.scale.then_some(cfg.gamma_initializer), cfg.center.then_some(cfg.beta_initializer));
-        self.params = affine_params(&self.name, inputs[0][self.axis - 1], scale, center, rng);
+        (self.axis, self.params) = axis_and_affine_params(&self.name, cfg.axis, inputs[0], scale, center, rng)?;
         Ok(())
     }
 
