@@ -3,10 +3,10 @@
 // Usage: node train.mjs [--epochs 10] [--batch-size 128] [--learning-rate 0.001] [--threads N]
 //                       [--model seed|bn-everywhere|no-bn] [--data DIR] [--train-limit N]
 //                       [--test-limit N] [--seed 1] [--save DIR] [--min-accuracy A]
-import { ready, datasets, diagnostics, BallastError } from 'ballast';
+import { ready, datasets, diagnostics } from 'ballast';
 import { buildModel, variants } from '../shared/mnist-models.mjs';
 import { progressBar } from './progress.mjs';
-import { commandLine } from '../shared/cli.mjs';
+import { commandLine, exitBelow, exitOnBallastError } from '../shared/cli.mjs';
 
 const usage = `Usage: node train.mjs [options]
   --epochs N            passes over the training set (default 10)
@@ -87,14 +87,7 @@ try {
   console.log(`Test accuracy: ${(testAcc * 100).toFixed(2)}% (loss ${testLoss.toFixed(4)}), trained in ${seconds.toFixed(1)} s`);
   await model.save(values.save);
   console.log(`Model saved to ${values.save}/ (model.json, weights.safetensors)`);
-  if (minAccuracy !== undefined && testAcc < minAccuracy) {
-    console.error(`error: test accuracy ${testAcc.toFixed(4)} is below --min-accuracy ${minAccuracy}`);
-    process.exit(1);
-  }
+  exitBelow(minAccuracy, testAcc);
 } catch (err) {
-  if (err instanceof BallastError) {
-    console.error(`error: ${err.name}: ${err.message}`);
-    process.exit(1);
-  }
-  throw err;
+  exitOnBallastError(err);
 }

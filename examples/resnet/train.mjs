@@ -7,10 +7,10 @@
 //                       [--warmup 5] [--save DIR] [--min-accuracy A] [--json]
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ready, datasets, diagnostics, BallastError } from 'ballast';
+import { ready, datasets, diagnostics } from 'ballast';
 import { depthProblem, resnet } from '../shared/resnet-models.mjs';
 import { progressBar } from '../mnist-node/progress.mjs';
-import { commandLine } from '../shared/cli.mjs';
+import { commandLine, exitBelow, exitOnBallastError } from '../shared/cli.mjs';
 
 // Where Debian's dataset-fashion-mnist puts its gzip IDX files (scripts/setup.sh installs it).
 const DEFAULT_DATA = '/usr/share/datasets/fashion-mnist';
@@ -167,14 +167,7 @@ try {
     };
     process.stdout.write(`${RESULT_TAG}${JSON.stringify(result)}\n`);
   }
-  if (minAccuracy !== undefined && testAcc < minAccuracy) {
-    console.error(`error: test accuracy ${testAcc.toFixed(4)} is below --min-accuracy ${minAccuracy}`);
-    process.exit(1);
-  }
+  exitBelow(minAccuracy, testAcc);
 } catch (err) {
-  if (err instanceof BallastError) {
-    console.error(`error: ${err.name}: ${err.message}`);
-    process.exit(1);
-  }
-  throw err;
+  exitOnBallastError(err);
 }

@@ -1,6 +1,7 @@
 // The command line of the training examples: options parsed against a usage text, `--help`,
 // and readers that stop with the usage (exit status 2) on a value that does not fit.
 import { parseArgs } from 'node:util';
+import { BallastError } from 'ballast';
 
 /** Parses `process.argv` for `options` (parseArgs' form; `--help` is added). */
 export function commandLine(usage, options) {
@@ -40,4 +41,21 @@ export function commandLine(usage, options) {
     return v;
   };
   return { values, fail, int, positive, optionalNumber };
+}
+
+/** Exits with status 1 when `accuracy` ends below `--min-accuracy` (for scripts). */
+export function exitBelow(minAccuracy, accuracy) {
+  if (minAccuracy !== undefined && accuracy < minAccuracy) {
+    console.error(`error: test accuracy ${accuracy.toFixed(4)} is below --min-accuracy ${minAccuracy}`);
+    process.exit(1);
+  }
+}
+
+/** A Ballast error ends the run with its message (status 1); anything else is a bug, rethrown. */
+export function exitOnBallastError(err) {
+  if (err instanceof BallastError) {
+    console.error(`error: ${err.name}: ${err.message}`);
+    process.exit(1);
+  }
+  throw err;
 }

@@ -160,9 +160,6 @@ export class Layer {
 
   /** @internal */
   constructor(className: string, options: CommonConfig & Record<string, unknown>) {
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new ArgumentError(`${className}: options must be an object, got ${options === null ? 'null' : typeof options}`);
-    }
     const resolved = guard(() => wasm().layerConfig(className, options)) as {
       className: string; defaultName: string; config: Record<string, unknown>; name?: string; trainable: boolean;
     };
