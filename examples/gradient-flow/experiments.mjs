@@ -43,8 +43,8 @@ export function scaleKernels(model, factor) {
 export async function gradientsAtInit(model, x, y, batchSize) {
   let norms = [];
   const history = await model.fit(x, y, {
-    batchSize, epochs: 1, shuffle: false, gradientHealth: true,
-    callbacks: { onBatchEnd: (_b, logs) => void (norms = logs.gradients) },
+    batchSize, epochs: 1, shuffle: false,
+    callbacks: { onBatchEnd: () => void (norms = model.lastGradientHealth()) },
   });
   return { loss: history.history.loss[0], norms };
 }
@@ -66,8 +66,8 @@ export async function train(model, data, { steps, batchSize = 128, seed = 1 }) {
         callbacks: {
           onBatchEnd: (_b, logs) => {
             step += 1;
-            curve.push({ step, loss: logs.loss, accuracy: logs.acc });
-            recent.push(logs.acc);
+            curve.push({ step, loss: logs.loss, accuracy: logs.accuracy });
+            recent.push(logs.accuracy);
             if (recent.length > 20) recent.shift();
             if (stepsTo90 === null && recent.length === 20 && recent.reduce((a, b) => a + b) / 20 >= 0.9) stepsTo90 = step;
             if (step >= steps) throw new StopTraining();

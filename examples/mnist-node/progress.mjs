@@ -29,9 +29,9 @@ export function progressBar(stream = process.stdout) {
       lastDecile = decile;
     },
     epochEnd(logs) {
-      const val = logs.valLoss === undefined ? '' : ` - val_loss: ${logs.valLoss.toFixed(4)} - val_acc: ${logs.valAcc.toFixed(4)}`;
+      const val = logs.val_loss === undefined ? '' : ` - val_loss: ${logs.val_loss.toFixed(4)} - val_accuracy: ${logs.val_accuracy.toFixed(4)}`;
       if (stream.isTTY) stream.write('\n');
-      stream.write(`  ${duration(logs.seconds)} - loss: ${logs.loss.toFixed(4)} - acc: ${logs.acc.toFixed(4)}${val}\n`);
+      stream.write(`  ${duration(logs.seconds)} - loss: ${logs.loss.toFixed(4)} - accuracy: ${logs.accuracy.toFixed(4)}${val}\n`);
     },
   };
 }

@@ -71,7 +71,7 @@ try {
           lossSum = accSum = seen = 0;
         }
         lossSum += logs.loss;
-        accSum += logs.acc;
+        accSum += logs.accuracy;
         seen += 1;
         bar.batch(logs, lossSum / seen, accSum / seen);
       },

@@ -118,7 +118,7 @@ try {
           warmImages = warmup * batchSize;
         }
         lossSum += logs.loss;
-        accSum += logs.acc;
+        accSum += logs.accuracy;
         seen += 1;
         bar.batch(logs, lossSum / seen, accSum / seen);
       },
@@ -132,7 +132,7 @@ try {
           steadySeconds += logs.seconds;
           steadyImages += n;
         }
-        perEpoch.push({ epoch: epoch + 1, seconds: logs.seconds, imagesPerSecond: n / logs.seconds, loss: logs.loss, acc: logs.acc, valLoss: logs.valLoss, valAcc: logs.valAcc });
+        perEpoch.push({ epoch: epoch + 1, seconds: logs.seconds, imagesPerSecond: n / logs.seconds, loss: logs.loss, acc: logs.accuracy, valLoss: logs.val_loss, valAcc: logs.val_accuracy });
         // Linear memory only grows: the same figure every epoch means nothing leaks.
         console.log(`  ${Math.round(n / logs.seconds)} img/s - WASM memory: ${(diagnostics.wasmMemoryBytes() / 2 ** 20).toFixed(0)} MiB`);
       },

@@ -8,6 +8,8 @@ pub mod error;
 pub mod graph;
 pub mod health;
 pub mod kernels;
+pub mod losses;
+pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod ops;

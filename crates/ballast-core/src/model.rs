@@ -7,7 +7,9 @@ use crate::error::Error;
 use crate::graph::Graph;
 use crate::health::{norm, Clipping, LayerHealth};
 use crate::nn::BatchNorm;
-use crate::ops::loss::{accuracy, categorical_cross_entropy, mean_squared_error, one_hot, softmax_cross_entropy};
+pub use crate::losses::Loss;
+use crate::metrics::Metric;
+use crate::ops::loss::one_hot;
 use crate::optim::Optimizer;
 use crate::parallel;
 use crate::profile::{now_ms, LayerTime, StepProfile};
@@ -15,41 +17,24 @@ use crate::rng::Rng;
 use crate::tensor::shape_str;
 use crate::{Result, Tensor};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Loss {
-    /// Targets one-hot `[batch, classes]`.
-    CategoricalCrossentropy,
-    /// Targets are class indices, `[batch]`.
-    SparseCategoricalCrossentropy,
-    MeanSquaredError,
-}
-
-impl Loss {
-    pub fn parse(name: &str) -> Result<Loss> {
-        Ok(match name {
-            "categoricalCrossentropy" | "categorical_crossentropy" => Loss::CategoricalCrossentropy,
-            "sparseCategoricalCrossentropy" | "sparse_categorical_crossentropy" => Loss::SparseCategoricalCrossentropy,
-            "meanSquaredError" | "mean_squared_error" | "mse" => Loss::MeanSquaredError,
-            _ => {
-                return Err(Error::argument(format!(
-                    "unknown loss '{name}' (categoricalCrossentropy, sparseCategoricalCrossentropy, meanSquaredError)"
-                )))
-            }
-        })
-    }
-}
-
-/// Loss and accuracy of one batch (accuracy is NaN for regression losses).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The loss of one batch and each metric's value on it.
+#[derive(Clone, Debug, PartialEq)]
 pub struct StepStats {
     pub loss: f32,
-    pub accuracy: f32,
+    /// In the order of [`Model::metrics`].
+    pub metrics: Vec<f32>,
 }
 
 pub struct Model {
     pub net: Graph,
     pub loss: Loss,
     pub optimizer: Box<dyn Optimizer>,
+    /// Computed for every batch and summed over an epoch (see [`crate::metrics`]).
+    metrics: Vec<Metric>,
+    /// Sum and count of the batch losses since the last reset, weighted by batch size.
+    loss_sum: (f64, f64),
+    /// Per-class weights of the loss (Keras' `class_weight`), by class index.
+    class_weight: Option<Vec<f32>>,
     rng: Rng,
     profile: StepProfile,
     pub clipping: Clipping,
@@ -68,6 +53,9 @@ impl Model {
             net,
             loss,
             optimizer,
+            metrics: Vec::new(),
+            loss_sum: (0.0, 0.0),
+            class_weight: None,
             rng: Rng::new(seed ^ 0x5EED_D20F),
             profile: StepProfile::default(),
             clipping: Clipping::default(),
@@ -76,12 +64,85 @@ impl Model {
         })
     }
 
+    /// Sets the metrics (see [`crate::metrics::from_specs`]) and resets the epoch's sums.
+    pub fn set_metrics(&mut self, metrics: Vec<Metric>) {
+        self.metrics = metrics;
+        self.reset_metrics();
+    }
+
+    pub fn metrics(&self) -> &[Metric] {
+        &self.metrics
+    }
+
+    /// Starts a new epoch (or evaluation) for the loss mean and every metric.
+    pub fn reset_metrics(&mut self) {
+        self.loss_sum = (0.0, 0.0);
+        self.metrics.iter_mut().for_each(Metric::reset);
+    }
+
+    /// The mean loss and each metric over the batches since the last reset, named as the
+    /// logs carry them (`loss` first).
+    pub fn metric_results(&self) -> Vec<(String, f32)> {
+        let (sum, count) = self.loss_sum;
+        let loss = if count > 0.0 { (sum / count) as f32 } else { 0.0 };
+        std::iter::once(("loss".to_string(), loss)).chain(self.metrics.iter().map(|m| (m.name().to_string(), m.result()))).collect()
+    }
+
+    /// Weights of the loss per class (`None` for none); one per model output, non-negative.
+    pub fn set_class_weight(&mut self, weights: Option<Vec<f32>>) -> Result<()> {
+        if let Some(w) = &weights {
+            let classes = self.net.output_shape()?.last().copied().unwrap_or(1);
+            // One output: binary classification, classes 0 and 1.
+            let want = if classes == 1 { 2 } else { classes };
+            if w.len() != want {
+                return Err(Error::argument(format!(
+                    "classWeight has {} weights but the model has {want} classes",
+                    w.len()
+                )));
+            }
+            if let Some((i, v)) = w.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
+                return Err(Error::argument(format!("classWeight for class {i} must be a non-negative number, got {v}")));
+            }
+        }
+        self.class_weight = weights;
+        Ok(())
+    }
+
+    /// Per-example weights of the loss: the sample weights given, times the class weight of
+    /// each example's class (the arg-max of its target row; for one output, 0 or 1).
+    fn example_weights(&self, targets: &Tensor, sample_weight: Option<&[f32]>) -> Result<Option<Vec<f32>>> {
+        let n = targets.shape()[0];
+        if let Some(w) = sample_weight {
+            if w.len() != n {
+                return Err(Error::shape(format!("{} sample weights for a batch of {n} examples", w.len())));
+            }
+            if let Some((i, v)) = w.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
+                return Err(Error::argument(format!("sample weight {v} at index {i} is not a non-negative number")));
+            }
+        }
+        let Some(cw) = &self.class_weight else { return Ok(sample_weight.map(<[f32]>::to_vec)) };
+        let per = targets.len() / n.max(1);
+        let c = *targets.shape().last().expect("rank ≥ 2");
+        let class_of = |row: &[f32]| {
+            if c == 1 {
+                (row[0] >= 0.5) as usize
+            } else {
+                row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
+            }
+        };
+        // An example with several rows (outputs beyond [batch, classes]) takes its first row's class.
+        let weights = (0..n)
+            .map(|i| cw[class_of(&targets.data()[i * per..i * per + c])] * sample_weight.map_or(1.0, |w| w[i]))
+            .collect();
+        Ok(Some(weights))
+    }
+
     /// One-hot targets for the loss, after checking them against the model's output.
     fn targets(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         let n = x.shape().first().copied().unwrap_or(0);
         let out = self.net.output_shape()?;
         match self.loss {
-            Loss::SparseCategoricalCrossentropy => {
+            Loss::SparseCategoricalCrossentropy(_) => {
                 let ok = (y.rank() == 1 && y.shape()[0] == n) || (y.rank() == 2 && y.shape() == [n, 1]);
                 if !ok || out.len() != 1 {
                     return Err(Error::shape(format!(
@@ -112,10 +173,10 @@ impl Model {
         }
     }
 
-    /// Loss and accuracy of `x` against `y`; with `train`, also back-propagates and updates.
-    /// All or nothing: when any part fails, no weight or statistic changes.
-    fn step(&mut self, x: &Tensor, y: &Tensor, train: bool) -> Result<StepStats> {
-        let result = self.try_step(x, y, train);
+    /// Loss and metrics of `x` against `y`; with `train`, also back-propagates and updates.
+    /// All or nothing: when any part fails, no weight, statistic or metric sum changes.
+    fn step(&mut self, x: &Tensor, y: &Tensor, sample_weight: Option<&[f32]>, train: bool) -> Result<StepStats> {
+        let result = self.try_step(x, y, sample_weight, train);
         self.net.end_step(result.is_ok());
         result
     }
@@ -130,12 +191,12 @@ impl Model {
         &self.profile
     }
 
-    fn try_step(&mut self, x: &Tensor, y: &Tensor, train: bool) -> Result<StepStats> {
+    fn try_step(&mut self, x: &Tensor, y: &Tensor, sample_weight: Option<&[f32]>, train: bool) -> Result<StepStats> {
         let started = now_ms();
         self.net.check_input(x)?;
         let targets = self.targets(x, y)?;
-        let classify = self.loss != Loss::MeanSquaredError;
-        let logits = classify && self.net.ends_in_softmax();
+        let weights = self.example_weights(&targets, sample_weight)?;
+        let logits = self.loss.fuses_softmax() && self.net.ends_in_softmax();
         let mut tape = Tape::new();
         let input = tape.constant(x.clone());
         let run = |tape: &mut Tape, net: &mut Graph, rng: &mut Rng| net.forward(tape, input, train, logits, rng);
@@ -144,13 +205,8 @@ impl Model {
         } else {
             tape.no_grad(|t| run(t, &mut self.net, &mut self.rng))?
         };
-        let loss = match (self.loss, logits) {
-            (Loss::MeanSquaredError, _) => mean_squared_error(&mut tape, out, &targets)?,
-            (_, true) => softmax_cross_entropy(&mut tape, out, &targets)?,
-            (_, false) => categorical_cross_entropy(&mut tape, out, &targets)?,
-        };
+        let (loss, predictions) = self.loss.compute(&mut tape, out, &targets, weights.as_deref(), logits)?;
         let loss_value = tape.value(loss).data()[0];
-        let acc = if classify { accuracy(tape.value(out), &targets)? } else { f32::NAN };
         let step = self.optimizer.iterations() + 1;
         if !loss_value.is_finite() {
             // Nothing is updated: the weights stay those of the last finite step.
@@ -253,17 +309,23 @@ impl Model {
                 total_ms: end - started,
             };
         }
-        Ok(StepStats { loss: loss_value, accuracy: acc })
+        // The step succeeded: only now do the epoch's sums change.
+        let n = x.shape()[0] as f64;
+        self.loss_sum.0 += loss_value as f64 * n;
+        self.loss_sum.1 += n;
+        let metrics = self.metrics.iter_mut().map(|m| m.update(&predictions, &targets)).collect::<Result<Vec<_>>>()?;
+        Ok(StepStats { loss: loss_value, metrics })
     }
 
-    /// Forward, backward and one optimizer update on a batch.
-    pub fn train_step(&mut self, x: &Tensor, y: &Tensor) -> Result<StepStats> {
-        self.step(x, y, true)
+    /// Forward, backward and one optimizer update on a batch, its loss weighted per example
+    /// by `sample_weight` when given.
+    pub fn train_step(&mut self, x: &Tensor, y: &Tensor, sample_weight: Option<&[f32]>) -> Result<StepStats> {
+        self.step(x, y, sample_weight, true)
     }
 
-    /// Loss and accuracy in inference mode (moving statistics, no dropout), no update.
-    pub fn test_step(&mut self, x: &Tensor, y: &Tensor) -> Result<StepStats> {
-        self.step(x, y, false)
+    /// Loss and metrics in inference mode (moving statistics, no dropout), no update.
+    pub fn test_step(&mut self, x: &Tensor, y: &Tensor, sample_weight: Option<&[f32]>) -> Result<StepStats> {
+        self.step(x, y, sample_weight, false)
     }
 
     /// Model outputs in inference mode (probabilities for a softmax model).

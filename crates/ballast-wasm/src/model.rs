@@ -6,6 +6,7 @@
 
 use ballast_core::graph::{fold_batch_norm, naming_inputs, Graph, NodeInfo};
 use ballast_core::model::{self as core_model, Loss};
+use ballast_core::nn::config::{as_object, check_keys, describe, Json};
 use ballast_core::nn::registry;
 use ballast_core::optim::{Adam, Optimizer, Sgd};
 use ballast_core::rng::Rng;
@@ -210,58 +211,107 @@ impl Model {
         Ok(self.net().output_shape().js()?.iter().map(|&d| d as u32).collect())
     }
 
-    /// `optimizer`: "adam" (lr, beta1, beta2, epsilon) or "sgd" (lr, momentum, nesterov);
-    /// gradient clipping by global norm and/or by value (NaN = off). Everything is checked
-    /// before the model changes. Recompiling keeps the weights and resets the optimizer.
-    #[allow(clippy::too_many_arguments)]
-    pub fn compile(
-        &mut self,
-        loss: &str,
-        optimizer: &str,
-        learning_rate: f32,
-        beta1: f32,
-        beta2: f32,
-        epsilon: f32,
-        momentum: f32,
-        nesterov: bool,
-        clip_norm: f32,
-        clip_value: f32,
-    ) -> Result<(), JsValue> {
-        let loss = Loss::parse(loss).js()?;
-        let opt: Box<dyn Optimizer> = match optimizer {
-            "adam" => Box::new(Adam::new(learning_rate, beta1, beta2, epsilon).js()?),
-            "sgd" => Box::new(Sgd::new(learning_rate, momentum, nesterov).js()?),
-            other => return Err(to_js(Error::argument(format!("unknown optimizer '{other}' (adam, sgd)")))),
+    /// `config`: `{ loss, optimizer, metrics?, clipNorm?, clipValue? }`, where the loss and
+    /// each metric are a name or `{ className, config }` and the optimizer is
+    /// `{ className, config }`. Everything is checked before the model changes. Recompiling
+    /// keeps the weights and resets the optimizer and the metrics.
+    pub fn compile(&mut self, config: JsValue) -> Result<(), JsValue> {
+        let config = json::from_js(&config, "compile options").js()?;
+        let obj = as_object(&config).js()?;
+        check_keys(obj, &["loss", "optimizer", "metrics", "clipNorm", "clipValue"]).js()?;
+        let required = |key: &str| {
+            obj.get(key).ok_or_else(|| to_js(Error::argument(format!("compile needs a '{key}'"))))
         };
-        let off = |v: f32| (!v.is_nan()).then_some(v);
-        let clipping = ballast_core::health::Clipping::new(off(clip_norm), off(clip_value)).js()?;
+        let loss = Loss::from_json(required("loss")?).js()?;
+        let optimizer = optimizer_from_json(required("optimizer")?).js()?;
+        let metrics = match obj.get("metrics") {
+            None | Some(Json::Null) => Vec::new(),
+            Some(Json::Array(list)) => list.clone(),
+            Some(other) => {
+                return Err(to_js(Error::argument(format!(
+                    "metrics must be a list of names or metric objects, got {}",
+                    describe(other)
+                ))))
+            }
+        };
+        let clip = |key: &str| -> Result<Option<f32>, JsValue> {
+            match obj.get(key) {
+                None | Some(Json::Null) => Ok(None),
+                Some(v) => v
+                    .as_f64()
+                    .map(|f| Some(f as f32))
+                    .ok_or_else(|| to_js(Error::argument(format!("{key} must be a number, got {}", describe(v))))),
+            }
+        };
+        let clipping = ballast_core::health::Clipping::new(clip("clipNorm")?, clip("clipValue")?).js()?;
         // Training needs one input and one output.
         self.net().input_shape().js()?;
+        let metrics = ballast_core::metrics::from_specs(&metrics, &loss, &self.net().output_shape().js()?).js()?;
         let net = match std::mem::replace(&mut self.state, State::Empty) {
             State::Net(net) => net,
             State::Compiled(m) => m.net,
             State::Empty => unreachable!(),
         };
-        let mut model = core_model::Model::new(net, loss, opt, self.seed).expect("checked above");
+        let mut model = core_model::Model::new(net, loss, optimizer, self.seed).expect("checked above");
         model.clipping = clipping;
+        model.set_metrics(metrics);
         self.state = State::Compiled(model);
         Ok(())
     }
 
-    /// One training step on rows `rows` of `x` / `y`; returns `[loss, accuracy]`.
-    #[wasm_bindgen(js_name = trainStep)]
-    pub fn train_step(&mut self, x: &Tensor, y: &Tensor, rows: &[u32]) -> Result<Vec<f32>, JsValue> {
-        let (bx, by) = (gather(&x.inner, rows)?, gather(&y.inner, rows)?);
-        let s = self.compiled()?.train_step(&bx, &by).js()?;
-        Ok(vec![s.loss, s.accuracy])
+    /// The names the logs carry, in the order of the step results: `loss`, then each metric.
+    #[wasm_bindgen(js_name = metricNames)]
+    pub fn metric_names(&mut self) -> Result<Vec<String>, JsValue> {
+        Ok(self.compiled()?.metric_results().into_iter().map(|(name, _)| name).collect())
     }
 
-    /// Loss and accuracy on rows `rows` in inference mode; returns `[loss, accuracy]`.
-    #[wasm_bindgen(js_name = testStep)]
-    pub fn test_step(&mut self, x: &Tensor, y: &Tensor, rows: &[u32]) -> Result<Vec<f32>, JsValue> {
+    /// The resolved `{ className, config }` of the loss and each metric.
+    #[wasm_bindgen(js_name = compiledConfig)]
+    pub fn compiled_config(&mut self) -> Result<JsValue, JsValue> {
+        let m = self.compiled()?;
+        let mut out = ballast_core::nn::config::Map::new();
+        out.insert("loss".into(), m.loss.to_json());
+        out.insert("metrics".into(), Json::Array(m.metrics().iter().map(|m| m.to_json()).collect()));
+        Ok(json::to_js(&Json::Object(out)))
+    }
+
+    /// Starts an epoch or an evaluation: the loss mean and the metric sums begin again.
+    #[wasm_bindgen(js_name = resetMetrics)]
+    pub fn reset_metrics(&mut self) -> Result<(), JsValue> {
+        self.compiled()?.reset_metrics();
+        Ok(())
+    }
+
+    /// The mean loss and each metric since the last reset, in `metricNames` order.
+    #[wasm_bindgen(js_name = metricResults)]
+    pub fn metric_results(&mut self) -> Result<Vec<f32>, JsValue> {
+        Ok(self.compiled()?.metric_results().into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// Per-class weights of the loss for the next steps (empty: none).
+    #[wasm_bindgen(js_name = setClassWeight)]
+    pub fn set_class_weight(&mut self, weights: Vec<f32>) -> Result<(), JsValue> {
+        let weights = (!weights.is_empty()).then_some(weights);
+        self.compiled()?.set_class_weight(weights).js()
+    }
+
+    /// One training step on rows `rows` of `x` / `y`, weighted per example by
+    /// `sampleWeight` (empty: none); returns this batch's loss, then each metric on it.
+    #[wasm_bindgen(js_name = trainStep)]
+    pub fn train_step(&mut self, x: &Tensor, y: &Tensor, rows: &[u32], sample_weight: &[f32]) -> Result<Vec<f32>, JsValue> {
         let (bx, by) = (gather(&x.inner, rows)?, gather(&y.inner, rows)?);
-        let s = self.compiled()?.test_step(&bx, &by).js()?;
-        Ok(vec![s.loss, s.accuracy])
+        let w = (!sample_weight.is_empty()).then_some(sample_weight);
+        let s = self.compiled()?.train_step(&bx, &by, w).js()?;
+        Ok(std::iter::once(s.loss).chain(s.metrics).collect())
+    }
+
+    /// As `trainStep` in inference mode, without an update.
+    #[wasm_bindgen(js_name = testStep)]
+    pub fn test_step(&mut self, x: &Tensor, y: &Tensor, rows: &[u32], sample_weight: &[f32]) -> Result<Vec<f32>, JsValue> {
+        let (bx, by) = (gather(&x.inner, rows)?, gather(&y.inner, rows)?);
+        let w = (!sample_weight.is_empty()).then_some(sample_weight);
+        let s = self.compiled()?.test_step(&bx, &by, w).js()?;
+        Ok(std::iter::once(s.loss).chain(s.metrics).collect())
     }
 
     /// Outputs for rows `rows` of `x` (all rows when empty), in inference mode.
@@ -298,6 +348,12 @@ impl Model {
             }
         }
         Ok(folded)
+    }
+
+    /// The optimizer's current learning rate.
+    #[wasm_bindgen(js_name = learningRate)]
+    pub fn learning_rate(&mut self) -> Result<f32, JsValue> {
+        Ok(self.compiled()?.optimizer.learning_rate())
     }
 
     #[wasm_bindgen(js_name = setLearningRate)]
@@ -453,5 +509,29 @@ impl Model {
         let out = self.net_mut().apply_layer(name, &inputs.items, training, &mut rng).js()?;
         self.apply_rng = rng;
         Ok(Tensor { inner: out })
+    }
+}
+
+/// An optimizer from `{ className, config }`.
+fn optimizer_from_json(spec: &Json) -> Result<Box<dyn Optimizer>, Error> {
+    let obj = as_object(spec)?;
+    check_keys(obj, &["className", "config"])?;
+    let empty = Json::Object(Default::default());
+    let config = as_object(obj.get("config").unwrap_or(&empty))?;
+    let num = |key: &str, default: f32| match config.get(key) {
+        None => Ok(default),
+        Some(v) => v.as_f64().map(|f| f as f32).ok_or_else(|| Error::argument(format!("option '{key}' must be a number"))),
+    };
+    match obj.get("className").and_then(Json::as_str) {
+        Some("Adam") => {
+            check_keys(config, &["learningRate", "beta1", "beta2", "epsilon"])?;
+            Ok(Box::new(Adam::new(num("learningRate", 1e-3)?, num("beta1", 0.9)?, num("beta2", 0.999)?, num("epsilon", 1e-7)?)?))
+        }
+        Some("SGD") => {
+            check_keys(config, &["learningRate", "momentum", "nesterov"])?;
+            let nesterov = config.get("nesterov").and_then(Json::as_bool).unwrap_or(false);
+            Ok(Box::new(Sgd::new(num("learningRate", 0.01)?, num("momentum", 0.0)?, nesterov)?))
+        }
+        _ => Err(Error::argument(format!("unknown optimizer {} (Adam, SGD)", describe(spec)))),
     }
 }

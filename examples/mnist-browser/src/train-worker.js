@@ -156,7 +156,6 @@ const handlers = {
         seed,
         validationData: [test.x, test.y],
         yieldEvery: 0,
-        gradientHealth: true,
         callbacks: {
           onBatchEnd: async (batch, logs) => {
             const seconds = (performance.now() - last) / 1000;
@@ -174,11 +173,11 @@ const handlers = {
               batch,
               batches: logs.batches,
               loss: logs.loss,
-              acc: logs.acc,
+              acc: logs.accuracy,
               imagesPerSecond: images / seconds,
               etaSeconds: logs.etaSeconds,
               // Only the gradient norms are plotted: a name and a number per trainable layer.
-              gradients: logs.gradients.map(({ name, gradNorm }) => ({ name, gradNorm })),
+              gradients: model.lastGradientHealth().map(({ name, gradNorm }) => ({ name, gradNorm })),
             });
             const stopping = run.stop || (steps && step >= steps && batch < logs.batches - 1);
             // An epoch's last step goes out before the 'epoch' message that annotates it.
@@ -195,7 +194,7 @@ const handlers = {
             last = performance.now();
           },
           onEpochEnd: (epoch, logs) => {
-            post({ type: 'epoch', epoch, step, ...logs });
+            post({ type: 'epoch', epoch, step, seconds: logs.seconds, loss: logs.loss, acc: logs.accuracy, valLoss: logs.val_loss, valAcc: logs.val_accuracy });
             last = performance.now();
           },
         },

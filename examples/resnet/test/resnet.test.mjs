@@ -21,7 +21,7 @@ describe('ResNet on Fashion-MNIST', () => {
     const model = resnet({ depth: 8, seed: 3 });
     expect(model.layers.filter((l) => l.className === 'Add')).toHaveLength(3);
     const history = await model.fit(train.x, train.y, { batchSize: 64, epochs: 2 });
-    const [first, second] = history.history.acc;
+    const [first, second] = history.history.accuracy;
     // Ten classes: chance is 10%; the second epoch trains well above it and above the first.
     expect(second).toBeGreaterThan(0.5);
     expect(second).toBeGreaterThan(first);

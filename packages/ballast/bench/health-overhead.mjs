@@ -16,9 +16,9 @@ async function imagesPerSecond(health) {
   const model = buildModel('seed', { seed: 1 });
   model.setGradientHealthTracking(health);
   let seen = 0;
-  const onBatchEnd = health ? (_b, logs) => void (seen += logs.gradients.length) : undefined;
+  const onBatchEnd = health ? () => void (seen += model.lastGradientHealth().length) : undefined;
   const t0 = performance.now();
-  await model.fit(train.x, train.y, { batchSize: 128, epochs: 1, yieldEvery: 0, gradientHealth: health, callbacks: { onBatchEnd } });
+  await model.fit(train.x, train.y, { batchSize: 128, epochs: 1, yieldEvery: 0, callbacks: { onBatchEnd } });
   const rate = (steps * 128) / ((performance.now() - t0) / 1000);
   model.dispose();
   return rate;

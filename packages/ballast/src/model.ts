@@ -8,29 +8,28 @@ import type { Model as WasmModel } from '../wasm/threads/ballast_wasm.js';
 import { ArgumentError, BallastError, DataError, ShapeError, StateError, guard } from './errors.js';
 import { planGraph, type GraphPlan } from './functional.js';
 import { Layer, SymbolicTensor } from './layers.js';
+import { Callback, type CallbackHooks, type Logs } from './callbacks.js';
+import type { LossSpec } from './losses.js';
+import type { MetricSpec } from './metrics.js';
 import type { OptimizerConfig } from './optimizers.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
 import { Tensor, tensor } from './tensor.js';
 import { platform, wasm } from './runtime.js';
 
-export type LossName = 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy' | 'meanSquaredError';
-
 export interface CompileOptions {
   optimizer: OptimizerConfig;
-  loss: LossName;
-  metrics?: Array<'accuracy'>;
+  /** A name (`'categoricalCrossentropy'`, `'mse'`, ...) or a `losses.*()` object. */
+  loss: LossSpec;
+  /** Names (`'accuracy'`, `'mae'`, ...) or `metrics.*()` objects, logged under their names. */
+  metrics?: MetricSpec[];
 }
 
-export interface Logs {
-  loss: number;
-  acc?: number;
-  valLoss?: number;
-  valAcc?: number;
-}
-
+/** What a batch's logs hold besides the loss and metrics on that batch. */
 export interface BatchInfo {
   epoch: number;
   batch: number;
+  /** Examples in this batch. */
+  size: number;
   batches: number;
   /** Examples per second over this epoch so far. */
   examplesPerSecond: number;
@@ -49,29 +48,57 @@ export interface LayerGradientHealth {
   updateNorm: number;
 }
 
-export interface Callbacks {
-  /** With `gradientHealth: true` in the fit options, `logs.gradients` holds per-layer norms. */
-  onBatchEnd?: (batch: number, logs: Logs & BatchInfo & { gradients?: LayerGradientHealth[] }) => void | Promise<void>;
-  onEpochEnd?: (epoch: number, logs: Logs & { seconds: number }) => void | Promise<void>;
-}
+/** Callbacks: hook objects or `Callback`s (`callbacks.earlyStopping()`, ...), alone or in a list. */
+export type Callbacks = CallbackHooks | Callback | Array<CallbackHooks | Callback>;
 
 export interface FitOptions {
+  /** Default 32. */
   batchSize?: number;
+  /** The epoch to stop before (with `initialEpoch`, the number of the last). Default 1. */
   epochs?: number;
+  /** Resume at this epoch (its shuffle and the history's epoch numbers follow). Default 0. */
+  initialEpoch?: number;
   /** Shuffle the examples each epoch (seeded: the same seed gives the same batches). */
   shuffle?: boolean;
   seed?: number;
+  /** Evaluated after each epoch; its results are logged with a `val_` prefix. */
   validationData?: [Tensor, Tensor];
+  /** Hold out this last fraction of `x` and `y` (before shuffling, as Keras) for validation. */
+  validationSplit?: number;
+  /** Batch size of the validation; default the larger of `batchSize` and 256. */
+  validationBatchSize?: number;
+  /** Weights of the loss per class index (missing classes weigh 1). */
+  classWeight?: Record<number, number> | number[];
+  /** Weights of the loss per example of `x`. */
+  sampleWeight?: Float32Array | number[];
+  /** Batches per epoch (default: all of them). */
+  stepsPerEpoch?: number;
   callbacks?: Callbacks;
   /** Resolves between batches; lets a page pause training or a Worker handle messages. */
   yieldEvery?: number;
-  /** Pass per-layer gradient, weight and update norms to `onBatchEnd` (cheap). */
-  gradientHealth?: boolean;
 }
 
 export interface History {
   epoch: number[];
-  history: { loss: number[]; acc: number[]; valLoss: number[]; valAcc: number[]; seconds: number[] };
+  /** Each epoch's logs by key: `loss`, the metrics, `val_` ones, `learning_rate`, `seconds`. */
+  history: Record<string, number[]>;
+}
+
+export interface EvaluateOptions {
+  /** Default 256. */
+  batchSize?: number;
+  /** Batches to evaluate (default: all). */
+  steps?: number;
+  sampleWeight?: Float32Array | number[];
+  /** Return `{ loss, accuracy, ... }` instead of `[loss, ...metrics]`. */
+  returnDict?: boolean;
+}
+
+export interface PredictOptions {
+  /** Default 256. */
+  batchSize?: number;
+  /** Batches to predict (default: all). */
+  steps?: number;
 }
 
 export interface WeightInfo {
@@ -290,19 +317,40 @@ export class Model {
     return Array.from(guard(() => this.#handle.lastForwardMs()));
   }
 
+  /**
+   * Sets the loss, the optimizer and the metrics; the core checks them all before the model
+   * changes. Compiling again keeps the weights and starts the optimizer afresh.
+   */
   compile(options: CompileOptions): void {
+    checkOptions('compile', options, ['optimizer', 'loss', 'metrics']);
     const o = options.optimizer;
     if (!o || (o.type !== 'adam' && o.type !== 'sgd')) throw new ArgumentError('compile needs an optimizer from optimizers.adam() or optimizers.sgd()');
-    const [clipNorm, clipValue] = [o.clipNorm ?? NaN, o.clipValue ?? NaN];
-    guard(() =>
-      o.type === 'adam'
-        ? this.#handle.compile(options.loss, 'adam', o.learningRate, o.beta1, o.beta2, o.epsilon, 0, false, clipNorm, clipValue)
-        : this.#handle.compile(options.loss, 'sgd', o.learningRate, 0.9, 0.999, 1e-7, o.momentum, o.nesterov, clipNorm, clipValue),
-    );
+    const optimizer = o.type === 'adam'
+      ? { className: 'Adam', config: { learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon } }
+      : { className: 'SGD', config: { learningRate: o.learningRate, momentum: o.momentum, nesterov: o.nesterov } };
+    guard(() => this.#handle.compile({
+      loss: options.loss, optimizer, metrics: options.metrics ?? [],
+      ...(o.clipNorm !== undefined ? { clipNorm: o.clipNorm } : {}), ...(o.clipValue !== undefined ? { clipValue: o.clipValue } : {}),
+    }));
     this.#compiled = { ...options };
+    this.#metricNames = guard(() => this.#handle.metricNames());
+  }
+
+  /** The names `fit`, `evaluate` and the logs report, in order: `loss`, then each metric. */
+  get metricsNames(): string[] {
+    this.#requireCompiled('metricsNames');
+    return [...this.#metricNames];
+  }
+
+  /** The optimizer's current learning rate. */
+  get learningRate(): number {
+    this.#requireCompiled('learningRate');
+    return guard(() => this.#handle.learningRate());
   }
 
   #checkData(x: Tensor, y: Tensor | null, what: string): number {
+    if (!(x instanceof Tensor)) throw new ArgumentError(`${what}: x must be a Tensor (make one with tensor(data, shape)), got ${describeValue(x)}`);
+    if (y !== null && !(y instanceof Tensor)) throw new ArgumentError(`${what}: y must be a Tensor, got ${describeValue(y)}`);
     const xs = x.shape;
     const want = [xs[0], ...this.inputShape];
     if (xs.length !== want.length || xs.some((d, i) => i > 0 && d !== want[i])) {
@@ -320,78 +368,174 @@ export class Model {
     return this.#compiled;
   }
 
-  /** Trains for `epochs` passes over `x`, `y`; returns the per-epoch history. */
+  /**
+   * Trains for `epochs` passes over `x`, `y`; returns the per-epoch history. Callbacks'
+   * hooks are awaited; setting `model.stopTraining = true` in one ends training after the
+   * current batch.
+   */
   async fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
+    checkOptions('fit', options, ['batchSize', 'epochs', 'initialEpoch', 'shuffle', 'seed', 'validationData', 'validationSplit', 'validationBatchSize', 'classWeight', 'sampleWeight', 'stepsPerEpoch', 'callbacks', 'yieldEvery']);
     this.#requireCompiled('fit');
-    const n = this.#checkData(x, y, 'fit');
-    const { batchSize = 32, epochs = 1, shuffle = true, seed = this.seed, validationData, callbacks = {}, yieldEvery = 1, gradientHealth = false } = options;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ArgumentError(`batchSize must be a positive integer, got ${batchSize}`);
-    if (!Number.isInteger(epochs) || epochs < 0) throw new ArgumentError(`epochs must be a non-negative integer, got ${epochs}`);
-    if (validationData) this.#checkData(validationData[0], validationData[1], 'fit validationData');
-    const history: History = { epoch: [], history: { loss: [], acc: [], valLoss: [], valAcc: [], seconds: [] } };
-    for (let epoch = 0; epoch < epochs; epoch++) {
-      const order = wasm().batchOrder(n, shuffle, seed, epoch);
-      const batches = batchesOf(order, batchSize);
-      const start = performance.now();
-      let seen = 0, lossSum = 0, accSum = 0;
-      for (let b = 0; b < batches.length; b++) {
-        const rows = batches[b];
-        const [loss, acc] = guard(() => this.#handle.trainStep(x.handle, y.handle, rows));
-        seen += rows.length;
-        lossSum += loss * rows.length;
-        accSum += acc * rows.length;
-        if (callbacks.onBatchEnd) {
-          const seconds = (performance.now() - start) / 1000;
-          const rate = seen / Math.max(seconds, 1e-9);
-          await callbacks.onBatchEnd(b, {
-            loss, acc, epoch, batch: b, batches: batches.length,
-            examplesPerSecond: rate, etaSeconds: (n - seen) / rate,
-            ...(gradientHealth ? { gradients: this.lastGradientHealth() } : {}),
-          });
+    const total = this.#checkData(x, y, 'fit');
+    const { batchSize = 32, epochs = 1, initialEpoch = 0, shuffle = true, seed = this.seed, validationData, validationSplit = 0, yieldEvery = 1 } = options;
+    positiveInteger('fit', 'batchSize', batchSize);
+    count('fit', 'epochs', epochs);
+    count('fit', 'initialEpoch', initialEpoch);
+    count('fit', 'yieldEvery', yieldEvery);
+    if (options.stepsPerEpoch !== undefined) positiveInteger('fit', 'stepsPerEpoch', options.stepsPerEpoch);
+    if (typeof validationSplit !== 'number' || !(validationSplit >= 0 && validationSplit < 1)) {
+      throw new ArgumentError(`fit: validationSplit must be a number in [0, 1), got ${String(validationSplit)}`);
+    }
+    if (validationData && validationSplit > 0) throw new ArgumentError('fit: give validationData or validationSplit, not both');
+    if (validationData !== undefined) {
+      if (!Array.isArray(validationData) || validationData.length !== 2) throw new ArgumentError('fit: validationData must be [x, y]');
+      this.#checkData(validationData[0], validationData[1], 'fit validationData');
+    }
+    // Keras holds out the last examples, before any shuffling.
+    const held = Math.floor(total * validationSplit);
+    const n = total - held;
+    if (validationSplit > 0 && (held === 0 || n === 0)) {
+      throw new ArgumentError(`fit: validationSplit ${validationSplit} of ${total} examples leaves ${held === 0 ? 'no validation' : 'no training'} examples`);
+    }
+    const sampleWeight = options.sampleWeight === undefined ? null : weightsFor('fit', options.sampleWeight, total);
+    const hooks = this.#callbackList(options.callbacks);
+    const validationBatchSize = options.validationBatchSize ?? Math.max(batchSize, 256);
+    positiveInteger('fit', 'validationBatchSize', validationBatchSize);
+    const classWeight = options.classWeight === undefined ? new Float32Array(0) : this.#classWeights(options.classWeight);
+    guard(() => this.#handle.setClassWeight(classWeight));
+    const history: History = { epoch: [], history: {} };
+    this.stopTraining = false;
+    const names = this.#metricNames;
+    try {
+      await hooks.call('onTrainBegin', {});
+      let last: Logs = {};
+      for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
+        await hooks.call('onEpochBegin', epoch, {});
+        const order = wasm().batchOrder(n, shuffle, seed, epoch);
+        let batches = batchesOf(order, batchSize);
+        if (options.stepsPerEpoch !== undefined) batches = batches.slice(0, options.stepsPerEpoch);
+        const examples = batches.reduce((s, b) => s + b.length, 0);
+        const start = performance.now();
+        let seen = 0;
+        guard(() => this.#handle.resetMetrics());
+        for (let b = 0; b < batches.length && !this.stopTraining; b++) {
+          const rows = batches[b];
+          await hooks.call('onBatchBegin', b, { batch: b, size: rows.length });
+          const values = guard(() => this.#handle.trainStep(x.handle, y.handle, rows, gatherWeights(sampleWeight, rows)));
+          seen += rows.length;
+          if (hooks.wants('onBatchEnd')) {
+            const seconds = (performance.now() - start) / 1000;
+            const rate = seen / Math.max(seconds, 1e-9);
+            const logs: Logs = {
+              ...named(names, values), epoch, batch: b, size: rows.length, batches: batches.length,
+              examplesPerSecond: rate, etaSeconds: (examples - seen) / rate,
+            };
+            await hooks.call('onBatchEnd', b, logs);
+          }
+          if (yieldEvery > 0 && (b + 1) % yieldEvery === 0) await nextTick();
         }
-        if (yieldEvery > 0 && (b + 1) % yieldEvery === 0) await nextTick();
+        const logs: Logs = named(names, guard(() => this.#handle.metricResults()));
+        logs.seconds = (performance.now() - start) / 1000;
+        if (validationData || held > 0) {
+          const [vx, vy, rows] = validationData ? [validationData[0], validationData[1], null] : [x, y, range(n, total)];
+          const val = await this.#evaluateRows(vx, vy, rows, validationBatchSize, Infinity, rows ? sampleWeight : null);
+          for (const [k, v] of Object.entries(val)) logs[`val_${k}`] = v;
+        }
+        logs.learning_rate = this.learningRate;
+        history.epoch.push(epoch);
+        for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
+        await hooks.call('onEpochEnd', epoch, logs);
+        last = logs;
       }
-      const logs: Logs & { seconds: number } = { loss: lossSum / seen, acc: accSum / seen, seconds: (performance.now() - start) / 1000 };
-      if (validationData) {
-        const [valLoss, valAcc] = await this.evaluate(validationData[0], validationData[1], { batchSize: Math.max(batchSize, 256) });
-        logs.valLoss = valLoss;
-        logs.valAcc = valAcc;
-      }
-      history.epoch.push(epoch);
-      history.history.loss.push(logs.loss);
-      history.history.acc.push(logs.acc!);
-      history.history.valLoss.push(logs.valLoss ?? NaN);
-      history.history.valAcc.push(logs.valAcc ?? NaN);
-      history.history.seconds.push(logs.seconds);
-      await callbacks.onEpochEnd?.(epoch, logs);
+      await hooks.call('onTrainEnd', last);
+    } finally {
+      guard(() => this.#handle.setClassWeight(new Float32Array(0)));
     }
     return history;
   }
 
-  /** `[loss, accuracy]` in inference mode. */
-  async evaluate(x: Tensor, y: Tensor, options: { batchSize?: number } = {}): Promise<[number, number]> {
-    this.#requireCompiled('evaluate');
-    const n = this.#checkData(x, y, 'evaluate');
-    const order = wasm().batchOrder(n, false, 0, 0);
-    let lossSum = 0, accSum = 0;
-    for (const rows of batchesOf(order, options.batchSize ?? 256)) {
-      const [loss, acc] = guard(() => this.#handle.testStep(x.handle, y.handle, rows));
-      lossSum += loss * rows.length;
-      accSum += acc * rows.length;
-      await nextTick();
-    }
-    return [lossSum / n, accSum / n];
+  /** Set it in a callback to end `fit` after the current batch; `fit` clears it when it starts. */
+  stopTraining = false;
+
+  #metricNames: string[] = [];
+
+  /** The callbacks of a fit, normalized to a list, each bound to this model. */
+  #callbackList(given: Callbacks | undefined): HookList {
+    const list = given === undefined ? [] : Array.isArray(given) ? given : [given];
+    list.forEach((c, i) => {
+      if (c === null || typeof c !== 'object') throw new ArgumentError(`fit: callback ${i} must be an object of hooks or a Callback, got ${describeValue(c)}`);
+      if (c instanceof Callback) {
+        c.setModel(this);
+        return;
+      }
+      const unknown = Object.keys(c).find((k) => !(HOOKS as readonly string[]).includes(k));
+      if (unknown !== undefined) throw new ArgumentError(`fit: unknown callback hook '${unknown}' (hooks: ${HOOKS.join(', ')})`);
+      for (const k of HOOKS) {
+        const hook = (c as Record<string, unknown>)[k];
+        if (hook !== undefined && typeof hook !== 'function') throw new ArgumentError(`fit: callback hook '${k}' must be a function`);
+      }
+    });
+    return new HookList(list as CallbackHooks[]);
   }
 
-  /** Outputs for every row of `x` (probabilities for a softmax model), in inference mode. */
-  async predict(x: Tensor, options: { batchSize?: number } = {}): Promise<Tensor> {
-    const n = this.#checkData(x, null, 'predict');
+  /** Keras' class weights (by class index; missing ones weigh 1) as one weight per class. */
+  #classWeights(given: Record<number, number> | number[]): Float32Array {
+    if (given === null || typeof given !== 'object') throw new ArgumentError(`fit: classWeight must map class indices to weights, got ${describeValue(given)}`);
+    const out = this.#outputShape[this.#outputShape.length - 1] ?? 1;
+    const classes = out === 1 ? 2 : out;
+    const w = new Float32Array(classes).fill(1);
+    for (const [key, value] of Object.entries(given)) {
+      const c = Number(key);
+      if (!Number.isInteger(c) || c < 0 || c >= classes) throw new ArgumentError(`fit: classWeight has class ${key}, but the model has classes 0 to ${classes - 1}`);
+      if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) throw new ArgumentError(`fit: classWeight for class ${key} must be a non-negative number, got ${String(value)}`);
+      w[c] = value;
+    }
+    return w;
+  }
+
+  /**
+   * The loss and metrics in inference mode: `[loss, ...metrics]` in `metricsNames` order, or
+   * with `returnDict` an object by name.
+   */
+  async evaluate(x: Tensor, y: Tensor, options: EvaluateOptions & { returnDict: true }): Promise<Record<string, number>>;
+  async evaluate(x: Tensor, y: Tensor, options?: EvaluateOptions): Promise<number[]>;
+  async evaluate(x: Tensor, y: Tensor, options: EvaluateOptions = {}): Promise<number[] | Record<string, number>> {
+    checkOptions('evaluate', options, ['batchSize', 'steps', 'sampleWeight', 'returnDict']);
+    this.#requireCompiled('evaluate');
+    const n = this.#checkData(x, y, 'evaluate');
+    const { batchSize = 256, steps = Infinity, returnDict = false } = options;
+    positiveInteger('evaluate', 'batchSize', batchSize);
+    if (steps !== Infinity) positiveInteger('evaluate', 'steps', steps);
+    const weights = options.sampleWeight === undefined ? null : weightsFor('evaluate', options.sampleWeight, n);
+    const results = await this.#evaluateRows(x, y, null, batchSize, steps, weights);
+    return returnDict ? results : Object.values(results);
+  }
+
+  /** Loss and metrics over `rows` of `x`, `y` (all rows when null), by name. */
+  async #evaluateRows(x: Tensor, y: Tensor, rows: Uint32Array | null, batchSize: number, steps: number, weights: Float32Array | null): Promise<Record<string, number>> {
+    const order = rows ?? wasm().batchOrder(x.shape[0], false, 0, 0);
+    guard(() => this.#handle.resetMetrics());
+    const batches = batchesOf(order, batchSize);
+    for (let b = 0; b < Math.min(batches.length, steps); b++) {
+      guard(() => this.#handle.testStep(x.handle, y.handle, batches[b], gatherWeights(weights, batches[b])));
+      await nextTick();
+    }
+    return named(this.#metricNames, guard(() => this.#handle.metricResults()));
+  }
+
+  /** Outputs for every row of `x` (or the first `steps` batches), in inference mode. */
+  async predict(x: Tensor, options: PredictOptions = {}): Promise<Tensor> {
+    checkOptions('predict', options, ['batchSize', 'steps']);
+    const total = this.#checkData(x, null, 'predict');
+    const { batchSize = 256, steps } = options;
+    positiveInteger('predict', 'batchSize', batchSize);
+    if (steps !== undefined) positiveInteger('predict', 'steps', steps);
+    const n = steps === undefined ? total : Math.min(total, steps * batchSize);
     const perRow = this.#outputShape.reduce((a, b) => a * b, 1);
     const out = new Float32Array(n * perRow);
-    const order = wasm().batchOrder(n, false, 0, 0);
-    const batchSize = options.batchSize ?? 256;
+    const order = wasm().batchOrder(total, false, 0, 0);
     for (let i = 0; i < n; i += batchSize) {
-      const rows = order.subarray(i, i + batchSize);
+      const rows = order.subarray(i, Math.min(i + batchSize, n));
       const part = guard(() => this.#handle.predict(x.handle, rows));
       out.set(part.data(), i * perRow);
       part.free();
@@ -617,4 +761,73 @@ export async function loadModel(dir: string): Promise<Model> {
   const p = platform();
   const [json, weights] = await Promise.all([p.readFile(`${dir}/${MODEL_FILE}`), p.readFile(`${dir}/${WEIGHTS_FILE}`)]);
   return modelFromFiles(new TextDecoder().decode(json), weights, dir);
+}
+
+const HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
+type HookName = (typeof HOOKS)[number];
+
+/** The callbacks of one fit, each hook awaited in the order the callbacks were given. */
+class HookList {
+  constructor(private readonly list: CallbackHooks[]) {}
+  wants(hook: HookName): boolean {
+    return this.list.some((c) => typeof c[hook] === 'function');
+  }
+  async call(hook: HookName, ...args: unknown[]): Promise<void> {
+    for (const c of this.list) {
+      const f = c[hook] as ((...a: unknown[]) => void | Promise<void>) | undefined;
+      if (typeof f === 'function') await f.apply(c, args);
+    }
+  }
+}
+
+/** Refuses option names a function does not know, listing those it does. */
+function checkOptions(what: string, options: unknown, known: string[]): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ArgumentError(`${what}: options must be an object, got ${describeValue(options)}`);
+  }
+  const unknown = Object.keys(options).find((k) => !known.includes(k));
+  if (unknown !== undefined) throw new ArgumentError(`${what}: unknown option '${unknown}' (options: ${known.join(', ')})`);
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  return typeof v === 'string' ? JSON.stringify(v) : `${typeof v} ${String(v)}`;
+}
+
+function positiveInteger(what: string, key: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(`${what}: ${key} must be a positive integer, got ${String(v)}`);
+}
+
+function count(what: string, key: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ArgumentError(`${what}: ${key} must be a non-negative integer, got ${String(v)}`);
+}
+
+/** Per-example weights, checked against the number of examples. */
+function weightsFor(what: string, w: Float32Array | number[], n: number): Float32Array {
+  if (!(w instanceof Float32Array) && !Array.isArray(w)) throw new ArgumentError(`${what}: sampleWeight must be a Float32Array or an array of numbers, got ${describeValue(w)}`);
+  if (w.length !== n) throw new ShapeError(`${what}: sampleWeight has ${w.length} weights for ${n} examples`);
+  const out = Float32Array.from(w);
+  const bad = out.findIndex((v) => !(v >= 0) || !Number.isFinite(v));
+  if (bad >= 0) throw new ArgumentError(`${what}: sampleWeight ${String(w[bad])} at index ${bad} is not a non-negative number`);
+  return out;
+}
+
+const NO_WEIGHTS = new Float32Array(0);
+
+function gatherWeights(w: Float32Array | null, rows: Uint32Array): Float32Array {
+  if (!w) return NO_WEIGHTS;
+  return Float32Array.from(rows, (r) => w[r]);
+}
+
+function range(start: number, end: number): Uint32Array {
+  return Uint32Array.from({ length: end - start }, (_, i) => start + i);
+}
+
+/** Step results (in `metricsNames` order) by name. */
+function named(names: string[], values: ArrayLike<number>): Logs {
+  const logs: Logs = {};
+  names.forEach((name, i) => (logs[name] = values[i]));
+  return logs;
 }

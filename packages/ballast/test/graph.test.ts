@@ -47,7 +47,7 @@ function resnet(seed = 1): Model {
   h = layers.globalAveragePooling2d().apply(h);
   const out = layers.dense({ units: 3, activation: 'softmax' }).apply(h);
   const model = new Model({ inputs: inp, outputs: out, seed });
-  model.compile({ optimizer: optimizers.adam({ learningRate: 1e-2 }), loss: 'categoricalCrossentropy' });
+  model.compile({ optimizer: optimizers.adam({ learningRate: 1e-2 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   return model;
 }
 

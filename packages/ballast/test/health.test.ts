@@ -27,7 +27,7 @@ describe('gradient health', () => {
     const { x, y } = data(32, 1);
     const before = model.getWeights();
     let reported: Array<{ name: string; gradNorm: number; updateNorm: number; weightNorm: number }> = [];
-    await model.fit(x, y, { batchSize: 32, epochs: 1, gradientHealth: true, callbacks: { onBatchEnd: (_b, logs) => void (reported = logs.gradients!) } });
+    await model.fit(x, y, { batchSize: 32, epochs: 1, callbacks: { onBatchEnd: () => void (reported = model.lastGradientHealth()) } });
     const after = model.getWeights();
     expect(reported.map((r) => r.name)).toEqual(['dense', 'dense_1', 'dense_2', 'dense_3']);
     for (const r of reported) {

@@ -122,15 +122,15 @@ fn a_residual_network_passes_a_gradient_check_end_to_end() {
 #[test]
 fn a_residual_network_trains_and_folds() {
     let adam = Adam::new(1e-2, 0.9, 0.999, 1e-7).unwrap();
-    let mut model = Model::new(small_resnet(), Loss::CategoricalCrossentropy, Box::new(adam), 1).unwrap();
+    let mut model = Model::new(small_resnet(), Loss::parse("categoricalCrossentropy").unwrap(), Box::new(adam), 1).unwrap();
     let x = normal(&[24, 6, 6, 2], 7, 1.0, 0.0);
     let labels: Vec<u32> =
         (0..24).map(|i| (x.data()[i * 72] > 0.0) as u32 + (x.data()[i * 72 + 1] > 0.0) as u32).collect();
     let y = crate::data::one_hot(&labels, 3).unwrap();
-    let first = model.train_step(&x, &y).unwrap().loss;
+    let first = model.train_step(&x, &y, None).unwrap().loss;
     let mut last = first;
     for _ in 0..60 {
-        last = model.train_step(&x, &y).unwrap().loss;
+        last = model.train_step(&x, &y, None).unwrap().loss;
     }
     assert!(last < 0.5 * first, "loss {first} -> {last}");
     assert_eq!(model.last_health().len(), 11, "every trainable node reports its norms");
@@ -155,13 +155,13 @@ fn a_residual_network_trains_and_folds() {
 #[test]
 fn a_nan_names_the_node_where_it_first_appeared() {
     let mut model =
-        Model::new(small_resnet(), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
+        Model::new(small_resnet(), Loss::parse("categoricalCrossentropy").unwrap(), Box::new(Adam::keras_defaults()), 1).unwrap();
     let id = model.net.find("conv2d_2").unwrap();
     let kernel = &mut model.net.layers_mut().nth(id).unwrap().params_mut()[0].value;
     kernel.data_mut()[0] = f32::INFINITY;
     let x = normal(&[4, 6, 6, 2], 8, 1.0, 0.0);
     let y = crate::data::one_hot(&[0, 1, 2, 0], 3).unwrap();
-    let err = model.train_step(&x, &y).unwrap_err();
+    let err = model.train_step(&x, &y, None).unwrap_err();
     assert!(err.message.contains("first appeared in the output of node 'conv2d_2' (Conv2D)"), "{}", err.message);
 }
 

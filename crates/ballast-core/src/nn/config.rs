@@ -86,6 +86,7 @@ macro_rules! layer_config {
             }
 
             pub fn to_json(self) -> $crate::nn::config::Json {
+                #[allow(unused_mut)] // a config without options
                 let mut m = $crate::nn::config::Map::new();
                 $( m.insert($key.to_string(), $crate::nn::config::ConfigValue::write(&self.$field)); )*
                 $crate::nn::config::Json::Object(m)

@@ -140,7 +140,7 @@ fn small_cnn(with_bn_after_conv: bool) -> Graph {
 #[test]
 fn precise_bn_recalibration_computes_population_statistics() {
     let mut model =
-        Model::new(small_cnn(false), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
+        Model::new(small_cnn(false), Loss::parse("categoricalCrossentropy").unwrap(), Box::new(Adam::keras_defaults()), 1).unwrap();
     let batches: Vec<Tensor> = (0..5).map(|i| normal(&[10, 6, 6, 2], 20 + i, 1.5, 0.0)).collect();
     assert_eq!(model.recalibrate_batch_norm(&batches).unwrap(), 5);
     // The input BN sees the raw data: its statistics are those of all 50 examples at once
@@ -159,12 +159,12 @@ fn precise_bn_recalibration_computes_population_statistics() {
 #[test]
 fn folding_bn_into_conv_and_dense_keeps_the_outputs() {
     let mut model =
-        Model::new(small_cnn(true), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
+        Model::new(small_cnn(true), Loss::parse("categoricalCrossentropy").unwrap(), Box::new(Adam::keras_defaults()), 1).unwrap();
     // Train a little so that γ, β and the moving statistics are not at their defaults.
     let x = normal(&[12, 6, 6, 2], 30, 1.0, 0.0);
     let y = crate::data::one_hot(&(0..12).map(|i| i % 5).collect::<Vec<u32>>(), 5).unwrap();
     for _ in 0..20 {
-        model.train_step(&x, &y).unwrap();
+        model.train_step(&x, &y, None).unwrap();
     }
     let before = model.predict(&x).unwrap();
     let mut folded = model.net.clone();
@@ -184,11 +184,11 @@ fn predict_split_across_threads_is_bitwise_one_pass() {
     // A trained model (moving statistics away from their defaults), a batch of 70: chunks of
     // 32, 32 and 6 on the pool; one pass on one thread; and every row on its own.
     let mut model =
-        Model::new(small_cnn(true), Loss::CategoricalCrossentropy, Box::new(Adam::keras_defaults()), 1).unwrap();
+        Model::new(small_cnn(true), Loss::parse("categoricalCrossentropy").unwrap(), Box::new(Adam::keras_defaults()), 1).unwrap();
     let x = normal(&[70, 6, 6, 2], 31, 1.0, 0.0);
     let y = crate::data::one_hot(&(0..70).map(|i| i % 5).collect::<Vec<u32>>(), 5).unwrap();
     for _ in 0..5 {
-        model.train_step(&x, &y).unwrap();
+        model.train_step(&x, &y, None).unwrap();
     }
     let _guard = crate::parallel::tests::LIMIT_LOCK.lock().unwrap();
     crate::parallel::set_thread_limit(None);

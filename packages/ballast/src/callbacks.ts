@@ -1,0 +1,371 @@
+/**
+ * Callbacks with Keras' hooks and the standard ones (early stopping, reducing the learning
+ * rate on a plateau, checkpoints, a CSV log). `fit` awaits every hook; a hook may set
+ * `model.stopTraining = true` to end training after the current batch.
+ */
+import { ArgumentError, StateError } from './errors.js';
+import { platform } from './runtime.js';
+import type { Model } from './model.js';
+
+/** Loss and metrics under Keras' names (`loss`, `accuracy`, `val_loss`, ...), and others fit adds. */
+export type Logs = Record<string, number>;
+
+/** The hooks `fit` calls. Batch logs hold this batch's loss and metric values; epoch logs the epoch's. */
+export interface CallbackHooks {
+  onTrainBegin?: (logs: Logs) => void | Promise<void>;
+  onTrainEnd?: (logs: Logs) => void | Promise<void>;
+  onEpochBegin?: (epoch: number, logs: Logs) => void | Promise<void>;
+  onEpochEnd?: (epoch: number, logs: Logs) => void | Promise<void>;
+  onBatchBegin?: (batch: number, logs: Logs) => void | Promise<void>;
+  onBatchEnd?: (batch: number, logs: Logs) => void | Promise<void>;
+}
+
+/** A callback with access to the model it trains (set by `fit` before `onTrainBegin`). */
+export class Callback implements CallbackHooks {
+  model: Model | null = null;
+  // Keras' Callback: every hook does nothing until a subclass overrides it.
+  onTrainBegin(_logs: Logs): void | Promise<void> {}
+  onTrainEnd(_logs: Logs): void | Promise<void> {}
+  onEpochBegin(_epoch: number, _logs: Logs): void | Promise<void> {}
+  onEpochEnd(_epoch: number, _logs: Logs): void | Promise<void> {}
+  onBatchBegin(_batch: number, _logs: Logs): void | Promise<void> {}
+  onBatchEnd(_batch: number, _logs: Logs): void | Promise<void> {}
+  setModel(model: Model): void {
+    this.model = model;
+  }
+  protected get trained(): Model {
+    if (!this.model) throw new StateError(`${this.constructor.name} is used outside fit()`);
+    return this.model;
+  }
+}
+
+type Mode = 'auto' | 'min' | 'max';
+
+/** Keras' 'auto': accuracies and AUC are maximized, everything else minimized. */
+function maximizes(monitor: string, mode: Mode): boolean {
+  if (mode === 'auto') return /(acc|accuracy|auc)$/.test(monitor);
+  return mode === 'max';
+}
+
+function check(what: string, options: Record<string, unknown>, known: string[]): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new ArgumentError(`${what}: options must be an object`);
+  const unknown = Object.keys(options).find((k) => !known.includes(k));
+  if (unknown !== undefined) throw new ArgumentError(`${what}: unknown option '${unknown}' (options: ${known.join(', ')})`);
+}
+
+function nonNegative(what: string, key: string, v: number, integer = false): number {
+  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
+    throw new ArgumentError(`${what}: ${key} must be a non-negative ${integer ? 'integer' : 'number'}, got ${String(v)}`);
+  }
+  return v;
+}
+
+function mode(what: string, v: unknown): Mode {
+  if (v !== 'auto' && v !== 'min' && v !== 'max') throw new ArgumentError(`${what}: mode must be 'auto', 'min' or 'max', got ${String(v)}`);
+  return v;
+}
+
+function monitored(what: string, monitor: string, logs: Logs): number | undefined {
+  const v = logs[monitor];
+  if (v === undefined) {
+    console.warn(`${what}: '${monitor}' is not in the logs (available: ${Object.keys(logs).join(', ')})`);
+  }
+  return v;
+}
+
+export interface EarlyStoppingOptions {
+  /** Default 'val_loss'. */
+  monitor?: string;
+  /** Smallest change that counts as an improvement. Default 0. */
+  minDelta?: number;
+  /** Epochs without improvement before stopping. Default 0. */
+  patience?: number;
+  mode?: Mode;
+  /** Stop unless the monitored value beats this. */
+  baseline?: number;
+  /** On stopping, put back the weights of the best epoch. Default false. */
+  restoreBestWeights?: boolean;
+  /** Epochs to wait before watching. Default 0. */
+  startFromEpoch?: number;
+}
+
+/** Keras' EarlyStopping. */
+export class EarlyStopping extends Callback {
+  readonly monitor: string;
+  readonly minDelta: number;
+  readonly patience: number;
+  readonly baseline: number | undefined;
+  readonly restoreBestWeights: boolean;
+  readonly startFromEpoch: number;
+  readonly #max: boolean;
+  #wait = 0;
+  #best = NaN;
+  #bestWeights: ReturnType<Model['getWeights']> | null = null;
+  /** The epoch training stopped at (0 when it ran to the end), and the best epoch. */
+  stoppedEpoch = 0;
+  bestEpoch = 0;
+
+  constructor(options: EarlyStoppingOptions = {}) {
+    super();
+    const what = 'earlyStopping';
+    check(what, options as Record<string, unknown>, ['monitor', 'minDelta', 'patience', 'mode', 'baseline', 'restoreBestWeights', 'startFromEpoch']);
+    this.monitor = options.monitor ?? 'val_loss';
+    this.minDelta = Math.abs(nonNegative(what, 'minDelta', options.minDelta ?? 0));
+    this.patience = nonNegative(what, 'patience', options.patience ?? 0, true);
+    this.startFromEpoch = nonNegative(what, 'startFromEpoch', options.startFromEpoch ?? 0, true);
+    this.baseline = options.baseline;
+    this.restoreBestWeights = options.restoreBestWeights ?? false;
+    this.#max = maximizes(this.monitor, mode(what, options.mode ?? 'auto'));
+  }
+
+  #improves(value: number, reference: number): boolean {
+    if (Number.isNaN(reference)) return true;
+    return this.#max ? value - this.minDelta > reference : value + this.minDelta < reference;
+  }
+
+  override onTrainBegin(): void {
+    this.#wait = 0;
+    this.#best = NaN;
+    this.#bestWeights = null;
+    this.stoppedEpoch = 0;
+    this.bestEpoch = 0;
+  }
+
+  override onEpochEnd(epoch: number, logs: Logs): void {
+    const current = monitored('earlyStopping', this.monitor, logs);
+    if (current === undefined || epoch < this.startFromEpoch) return;
+    if (this.restoreBestWeights && this.#bestWeights === null) this.#bestWeights = this.trained.getWeights();
+    this.#wait += 1;
+    if (this.#improves(current, this.#best)) {
+      this.#best = current;
+      this.bestEpoch = epoch;
+      if (this.restoreBestWeights) this.#bestWeights = this.trained.getWeights();
+      // Keras: an improvement that does not beat the baseline still counts as waiting.
+      if (this.baseline === undefined || this.#improves(current, this.baseline)) this.#wait = 0;
+      return;
+    }
+    if (this.#wait >= this.patience && epoch > 0) {
+      this.stoppedEpoch = epoch;
+      this.trained.stopTraining = true;
+      if (this.restoreBestWeights && this.#bestWeights) this.trained.setWeights(this.#bestWeights);
+    }
+  }
+}
+
+export interface ReduceLROnPlateauOptions {
+  /** Default 'val_loss'. */
+  monitor?: string;
+  /** The rate is multiplied by it; below 1. Default 0.1. */
+  factor?: number;
+  /** Epochs without improvement before reducing. Default 10. */
+  patience?: number;
+  mode?: Mode;
+  /** Smallest change that counts as an improvement. Default 1e-4. */
+  minDelta?: number;
+  /** Epochs to wait after a reduction before counting again. Default 0. */
+  cooldown?: number;
+  /** The rate never goes below it. Default 0. */
+  minLr?: number;
+}
+
+/** Keras' ReduceLROnPlateau. */
+export class ReduceLROnPlateau extends Callback {
+  readonly monitor: string;
+  readonly factor: number;
+  readonly patience: number;
+  readonly minDelta: number;
+  readonly cooldown: number;
+  readonly minLr: number;
+  readonly #max: boolean;
+  #wait = 0;
+  #cooldownLeft = 0;
+  #best = NaN;
+
+  constructor(options: ReduceLROnPlateauOptions = {}) {
+    super();
+    const what = 'reduceLROnPlateau';
+    check(what, options as Record<string, unknown>, ['monitor', 'factor', 'patience', 'mode', 'minDelta', 'cooldown', 'minLr']);
+    this.monitor = options.monitor ?? 'val_loss';
+    this.factor = options.factor ?? 0.1;
+    if (!(this.factor > 0 && this.factor < 1)) throw new ArgumentError(`${what}: factor must be in (0, 1), got ${String(options.factor)}`);
+    this.patience = nonNegative(what, 'patience', options.patience ?? 10, true);
+    this.minDelta = nonNegative(what, 'minDelta', options.minDelta ?? 1e-4);
+    this.cooldown = nonNegative(what, 'cooldown', options.cooldown ?? 0, true);
+    this.minLr = nonNegative(what, 'minLr', options.minLr ?? 0);
+    this.#max = maximizes(this.monitor, mode(what, options.mode ?? 'auto'));
+  }
+
+  override onTrainBegin(): void {
+    this.#wait = 0;
+    this.#cooldownLeft = 0;
+    this.#best = NaN;
+  }
+
+  override onEpochEnd(_epoch: number, logs: Logs): void {
+    const current = monitored('reduceLROnPlateau', this.monitor, logs);
+    if (current === undefined) return;
+    if (this.#cooldownLeft > 0) {
+      this.#cooldownLeft -= 1;
+      this.#wait = 0;
+    }
+    const better = Number.isNaN(this.#best) || (this.#max ? current > this.#best + this.minDelta : current < this.#best - this.minDelta);
+    if (better) {
+      this.#best = current;
+      this.#wait = 0;
+    } else if (this.#cooldownLeft === 0) {
+      this.#wait += 1;
+      if (this.#wait >= this.patience) {
+        const lr = this.trained.learningRate;
+        if (lr > this.minLr) {
+          this.trained.setLearningRate(Math.max(lr * this.factor, this.minLr));
+          this.#cooldownLeft = this.cooldown;
+          this.#wait = 0;
+        }
+      }
+    }
+  }
+}
+
+/** Where a checkpoint goes: a directory (Node), or a function given the files (any runtime). */
+export type CheckpointTarget = string | ((files: Record<string, Uint8Array | string>, epoch: number, logs: Logs) => void | Promise<void>);
+
+export interface ModelCheckpointOptions {
+  /** A directory; `{epoch}` in it becomes the epoch number (1-based, as Keras). */
+  filepath: CheckpointTarget;
+  /** Default 'val_loss'. */
+  monitor?: string;
+  /** Save only when the monitored value improves. Default false. */
+  saveBestOnly?: boolean;
+  mode?: Mode;
+  /** Save at the end of every epoch ('epoch', the default) or every this many batches. */
+  saveFreq?: 'epoch' | number;
+}
+
+/** Keras' ModelCheckpoint: the whole model (`model.json` and weights), loadable with `loadModel`. */
+export class ModelCheckpoint extends Callback {
+  readonly filepath: CheckpointTarget;
+  readonly monitor: string;
+  readonly saveBestOnly: boolean;
+  readonly saveFreq: 'epoch' | number;
+  readonly #max: boolean;
+  #best = NaN;
+  #epoch = 0;
+  #batches = 0;
+  /** Where the last checkpoint went (its directory), for Node targets. */
+  lastSaved: string | null = null;
+
+  constructor(options: ModelCheckpointOptions) {
+    super();
+    const what = 'modelCheckpoint';
+    check(what, options as unknown as Record<string, unknown>, ['filepath', 'monitor', 'saveBestOnly', 'mode', 'saveFreq']);
+    if (typeof options.filepath !== 'string' && typeof options.filepath !== 'function') {
+      throw new ArgumentError(`${what}: filepath must be a directory or a function that takes the files`);
+    }
+    this.filepath = options.filepath;
+    this.monitor = options.monitor ?? 'val_loss';
+    this.saveBestOnly = options.saveBestOnly ?? false;
+    this.saveFreq = options.saveFreq ?? 'epoch';
+    if (this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && this.saveFreq > 0)) {
+      throw new ArgumentError(`${what}: saveFreq must be 'epoch' or a positive number of batches, got ${String(options.saveFreq)}`);
+    }
+    this.#max = maximizes(this.monitor, mode(what, options.mode ?? 'auto'));
+  }
+
+  override onTrainBegin(): void {
+    this.#best = NaN;
+    this.#batches = 0;
+  }
+
+  override onEpochBegin(epoch: number): void {
+    this.#epoch = epoch;
+  }
+
+  override async onBatchEnd(_batch: number, logs: Logs): Promise<void> {
+    if (this.saveFreq === 'epoch') return;
+    this.#batches += 1;
+    if (this.#batches % this.saveFreq === 0) await this.#save(this.#epoch, logs);
+  }
+
+  override async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
+    if (this.saveFreq === 'epoch') await this.#save(epoch, logs);
+  }
+
+  async #save(epoch: number, logs: Logs): Promise<void> {
+    if (this.saveBestOnly) {
+      const current = monitored('modelCheckpoint', this.monitor, logs);
+      if (current === undefined) return;
+      const better = Number.isNaN(this.#best) || (this.#max ? current > this.#best : current < this.#best);
+      if (!better) return;
+      this.#best = current;
+    }
+    const files = this.trained.toFiles();
+    if (typeof this.filepath === 'function') {
+      await this.filepath(files, epoch, logs);
+      return;
+    }
+    const dir = this.filepath.replaceAll('{epoch}', String(epoch + 1));
+    await platform().writeFiles(dir, files);
+    this.lastSaved = dir;
+  }
+}
+
+export interface CsvLoggerOptions {
+  /** The file to write (Node). */
+  filename: string;
+  /** Default ','. */
+  separator?: string;
+  /** Add to an existing file instead of replacing it. Default false. */
+  append?: boolean;
+}
+
+/** Keras' CSVLogger: one row per epoch, `epoch` then the logs' keys in sorted order (Node). */
+export class CsvLogger extends Callback {
+  readonly filename: string;
+  readonly separator: string;
+  readonly append: boolean;
+  #text = '';
+  #keys: string[] | null = null;
+
+  constructor(options: CsvLoggerOptions) {
+    super();
+    check('csvLogger', options as unknown as Record<string, unknown>, ['filename', 'separator', 'append']);
+    if (typeof options.filename !== 'string' || options.filename === '') throw new ArgumentError('csvLogger: filename must be a path');
+    this.filename = options.filename;
+    this.separator = options.separator ?? ',';
+    this.append = options.append ?? false;
+  }
+
+  override async onTrainBegin(): Promise<void> {
+    this.#keys = null;
+    this.#text = '';
+    if (this.append) {
+      try {
+        this.#text = new TextDecoder().decode(await platform().readFile(this.filename));
+        // Appending to a file that has a header: keep its columns.
+        const header = this.#text.split('\n')[0];
+        if (header) this.#keys = header.split(this.separator).slice(1);
+      } catch {
+        this.#text = '';
+      }
+    }
+  }
+
+  override async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
+    if (!this.#keys) {
+      this.#keys = Object.keys(logs).sort();
+      this.#text += ['epoch', ...this.#keys].join(this.separator) + '\n';
+    }
+    this.#text += [epoch, ...this.#keys.map((k) => (logs[k] === undefined ? '' : String(logs[k])))].join(this.separator) + '\n';
+    const slash = this.filename.lastIndexOf('/');
+    const [dir, name] = slash < 0 ? ['.', this.filename] : [this.filename.slice(0, slash) || '/', this.filename.slice(slash + 1)];
+    await platform().writeFiles(dir, { [name]: this.#text });
+  }
+}
+
+/** Factories in TF.js' style: `callbacks.earlyStopping({ patience: 2 })`. */
+export const callbacks = {
+  earlyStopping: (options?: EarlyStoppingOptions) => new EarlyStopping(options),
+  reduceLROnPlateau: (options?: ReduceLROnPlateauOptions) => new ReduceLROnPlateau(options),
+  modelCheckpoint: (options: ModelCheckpointOptions) => new ModelCheckpoint(options),
+  csvLogger: (options: CsvLoggerOptions) => new CsvLogger(options),
+};
