@@ -326,7 +326,7 @@ fn an_embedding_model_learns_which_classes_go_together() {
     let err = model.train_step(&bad, &ys).unwrap_err();
     assert_eq!(err.kind, crate::ErrorKind::Argument);
     assert!(
-        err.message.contains("layer 'embedding' (Embedding): input value 10 at [1, 1] is out of range"),
+        err.message.contains("layer 'embedding' (Embedding): input value 10 at [1, 1] of the batch is out of range"),
         "{}",
         err.message
     );

@@ -123,7 +123,7 @@ mod tests {
         let e = super::super::layer_error(layer.as_ref(), e);
         assert_eq!(e.kind, ErrorKind::Argument);
         assert!(
-            e.message.starts_with("layer 'emb' (Embedding): input value 6 at [0, 2] is out of range"),
+            e.message.starts_with("layer 'emb' (Embedding): input value 6 at [0, 2] of the batch is out of range"),
             "{}",
             e.message
         );

@@ -34,7 +34,7 @@ pub fn check_indices(indices: &Tensor, rows: usize) -> Result<Vec<usize>> {
         if v.fract() != 0.0 || !(0.0..rows as f32).contains(&v) {
             let why = if v.is_finite() && v.fract() != 0.0 { "not a whole number" } else { "out of range" };
             return Err(Error::argument(format!(
-                "input value {v} at {} is {why}: indices must be whole numbers in [0, {rows}) (inputDim {rows})",
+                "input value {v} at {} of the batch is {why}: indices must be whole numbers in [0, {rows}) (inputDim {rows})",
                 position(indices.shape(), i)
             )));
         }
@@ -145,12 +145,18 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Argument);
         assert_eq!(
             e.message,
-            "input value 10 at [1, 0] is out of range: indices must be whole numbers in [0, 10) (inputDim 10)"
+            "input value 10 at [1, 0] of the batch is out of range: indices must be whole numbers in [0, 10) (inputDim 10)"
         );
-        assert!(err(&[1.0, 2.5, 0.0, 0.0]).message.starts_with("input value 2.5 at [0, 1] is not a whole number"));
-        assert!(err(&[-1.0, 0.0, 0.0, 0.0]).message.starts_with("input value -1 at [0, 0] is out of range"));
+        assert!(err(&[1.0, 2.5, 0.0, 0.0])
+            .message
+            .starts_with("input value 2.5 at [0, 1] of the batch is not a whole number"));
+        assert!(err(&[-1.0, 0.0, 0.0, 0.0])
+            .message
+            .starts_with("input value -1 at [0, 0] of the batch is out of range"));
         assert!(err(&[0.0, 0.0, 0.0, f32::NAN]).message.starts_with("input value NaN at [1, 1]"));
-        assert!(err(&[0.0, f32::INFINITY, 0.0, 0.0]).message.starts_with("input value inf at [0, 1] is out of range"));
+        assert!(err(&[0.0, f32::INFINITY, 0.0, 0.0])
+            .message
+            .starts_with("input value inf at [0, 1] of the batch is out of range"));
         let bad = t.leaf(Tensor::zeros(&[10]), true);
         let i = t.constant(ids(&[0.0], &[1]));
         assert_eq!(embedding(&mut t, i, bad).unwrap_err().kind, ErrorKind::Shape);
