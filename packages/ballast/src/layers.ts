@@ -10,9 +10,18 @@ import { wasm } from './runtime.js';
 import { Tensor } from './tensor.js';
 
 export type ActivationName = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
-export type InitializerName = 'zeros' | 'ones' | 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal';
+export type InitializerName =
+  | 'zeros' | 'ones' | 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal'
+  /** U(-0.05, 0.05), Keras' `uniform` (also accepted, written back as `randomUniform`). */
+  | 'randomUniform';
 export type Padding = 'valid' | 'same';
 type Pair = number | [number, number];
+/**
+ * Rows and columns on each side of an image: one number for every side, `[height, width]`
+ * (that many rows on the top and the bottom, columns on the left and the right), or
+ * `[[top, bottom], [left, right]]`. The resolved config holds the last form.
+ */
+export type Sides = number | [number, number] | [[number, number], [number, number]];
 
 /** Options every layer takes. */
 export interface CommonConfig {
@@ -114,6 +123,67 @@ export interface GroupNormalizationConfig extends CommonConfig {
   scale?: boolean;
   betaInitializer?: InitializerName;
   gammaInitializer?: InitializerName;
+}
+
+/** Keras `ZeroPadding2D`: rows and columns of zeros around each image (NHWC). */
+export interface ZeroPadding2dConfig extends CommonConfig {
+  /** Default 1 on every side. */
+  padding?: Sides;
+}
+/** Keras `Cropping2D`: rows and columns cut off each image's sides; one of each must remain. */
+export interface Cropping2dConfig extends CommonConfig {
+  /** Default 0 on every side. */
+  cropping?: Sides;
+}
+/** Keras `UpSampling2D`: each image enlarged by whole factors. */
+export interface UpSampling2dConfig extends CommonConfig {
+  /** Factors for rows and columns; default 2. */
+  size?: Pair;
+  /**
+   * `'nearest'` (default) repeats rows and columns; `'bilinear'` interpolates with half-pixel
+   * centers, as Keras 3 does through TensorFlow's `resize` (PyTorch's `align_corners: false`).
+   */
+  interpolation?: 'nearest' | 'bilinear';
+}
+/** Keras `Reshape`: one example's values in another shape (row-major order kept). */
+export interface ReshapeConfig extends CommonConfig {
+  /** The new shape without the batch axis; one entry may be -1 for the size that fits. */
+  targetShape: number[];
+}
+/** Keras `Permute`: the axes of each example reordered; the batch axis stays first. */
+export interface PermuteConfig extends CommonConfig {
+  /** A permutation of 1..rank, axes numbered from 1 as in Keras: `[2, 1]` swaps two axes. */
+  dims: number[];
+}
+/**
+ * Keras `SpatialDropout2D`: in training, each channel of each example is zeroed whole with
+ * probability `rate`, or kept and scaled by 1 / (1 - rate); inference is the identity. Masks
+ * come from the model's seed, as for `dropout`.
+ */
+export interface SpatialDropout2dConfig extends CommonConfig {
+  /** In [0, 1). */
+  rate: number;
+}
+/** Element-wise product of two or more inputs of one shape. */
+export type MultiplyConfig = CommonConfig;
+/** The first of exactly two inputs of one shape minus the second. */
+export type SubtractConfig = CommonConfig;
+/** Element-wise maximum of two or more inputs of one shape (a tie's gradient goes to the earlier input). */
+export type MaximumConfig = CommonConfig;
+/** Element-wise mean of two or more inputs of one shape. */
+export type AverageConfig = CommonConfig;
+/**
+ * Keras `Embedding`: class indices `[batch, ...]` to vectors `[batch, ..., outputDim]`, the
+ * weight `embeddings` `[inputDim, outputDim]`. The input holds whole numbers in
+ * `[0, inputDim)` (any other value is an `ArgumentError` naming it and where it is).
+ */
+export interface EmbeddingConfig extends CommonConfig {
+  /** The number of classes. */
+  inputDim: number;
+  /** The length of each class's vector. */
+  outputDim: number;
+  /** Default `'randomUniform'`, U(-0.05, 0.05) as in Keras. */
+  embeddingsInitializer?: InitializerName;
 }
 
 /** What a built layer needs from its model to run on its own. */
@@ -291,4 +361,16 @@ export const layers = {
   batchNormalization: make('BatchNormalization') as (config?: BatchNormalizationConfig) => Layer,
   layerNormalization: make('LayerNormalization') as (config?: LayerNormalizationConfig) => Layer,
   groupNormalization: make('GroupNormalization') as (config?: GroupNormalizationConfig) => Layer,
+  zeroPadding2d: make('ZeroPadding2D') as (config?: ZeroPadding2dConfig) => Layer,
+  /** TensorFlow.js spells this one with a capital D. */
+  cropping2D: make('Cropping2D') as (config?: Cropping2dConfig) => Layer,
+  upSampling2d: make('UpSampling2D') as (config?: UpSampling2dConfig) => Layer,
+  reshape: make('Reshape') as (config: ReshapeConfig) => Layer,
+  permute: make('Permute') as (config: PermuteConfig) => Layer,
+  spatialDropout2d: make('SpatialDropout2D') as (config: SpatialDropout2dConfig) => Layer,
+  multiply: make('Multiply') as (config?: MultiplyConfig) => Layer,
+  subtract: make('Subtract') as (config?: SubtractConfig) => Layer,
+  maximum: make('Maximum') as (config?: MaximumConfig) => Layer,
+  average: make('Average') as (config?: AverageConfig) => Layer,
+  embedding: make('Embedding') as (config: EmbeddingConfig) => Layer,
 };

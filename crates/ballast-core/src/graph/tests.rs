@@ -199,3 +199,137 @@ fn specs_round_trip_and_version_1_still_loads() {
     assert!(err(bad).contains("layer 'conv2d' (Conv2D): option 'filters' must be a non-negative integer, got \"two\""));
     assert!(err(json!({ "format": "keras" })).starts_with("not a Ballast model"));
 }
+
+#[test]
+fn merge_layers_name_their_input_nodes_when_shapes_do_not_fit() {
+    let rng = &mut Rng::new(0);
+    let mut g = Graph::new();
+    let x = g.add(layer("InputLayer", json!({ "shape": [4, 4, 2] })), &[], rng).unwrap();
+    let a = g.add(layer("Conv2D", json!({ "filters": 3, "kernelSize": 1, "name": "wide" })), &[x], rng).unwrap();
+    let b = g.add(layer("Conv2D", json!({ "filters": 2, "kernelSize": 1, "name": "narrow" })), &[x], rng).unwrap();
+    for class in ["Multiply", "Subtract", "Maximum", "Average"] {
+        let err = g.add(layer(class, json!({})), &[x, a], rng).unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Shape);
+        let name = registry::find(class).unwrap().default_name;
+        assert_eq!(
+            err.message,
+            format!(
+                "layer '{name}' ({class}): inputs must all have one shape, got [batch, 4, 4, 2], [batch, 4, 4, 3] \
+                 (inputs: 'input_layer' [batch, 4, 4, 2], 'wide' [batch, 4, 4, 3])"
+            )
+        );
+    }
+    let err = g.add(layer("Subtract", json!({})), &[x, b, x], rng).unwrap_err();
+    assert_eq!(err.kind, crate::ErrorKind::Argument);
+    assert_eq!(
+        err.message,
+        "layer 'subtract' (Subtract): a Subtract layer needs exactly 2 inputs, got 3 \
+         ([batch, 4, 4, 2], [batch, 4, 4, 2], [batch, 4, 4, 2])"
+    );
+    assert!(g.add(layer("Average", json!({})), &[x], rng).unwrap_err().message.contains("at least 2 inputs"));
+    let err = g.add(layer("Cropping2D", json!({ "cropping": [[0, 0], [2, 2]], "name": "crop" })), &[x], rng);
+    assert_eq!(
+        err.unwrap_err().message,
+        "layer 'crop' (Cropping2D): cropping 2 + 2 columns leaves nothing of a width of 4 (input [batch, 4, 4, 2])"
+    );
+    let err = g.add(layer("Reshape", json!({ "targetShape": [5, 7] })), &[a], rng).unwrap_err();
+    assert!(
+        err.message
+            .starts_with("layer 'reshape' (Reshape): cannot reshape input [batch, 4, 4, 3] (48 values per example)"),
+        "{}",
+        err.message
+    );
+    assert_eq!(g.nodes().len(), 3, "every refusal left the graph as it was");
+    let s = g.add(layer("Subtract", json!({})), &[x, b], rng).unwrap();
+    assert_eq!(g.nodes()[s].shape, [4, 4, 2]);
+}
+
+/// Input 6×6×2 → a U-Net-like graph: padding, cropping, upsampling back, the merges, a
+/// reshape and a permute, spatial dropout, then a softmax over 3 classes.
+fn shape_layers_graph(rng: &mut Rng) -> Graph {
+    let mut g = Graph::new();
+    let x = g.add(layer("InputLayer", json!({ "shape": [6, 6, 2] })), &[], rng).unwrap();
+    let conv = |filters: usize| layer("Conv2D", json!({ "filters": filters, "kernelSize": 3, "activation": "relu" }));
+    let p = g.add(layer("ZeroPadding2D", json!({})), &[x], rng).unwrap(); // 8x8x2
+    let c = g.add(conv(4), &[p], rng).unwrap(); // 6x6x4
+    let d = g.add(layer("SpatialDropout2D", json!({ "rate": 0.25 })), &[c], rng).unwrap();
+    let pooled = g.add(layer("MaxPooling2D", json!({})), &[d], rng).unwrap(); // 3x3x4
+    let up = g.add(layer("UpSampling2D", json!({ "interpolation": "bilinear" })), &[pooled], rng).unwrap(); // 6x6x4
+    let near = g.add(layer("UpSampling2D", json!({})), &[pooled], rng).unwrap();
+    let wide = g.add(layer("ZeroPadding2D", json!({ "padding": [[1, 0], [0, 1]] })), &[c], rng).unwrap(); // 7x7x4
+    let cropped = g.add(layer("Cropping2D", json!({ "cropping": [[1, 0], [0, 1]] })), &[wide], rng).unwrap();
+    let m = g.add(layer("Multiply", json!({})), &[up, cropped], rng).unwrap();
+    let s = g.add(layer("Subtract", json!({})), &[near, c], rng).unwrap();
+    let mx = g.add(layer("Maximum", json!({})), &[m, s, c], rng).unwrap();
+    let avg = g.add(layer("Average", json!({})), &[mx, up], rng).unwrap();
+    let r = g.add(layer("Reshape", json!({ "targetShape": [36, -1] })), &[avg], rng).unwrap(); // 36x4
+    let t = g.add(layer("Permute", json!({ "dims": [2, 1] })), &[r], rng).unwrap(); // 4x36
+    let f = g.add(layer("Flatten", json!({})), &[t], rng).unwrap();
+    let out = g.add(layer("Dense", json!({ "units": 3, "activation": "softmax" })), &[f], rng).unwrap();
+    g.set_outputs(&[out]).unwrap();
+    g
+}
+
+#[test]
+fn a_graph_of_shape_and_merge_layers_trains_and_round_trips() {
+    let mut model = Model::new(
+        shape_layers_graph(&mut Rng::new(4)),
+        Loss::parse("categoricalCrossentropy").unwrap(),
+        Box::new(Adam::new(1e-2, 0.9, 0.999, 1e-7).unwrap()),
+        1,
+    )
+    .unwrap();
+    let x = normal(&[24, 6, 6, 2], 9, 1.0, 0.0);
+    let labels: Vec<u32> = (0..24).map(|i| (x.data()[i * 72 + 14] > 0.0) as u32 * 2).collect();
+    let y = crate::data::one_hot(&labels, 3).unwrap();
+    let first = model.train_step(&x, &y, None).unwrap().loss;
+    let mut last = first;
+    for _ in 0..60 {
+        last = model.train_step(&x, &y, None).unwrap().loss;
+    }
+    assert!(last < 0.5 * first, "loss {first} -> {last}");
+    let spec = model.net.to_spec();
+    let mut again = Graph::from_spec(&spec, &mut Rng::new(0)).unwrap();
+    assert_eq!(again.to_spec(), spec);
+    for (w, v) in again.weights_mut().into_iter().zip(model.net.weights()) {
+        w.value = v.value.clone();
+    }
+    assert_eq!(crate::model::predict(&mut again, &x).unwrap(), model.predict(&x).unwrap());
+}
+
+#[test]
+fn an_embedding_model_learns_which_classes_go_together() {
+    // Sequences of 4 class indices out of 10; the label is whether index 7 appears.
+    let rng = &mut Rng::new(5);
+    let mut g = Graph::new();
+    let x = g.add(layer("InputLayer", json!({ "shape": [4] })), &[], rng).unwrap();
+    let e = g.add(layer("Embedding", json!({ "inputDim": 10, "outputDim": 3 })), &[x], rng).unwrap();
+    let f = g.add(layer("Flatten", json!({})), &[e], rng).unwrap();
+    let out = g.add(layer("Dense", json!({ "units": 2, "activation": "softmax" })), &[f], rng).unwrap();
+    g.set_outputs(&[out]).unwrap();
+    let mut model =
+        Model::new(g, Loss::parse("categoricalCrossentropy").unwrap(), Box::new(Adam::new(5e-2, 0.9, 0.999, 1e-7).unwrap()), 1).unwrap();
+    let mut r = Rng::new(6);
+    let ids: Vec<f32> = (0..32 * 4).map(|_| r.below(10) as f32).collect();
+    let labels: Vec<u32> = ids.chunks(4).map(|s| s.contains(&7.0) as u32).collect();
+    let (xs, ys) = (Tensor::new(ids, &[32, 4]).unwrap(), crate::data::one_hot(&labels, 2).unwrap());
+    let first = model.train_step(&xs, &ys, None).unwrap().loss;
+    let mut last = first;
+    for _ in 0..80 {
+        last = model.train_step(&xs, &ys, None).unwrap().loss;
+    }
+    assert!(last < 0.3 * first, "loss {first} -> {last}");
+    // An index out of range fails the step, naming the layer and the value, and changes nothing.
+    let before: Vec<Tensor> = model.net.weights().iter().map(|p| p.value.clone()).collect();
+    let mut bad = xs.clone();
+    bad.data_mut()[5] = 10.0;
+    let err = model.train_step(&bad, &ys, None).unwrap_err();
+    assert_eq!(err.kind, crate::ErrorKind::Argument);
+    assert!(
+        err.message.contains("layer 'embedding' (Embedding): input value 10 at [1, 1] of the batch is out of range"),
+        "{}",
+        err.message
+    );
+    let after: Vec<Tensor> = model.net.weights().iter().map(|p| p.value.clone()).collect();
+    assert_eq!(before, after);
+}

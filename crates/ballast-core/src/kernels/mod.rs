@@ -7,6 +7,7 @@ pub mod gemm;
 pub mod pool;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
+pub mod upsample;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

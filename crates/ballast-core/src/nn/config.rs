@@ -9,6 +9,7 @@
 
 use crate::error::Error;
 use crate::kernels::conv::Padding;
+use crate::kernels::upsample::Interpolation;
 use crate::Result;
 pub use serde_json::{Map, Value as Json};
 
@@ -58,16 +59,31 @@ pub fn as_object(v: &Json) -> Result<&Map<String, Json>> {
 
 /// Declares a layer's config struct: each field with its camelCase key, type and default
 /// (omit the default for a required option). Generates the struct, `from_json` (defaults,
-/// type checks, unknown keys refused) and `to_json` (every option, resolved).
+/// type checks, unknown keys refused) and `to_json` (every option, resolved). The struct is
+/// `Copy`; start the declaration with `@clone` for one with fields that are not (lists).
 macro_rules! layer_config {
     (
+        @clone
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($body:tt)* }
+    ) => {
+        layer_config!(@declare [Clone, Debug, PartialEq] $(#[$meta])* pub struct $name { $($body)* });
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($body:tt)* }
+    ) => {
+        layer_config!(@declare [Clone, Copy, Debug, PartialEq] $(#[$meta])* pub struct $name { $($body)* });
+    };
+    (
+        @declare [$($derive:ident),*]
         $(#[$meta:meta])*
         pub struct $name:ident {
             $( $(#[$fmeta:meta])* $field:ident $key:literal : $ty:ty $(= $default:expr)? ),* $(,)?
         }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq)]
+        #[derive($($derive),*)]
         pub struct $name {
             $( $(#[$fmeta])* pub $field: $ty, )*
         }
@@ -85,7 +101,8 @@ macro_rules! layer_config {
                 })
             }
 
-            pub fn to_json(self) -> $crate::nn::config::Json {
+            #[allow(clippy::wrong_self_convention)] // by reference: some configs are not `Copy`
+            pub fn to_json(&self) -> $crate::nn::config::Json {
                 #[allow(unused_mut)] // a config without options
                 let mut m = $crate::nn::config::Map::new();
                 $( m.insert($key.to_string(), $crate::nn::config::ConfigValue::write(&self.$field)); )*
@@ -187,6 +204,78 @@ impl ConfigValue for Pair {
     }
 }
 
+/// Rows and columns added or removed on each side of an image: Keras' `padding` of
+/// `ZeroPadding2D` and `cropping` of `Cropping2D`. Given as one number (every side), a pair
+/// `[height, width]` (symmetric: `height` rows on top and at the bottom, `width` columns on
+/// the left and the right) or `[[top, bottom], [left, right]]`, as Keras takes them; written
+/// in the last form, as Keras' `get_config` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sides {
+    pub top: usize,
+    pub bottom: usize,
+    pub left: usize,
+    pub right: usize,
+}
+
+impl Sides {
+    pub const fn all(n: usize) -> Sides {
+        Sides { top: n, bottom: n, left: n, right: n }
+    }
+    /// `((top, bottom), (left, right))`.
+    pub fn pairs(self) -> ((usize, usize), (usize, usize)) {
+        ((self.top, self.bottom), (self.left, self.right))
+    }
+}
+
+impl ConfigValue for Sides {
+    const EXPECTED: &'static str =
+        "a non-negative integer, a pair [height, width] or [[top, bottom], [left, right]] of them";
+    fn read(v: &Json) -> Option<Self> {
+        let pair = |v: &Json| match v.as_array().map(Vec::as_slice) {
+            Some([a, b]) => Some((usize::read(a)?, usize::read(b)?)),
+            _ => None,
+        };
+        match v {
+            Json::Number(_) => usize::read(v).map(Sides::all),
+            Json::Array(a) if a.len() == 2 && a.iter().all(Json::is_number) => {
+                let (h, w) = pair(v)?;
+                Some(Sides { top: h, bottom: h, left: w, right: w })
+            }
+            Json::Array(a) if a.len() == 2 => {
+                let ((top, bottom), (left, right)) = (pair(&a[0])?, pair(&a[1])?);
+                Some(Sides { top, bottom, left, right })
+            }
+            _ => None,
+        }
+    }
+    fn write(&self) -> Json {
+        let ((t, b), (l, r)) = self.pairs();
+        Json::from(vec![vec![t as u64, b as u64], vec![l as u64, r as u64]])
+    }
+}
+
+/// A list of integers (`Reshape`'s `targetShape`, where -1 stands for the rest).
+impl ConfigValue for Vec<isize> {
+    const EXPECTED: &'static str = "a list of integers";
+    fn read(v: &Json) -> Option<Self> {
+        v.as_array()?.iter().map(isize::read).collect()
+    }
+    fn write(&self) -> Json {
+        Json::from(self.iter().map(|&d| d as i64).collect::<Vec<_>>())
+    }
+}
+
+/// A list of non-negative integers (`Permute`'s `dims`).
+impl ConfigValue for Vec<usize> {
+    const EXPECTED: &'static str = "a list of non-negative integers";
+    fn read(v: &Json) -> Option<Self> {
+        v.as_array()?.iter().map(usize::read).collect()
+    }
+    fn write(&self) -> Json {
+        Json::from(self.iter().map(|&d| d as u64).collect::<Vec<_>>())
+    }
+}
+
 /// A name from a fixed list, read through the type's own parser.
 macro_rules! named_value {
     ($ty:ty, $expected:literal, $parse:expr, $write:expr) => {
@@ -214,10 +303,11 @@ named_value!(Padding, "'valid' or 'same'", Padding::parse, |p: &Padding| match p
 });
 named_value!(
     Initializer,
-    "one of 'zeros', 'ones', 'glorotUniform', 'glorotNormal', 'heUniform', 'heNormal'",
+    "one of 'zeros', 'ones', 'glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'randomUniform'",
     Initializer::parse,
     |i: &Initializer| i.name()
 );
+named_value!(Interpolation, "'nearest' or 'bilinear'", Interpolation::parse, |i: &Interpolation| i.name());
 
 #[cfg(test)]
 mod tests {

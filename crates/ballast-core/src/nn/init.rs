@@ -21,11 +21,16 @@ pub enum Initializer {
         mean: f32,
         stddev: f32,
     },
+    /// U(min, max); configs name it `randomUniform` (Keras' `uniform`), which is Keras'
+    /// default U(−0.05, 0.05) (the `Embedding` initializer).
     RandomUniform {
         min: f32,
         max: f32,
     },
 }
+
+/// Keras' default bounds of `RandomUniform`.
+pub const RANDOM_UNIFORM: Initializer = Initializer::RandomUniform { min: -0.05, max: 0.05 };
 
 impl Initializer {
     pub fn parse(name: &str) -> Result<Initializer> {
@@ -36,16 +41,18 @@ impl Initializer {
             "glorotNormal" | "glorot_normal" => Initializer::GlorotNormal,
             "heUniform" | "he_uniform" => Initializer::HeUniform,
             "heNormal" | "he_normal" => Initializer::HeNormal,
+            "randomUniform" | "random_uniform" | "uniform" => RANDOM_UNIFORM,
             _ => {
                 return Err(Error::argument(format!(
-                    "unknown initializer '{name}' (zeros, ones, glorotUniform, glorotNormal, heUniform, heNormal)"
+                    "unknown initializer '{name}' (zeros, ones, glorotUniform, glorotNormal, heUniform, heNormal, randomUniform)"
                 )))
             }
         })
     }
 
     /// The name `parse` reads. The parameterized kinds are not offered by `parse` (nor in
-    /// layer configs), so their names do not carry their parameters.
+    /// layer configs), so their names do not carry their parameters; `randomUniform` is read
+    /// back with Keras' default bounds (the only ones configs make).
     pub fn name(&self) -> &'static str {
         match self {
             Initializer::Zeros => "zeros",

@@ -1,4 +1,6 @@
-//! Keras merge layers: `Add` (the residual connection) and `Concatenate`.
+//! Keras merge layers: the element-wise `Add` (the residual connection), `Multiply`,
+//! `Subtract` (exactly two inputs), `Maximum` and `Average`, all of inputs of one shape, and
+//! `Concatenate`.
 
 use super::config::{as_object, check_keys, layer_config, Json, Map};
 use super::{batch_shape, layer_common, resolve_axis, Ctx, Layer, LayerKind};
@@ -14,15 +16,26 @@ layer_config! {
     }
 }
 
+/// The kind of an element-wise merge layer, which has no options.
+macro_rules! elementwise_kind {
+    ($class:literal, $default:literal, $ty:ident) => {
+        LayerKind {
+            class_name: $class,
+            default_name: $default,
+            make: |c| {
+                check_keys(as_object(c)?, &[])?;
+                Ok(Box::new($ty::new()))
+            },
+        }
+    };
+}
+
 pub(super) const KINDS: &[LayerKind] = &[
-    LayerKind {
-        class_name: "Add",
-        default_name: "add",
-        make: |c| {
-            check_keys(as_object(c)?, &[])?;
-            Ok(Box::new(Add::new()))
-        },
-    },
+    elementwise_kind!("Add", "add", Add),
+    elementwise_kind!("Multiply", "multiply", Multiply),
+    elementwise_kind!("Subtract", "subtract", Subtract),
+    elementwise_kind!("Maximum", "maximum", Maximum),
+    elementwise_kind!("Average", "average", Average),
     LayerKind {
         class_name: "Concatenate",
         default_name: "concatenate",
@@ -41,38 +54,96 @@ fn shapes(inputs: &[&[usize]]) -> String {
     inputs.iter().map(|s| batch_shape(s)).collect::<Vec<_>>().join(", ")
 }
 
-/// The element-wise sum of inputs of one shape.
-#[derive(Clone, Default)]
-pub struct Add {
-    name: String,
-    trainable: bool,
+/// Inputs all of one shape, for an element-wise merge.
+fn one_shape(inputs: &[&[usize]]) -> Result<Vec<usize>> {
+    at_least_two(inputs)?;
+    if inputs.iter().any(|s| s != &inputs[0]) {
+        return Err(Error::shape(format!("inputs must all have one shape, got {}", shapes(inputs))));
+    }
+    Ok(inputs[0].to_vec())
 }
 
-impl Add {
-    pub fn new() -> Self {
-        Add { name: String::new(), trainable: true }
-    }
-}
-
-impl Layer for Add {
-    layer_common!("Add");
-
-    fn config(&self) -> Json {
-        Json::Object(Map::new())
-    }
-
-    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
-        at_least_two(inputs)?;
-        if inputs.iter().any(|s| s != &inputs[0]) {
-            return Err(Error::shape(format!("inputs must all have one shape, got {}", shapes(inputs))));
+/// Declares an element-wise merge layer (no options, no weights) computed by `$op`; `$check`
+/// checks the input shapes and gives the output's.
+macro_rules! elementwise_layer {
+    ($(#[$meta:meta])* $name:ident, $kind:literal, $check:expr, $op:path) => {
+        $(#[$meta])*
+        #[derive(Clone, Default)]
+        pub struct $name {
+            name: String,
+            trainable: bool,
         }
-        Ok(inputs[0].to_vec())
-    }
 
-    fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], _: &[Var]) -> Result<Var> {
-        ops::merge::add_n(ctx.tape, inputs)
-    }
+        impl $name {
+            pub fn new() -> Self {
+                $name { name: String::new(), trainable: true }
+            }
+        }
+
+        impl Layer for $name {
+            layer_common!($kind);
+
+            fn config(&self) -> Json {
+                Json::Object(Map::new())
+            }
+
+            fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+                let check: fn(&[&[usize]]) -> Result<Vec<usize>> = $check;
+                check(inputs)
+            }
+
+            fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], _: &[Var]) -> Result<Var> {
+                $op(ctx.tape, inputs)
+            }
+        }
+    };
 }
+
+elementwise_layer!(
+    /// The element-wise sum of inputs of one shape.
+    Add,
+    "Add",
+    one_shape,
+    ops::merge::add_n
+);
+elementwise_layer!(
+    /// The element-wise product of inputs of one shape.
+    Multiply,
+    "Multiply",
+    one_shape,
+    ops::merge::multiply_n
+);
+elementwise_layer!(
+    /// The first input minus the second (exactly two, of one shape).
+    Subtract,
+    "Subtract",
+    |inputs| {
+        if inputs.len() != 2 {
+            return Err(Error::argument(format!(
+                "a Subtract layer needs exactly 2 inputs, got {}{}",
+                inputs.len(),
+                if inputs.is_empty() { String::new() } else { format!(" ({})", shapes(inputs)) }
+            )));
+        }
+        one_shape(inputs)
+    },
+    ops::merge::subtract
+);
+elementwise_layer!(
+    /// The element-wise maximum of inputs of one shape (a tie's gradient goes to the earlier
+    /// input, as in TensorFlow).
+    Maximum,
+    "Maximum",
+    one_shape,
+    ops::merge::maximum_n
+);
+elementwise_layer!(
+    /// The element-wise mean of inputs of one shape.
+    Average,
+    "Average",
+    one_shape,
+    ops::merge::average_n
+);
 
 /// Inputs joined along one axis; every other axis must agree.
 #[derive(Clone)]

@@ -14,6 +14,7 @@ pub mod config;
 mod conv2d;
 mod dense;
 mod dropout;
+mod embedding;
 mod group_norm;
 mod init;
 mod input;
@@ -21,6 +22,7 @@ mod layer_norm;
 mod merge;
 mod pooling;
 pub mod registry;
+mod reshaping;
 #[cfg(test)]
 mod tests;
 
@@ -28,13 +30,18 @@ pub use activation::{Activation, ActivationLayer};
 pub use batch_norm::{BatchNorm, BatchNormConfig, MovingAverage};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dense::{Dense, DenseConfig};
-pub use dropout::Dropout;
+pub use dropout::{Dropout, SpatialDropout2d};
+pub use embedding::{Embedding, EmbeddingConfig};
 pub use group_norm::{GroupNorm, GroupNormConfig};
 pub use init::Initializer;
 pub use input::InputLayer;
 pub use layer_norm::{LayerNorm, LayerNormConfig};
-pub use merge::{Add, Concatenate, ConcatenateConfig};
+pub use merge::{Add, Average, Concatenate, ConcatenateConfig, Maximum, Multiply, Subtract};
 pub use pooling::{AveragePool2d, Flatten, GlobalAveragePool2d, MaxPool2d, Pool2dConfig};
+pub use reshaping::{
+    Cropping2d, Cropping2dConfig, Permute, PermuteConfig, Reshape, ReshapeConfig, UpSampling2d, UpSampling2dConfig,
+    ZeroPadding2d, ZeroPadding2dConfig,
+};
 
 use crate::autograd::{Tape, Var};
 use crate::error::Error;

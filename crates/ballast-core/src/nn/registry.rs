@@ -18,6 +18,8 @@ const FAMILIES: &[&[LayerKind]] = &[
     super::group_norm::KINDS,
     super::layer_norm::KINDS,
     super::merge::KINDS,
+    super::reshaping::KINDS,
+    super::embedding::KINDS,
 ];
 
 /// Every registered kind.
@@ -110,7 +112,10 @@ mod tests {
             "Dense" => json!({ "units": 3 }),
             "Conv2D" => json!({ "filters": 2, "kernelSize": 3 }),
             "Activation" => json!({ "activation": "relu" }),
-            "Dropout" => json!({ "rate": 0.25 }),
+            "Dropout" | "SpatialDropout2D" => json!({ "rate": 0.25 }),
+            "Reshape" => json!({ "targetShape": [-1, 2] }),
+            "Permute" => json!({ "dims": [2, 1] }),
+            "Embedding" => json!({ "inputDim": 5, "outputDim": 2 }),
             _ => json!({}),
         };
         for kind in kinds() {

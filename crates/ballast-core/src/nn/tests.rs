@@ -72,6 +72,83 @@ fn every_layer_passes_a_gradient_check() {
     }
 }
 
+#[test]
+fn the_shape_merge_and_small_layers_pass_a_gradient_check() {
+    let check = Check::default();
+    let make = |class: &str, options: Json| registry::create(class, &options).unwrap();
+    let json = |v: &str| -> Json { serde_json::from_str(v).unwrap() };
+    let image = [2, 4, 5, 3];
+    check_layer(
+        "zero_padding2d",
+        make("ZeroPadding2D", json(r#"{"padding": [[1, 2], [0, 3]]}"#)),
+        &image,
+        true,
+        &check,
+    );
+    check_layer("cropping2d", make("Cropping2D", json(r#"{"cropping": [[1, 0], [2, 1]]}"#)), &image, true, &check);
+    for interpolation in ["nearest", "bilinear"] {
+        let options = json(&format!(r#"{{"size": [2, 3], "interpolation": "{interpolation}"}}"#));
+        check_layer(&format!("up_sampling2d {interpolation}"), make("UpSampling2D", options), &image, true, &check);
+    }
+    check_layer("reshape", make("Reshape", json(r#"{"targetShape": [-1, 6]}"#)), &image, true, &check);
+    check_layer("permute", make("Permute", json(r#"{"dims": [3, 1, 2]}"#)), &image, true, &check);
+    for training in [true, false] {
+        check_layer("spatial_dropout2d", make("SpatialDropout2D", json(r#"{"rate": 0.4}"#)), &image, training, &check);
+    }
+
+    // Merge layers take several inputs.
+    let inputs = [normal(&[3, 2, 4], 11, 1.0, 0.0), normal(&[3, 2, 4], 12, 1.0, 0.0), normal(&[3, 2, 4], 13, 1.0, 0.3)];
+    for (class, n) in [("Multiply", 3), ("Subtract", 2), ("Maximum", 3), ("Average", 3), ("Multiply", 2)] {
+        let layer = make(class, json("{}"));
+        let shapes: Vec<&[usize]> = inputs[..n].iter().map(|x| &x.shape()[1..]).collect();
+        assert_eq!(layer.output_shape(&shapes).unwrap(), [2, 4]);
+        let check = if class == "Maximum" { Check { eps: 1e-3, ..Check::default() } } else { Check::default() };
+        check.run(class, &inputs[..n], |tape, v| {
+            let mut rng = Rng::new(0);
+            layer.clone_box().forward(&mut Ctx { tape, training: true, rng: &mut rng, logits: false }, v, &[])
+        });
+    }
+
+    // Embedding: only the table is differentiable (the indices are class numbers).
+    let mut emb = make("Embedding", json(r#"{"inputDim": 6, "outputDim": 3, "name": "emb"}"#));
+    emb.set_name("emb".into());
+    emb.build_on(&[4], &mut Rng::new(2)).unwrap();
+    let indices = Tensor::new(vec![0.0, 5.0, 5.0, 2.0, 1.0, 5.0, 0.0, 3.0], &[2, 4]).unwrap();
+    let table = [emb.params()[0].value.clone()];
+    check.run("embedding", &table, |tape, v| {
+        let x = tape.constant(indices.clone());
+        let mut rng = Rng::new(0);
+        emb.clone_box().forward(&mut Ctx { tape, training: true, rng: &mut rng, logits: false }, &[x], v)
+    });
+}
+
+#[test]
+fn spatial_dropout_is_the_identity_in_inference_and_follows_the_seed() {
+    let mut layer = registry::create("SpatialDropout2D", &serde_json::json!({ "rate": 0.5 })).unwrap();
+    let x = normal(&[8, 3, 3, 6], 1, 1.0, 2.0);
+    let run = |layer: &mut Box<dyn Layer>, training: bool, seed: u64| {
+        let mut tape = crate::autograd::Tape::new();
+        let v = tape.constant(x.clone());
+        let mut rng = Rng::new(seed);
+        let y = layer.forward(&mut Ctx { tape: &mut tape, training, rng: &mut rng, logits: false }, &[v], &[]);
+        tape.value(y.unwrap()).clone()
+    };
+    assert_eq!(run(&mut layer, false, 1), x);
+    let (a, b, c) = (run(&mut layer, true, 1), run(&mut layer, true, 1), run(&mut layer, true, 2));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    // Whole channels of an example, kept values doubled.
+    for (i, (&y, &v)) in a.data().iter().zip(x.data()).enumerate() {
+        let (example, channel) = (i / 54, i % 6);
+        let first = a.data()[example * 54 + channel];
+        assert_eq!(y == 0.0, first == 0.0, "value {i}");
+        assert!(y == 0.0 || y == 2.0 * v, "value {i}: {y} for {v}");
+    }
+    let e = layer.output_shape(&[&[4, 6]]).unwrap_err();
+    assert_eq!(e.message, "expects input [batch, height, width, channels], got [batch, 4, 6]");
+    assert!(registry::create("SpatialDropout2D", &serde_json::json!({ "rate": 1 })).is_err());
+}
+
 fn bn_layer(config: BatchNormConfig, channels: usize) -> BatchNorm {
     let mut bn = BatchNorm::new(config).unwrap();
     bn.set_name("bn".into());

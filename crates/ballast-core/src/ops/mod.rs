@@ -5,6 +5,7 @@ pub mod activation;
 pub mod conv;
 pub mod dropout;
 pub mod elementwise;
+pub mod embedding;
 pub mod group_norm;
 pub mod linalg;
 pub mod loss;
@@ -13,6 +14,7 @@ pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod shape;
+pub mod upsample;
 
 pub use activation::{log_softmax, relu, sigmoid, softmax, tanh};
 pub use elementwise::{add, div, mul, scale, sub};

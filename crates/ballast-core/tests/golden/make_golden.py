@@ -20,6 +20,9 @@ It writes, next to this script:
                             pooling, concatenation, addition), forward and backward, and two
                             whole ResNet blocks (identity and projection shortcut) in training
                             mode: output, every gradient, the batch statistics of each BN.
+* ``golden_shape.json``  -- the reshaping, merge and embedding layers (zero padding, cropping,
+                            nearest and bilinear upsampling, reshape, permute, multiply,
+                            subtract, maximum, average, embedding lookup), forward and backward.
 
 Each file maps case name -> {"config": {...}, "tensors": {name: {"shape": [...], "b64": ...}}},
 where "b64" is base64 of the little-endian float32 values in row-major order.
@@ -867,6 +870,137 @@ def golden_graph_cases():
     return c
 
 
+# --------------------------------------------------------------------------- golden_shape.json
+
+def upsample_bilinear_tf(x, fh, fw):
+    """TensorFlow's resize_bilinear with half-pixel centers (what Keras 3's UpSampling2D calls),
+    written as TensorFlow writes it: the source position (o + 0.5) / f - 0.5, its floor and ceil
+    each clamped to the image, the fraction from the unclamped floor. NumPy, float64, NHWC."""
+    n, h, w, c = x.shape
+
+    def axis(size, f):
+        src = (np.arange(size * f) + 0.5) / f - 0.5
+        lower = np.clip(np.floor(src), 0, size - 1).astype(int)
+        upper = np.clip(np.ceil(src), 0, size - 1).astype(int)
+        return lower, upper, src - np.floor(src)
+
+    (y0, y1, ly), (x0, x1, lx) = axis(h, fh), axis(w, fw)
+    ly, lx = ly[None, :, None, None], lx[None, None, :, None]
+    top = x[:, y0][:, :, x0] + (x[:, y0][:, :, x1] - x[:, y0][:, :, x0]) * lx
+    bottom = x[:, y1][:, :, x0] + (x[:, y1][:, :, x1] - x[:, y1][:, :, x0]) * lx
+    return top + (bottom - top) * ly
+
+
+def upsample_nhwc(x, fh, fw, interpolation):
+    """Keras UpSampling2D: rows and columns repeated (nearest), or PyTorch's bilinear
+    interpolation with align_corners=False (half-pixel centers, as TensorFlow's resize)."""
+    if interpolation == "nearest":
+        return x.repeat_interleave(fh, dim=1).repeat_interleave(fw, dim=2)
+    y = F.interpolate(nhwc_to_nchw(x), scale_factor=(fh, fw), mode="bilinear", align_corners=False)
+    return nchw_to_nhwc(y)
+
+
+def shape_sanity_checks():
+    """Bilinear upsampling: PyTorch (align_corners=False) vs TensorFlow's formula; nearest:
+    repetition vs PyTorch's nearest mode."""
+    rng = np.random.default_rng(97531)
+    for shape, (fh, fw) in [((2, 3, 4, 2), (2, 2)), ((1, 5, 2, 3), (2, 3)), ((2, 1, 3, 1), (3, 1)),
+                            ((1, 4, 4, 1), (4, 4))]:
+        x = f32(rng.normal(size=shape))
+        close(upsample_nhwc(x, fh, fw, "bilinear"), torch.from_numpy(upsample_bilinear_tf(x.numpy(), fh, fw)))
+        nearest = nchw_to_nhwc(F.interpolate(nhwc_to_nchw(x), scale_factor=(fh, fw), mode="nearest"))
+        close(upsample_nhwc(x, fh, fw, "nearest"), nearest)
+    print("shape sanity checks passed")
+
+
+def layer_case(name, layer, options, xshape, fn):
+    """A one-input layer: x, dy -> y, dx. `options` (the Keras options in the core's camelCase)
+    are stored as JSON text in the config."""
+    rng = rng_for(name)
+    x = leaf(rng.normal(size=xshape))
+    y = fn(x)
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    (dx,) = grads_of(y, dy, (x,))
+    return case({"layer": layer, "options": json.dumps(options)}, x=x, dy=dy, y=y, dx=dx)
+
+
+def elementwise_case(name, layer, n, shape):
+    """Keras Multiply / Subtract / Maximum / Average of n inputs a, b, c, ..., taken left to
+    right as Keras does. Maximum inputs have no ties (the gaps are recorded)."""
+    rng = rng_for(name)
+    xs = [leaf(rng.normal(size=shape)) for _ in range(n)]
+    if layer == "Multiply":
+        y = xs[0]
+        for x in xs[1:]:
+            y = y * x
+    elif layer == "Subtract":
+        assert n == 2
+        y = xs[0] - xs[1]
+    elif layer == "Maximum":
+        y = xs[0]
+        for x in xs[1:]:
+            y = torch.maximum(y, x)
+    else:
+        assert layer == "Average"
+        y = sum(xs[1:], xs[0]) / n
+    cfg = {"layer": layer, "options": "{}"}
+    if layer == "Maximum":
+        top2 = torch.stack(xs).topk(2, dim=0).values
+        gap = (top2[0] - top2[1]).min().item()
+        assert gap > 0, "a tie between maximum inputs"
+        cfg["min_gap"] = float(f"{gap:.3g}")
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    grads = grads_of(y, dy, xs)
+    names = "abcdefgh"[:n]
+    t = dict(zip(names, xs))
+    t.update(dy=dy, y=y, **{f"d{k}": g for k, g in zip(names, grads)})
+    return case(cfg, **t)
+
+
+def embedding_case(name, input_dim, output_dim, ishape):
+    """Keras Embedding: rows of `embeddings` picked by `indices` (stored as float32), with
+    repeated indices, so their gradients add up."""
+    rng = rng_for(name)
+    idx = rng.integers(0, input_dim, size=ishape)
+    counts = np.bincount(idx.ravel(), minlength=input_dim)
+    assert counts.max() >= 3 and (counts == 0).any(), "want repeats and rows never read"
+    table = leaf(rng.normal(size=(input_dim, output_dim)) * 0.05)
+    y = F.embedding(torch.from_numpy(idx), table)
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    (dtable,) = grads_of(y, dy, (table,))
+    options = {"inputDim": input_dim, "outputDim": output_dim}
+    return case({"layer": "Embedding", "options": json.dumps(options)},
+                indices=idx.astype(np.float64), embeddings=table, dy=dy, y=y, dembeddings=dtable)
+
+
+def golden_shape_cases():
+    c = {}
+    c["zero_padding2d_asymmetric"] = layer_case(
+        "zero_padding2d_asymmetric", "ZeroPadding2D", {"padding": [[1, 2], [0, 3]]}, (2, 4, 5, 3),
+        lambda x: nchw_to_nhwc(F.pad(nhwc_to_nchw(x), (0, 3, 1, 2))))
+    c["cropping2d_asymmetric"] = layer_case(
+        "cropping2d_asymmetric", "Cropping2D", {"cropping": [[1, 2], [3, 0]]}, (2, 6, 7, 3),
+        lambda x: x[:, 1:6 - 2, 3:7, :])
+    for case_name, size, interpolation, xshape in [
+            ("up_sampling2d_nearest_2x2", [2, 2], "nearest", (2, 3, 4, 3)),
+            ("up_sampling2d_nearest_2x3", [2, 3], "nearest", (2, 3, 4, 3)),
+            ("up_sampling2d_bilinear_2x2", [2, 2], "bilinear", (2, 3, 4, 3)),
+            ("up_sampling2d_bilinear_3x2", [3, 2], "bilinear", (2, 4, 3, 2))]:
+        c[case_name] = layer_case(
+            case_name, "UpSampling2D", {"size": size, "interpolation": interpolation}, xshape,
+            lambda x, s=size, i=interpolation: upsample_nhwc(x, s[0], s[1], i))
+    c["reshape"] = layer_case("reshape", "Reshape", {"targetShape": [3, -1]}, (2, 4, 6),
+                              lambda x: x.reshape(2, 3, 8))
+    c["permute"] = layer_case("permute", "Permute", {"dims": [3, 1, 2]}, (2, 3, 4, 5),
+                              lambda x: x.permute(0, 3, 1, 2))
+    for layer, n in [("Multiply", 2), ("Multiply", 3), ("Subtract", 2), ("Maximum", 2),
+                     ("Maximum", 3), ("Average", 2), ("Average", 3)]:
+        case_name = f"{layer.lower()}_{n}"
+        c[case_name] = elementwise_case(case_name, layer, n, (2, 4, 4, 3))
+    c["embedding"] = embedding_case("embedding", 7, 4, (3, 5))
+    return c
+
+
 # --------------------------------------------------------------------------- main
 
 def write(path, cases):
@@ -889,6 +1023,8 @@ def main():
     write(os.path.join(HERE, "golden_norm.json"), golden_norm_cases())
     graph_sanity_checks()
     write(os.path.join(HERE, "golden_graph.json"), golden_graph_cases())
+    shape_sanity_checks()
+    write(os.path.join(HERE, "golden_shape.json"), golden_shape_cases())
 
 
 if __name__ == "__main__":
