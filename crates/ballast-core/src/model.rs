@@ -206,6 +206,18 @@ impl Model {
             tape.no_grad(|t| run(t, &mut self.net, &mut self.rng))?
         };
         let (loss, predictions) = self.loss.compute(&mut tape, out, &targets, weights.as_deref(), logits)?;
+        // Keras adds the weight penalties to the loss, in training and in evaluation.
+        let mut terms = vec![loss];
+        for (layer, vars) in self.net.layers().zip(&param_vars) {
+            if layer.trainable() {
+                for (r, &v) in layer.regularizers().iter().zip(vars) {
+                    if let Some(r) = r {
+                        terms.push(r.penalty(&mut tape, v));
+                    }
+                }
+            }
+        }
+        let loss = if terms.len() == 1 { loss } else { crate::ops::merge::add_n(&mut tape, &terms)? };
         let loss_value = tape.value(loss).data()[0];
         let step = self.optimizer.iterations() + 1;
         if !loss_value.is_finite() {

@@ -29,7 +29,7 @@
 
 use super::config::{layer_config, ConfigValue, Json, Map};
 use super::group_norm::affine_vars;
-use super::{layer_common, one_input, resolve_axis, Ctx, Initializer, Layer, LayerKind, Param};
+use super::{layer_common, one_input, resolve_axis, Ctx, Initializer, Layer, LayerKind, Param, Regularizer};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops::norm::{batch_norm_inference, batch_norm_train, batch_renorm_train, BatchStats, Renorm};
@@ -68,6 +68,9 @@ layer_config! {
         renorm_clipping "renormClipping": (f32, f32) = (f32::INFINITY, f32::INFINITY),
         /// Moving-average factor of the renorm statistics (Keras' default 0.99).
         renorm_momentum "renormMomentum": f32 = 0.99,
+        /// Keras leaves β and γ unregularized unless asked.
+        beta_regularizer "betaRegularizer": Option<Regularizer> = None,
+        gamma_regularizer "gammaRegularizer": Option<Regularizer> = None,
     }
 }
 
@@ -361,6 +364,11 @@ impl Layer for BatchNorm {
 
     fn params(&self) -> Vec<&Param> {
         self.params.iter().collect()
+    }
+    fn regularizers(&self) -> Vec<Option<Regularizer>> {
+        // γ first, then β, as the parameters are made.
+        let c = &self.config;
+        [(c.scale, c.gamma_regularizer), (c.center, c.beta_regularizer)].into_iter().filter(|(on, _)| *on).map(|(_, r)| r).collect()
     }
     fn params_mut(&mut self) -> Vec<&mut Param> {
         self.params.iter_mut().collect()

@@ -3,7 +3,7 @@
 use super::config::{layer_config, Json};
 use super::{
     batch_shape, kernel_and_bias, layer_common, linear_weights, one_input, Activation, Ctx, Initializer, Layer,
-    LayerKind, Param,
+    LayerKind, Param, Regularizer,
 };
 use crate::autograd::Var;
 use crate::error::Error;
@@ -18,6 +18,8 @@ layer_config! {
         use_bias "useBias": bool = true,
         kernel_initializer "kernelInitializer": Initializer = Initializer::GlorotUniform,
         bias_initializer "biasInitializer": Initializer = Initializer::Zeros,
+        kernel_regularizer "kernelRegularizer": Option<Regularizer> = None,
+        bias_regularizer "biasRegularizer": Option<Regularizer> = None,
     }
 }
 
@@ -29,6 +31,8 @@ impl DenseConfig {
             use_bias: true,
             kernel_initializer: Initializer::GlorotUniform,
             bias_initializer: Initializer::Zeros,
+            kernel_regularizer: None,
+            bias_regularizer: None,
         }
     }
     pub fn activation(self, activation: Activation) -> Self {
@@ -103,6 +107,9 @@ impl Layer for Dense {
 
     fn params(&self) -> Vec<&Param> {
         self.weights.iter().collect()
+    }
+    fn regularizers(&self) -> Vec<Option<Regularizer>> {
+        vec![self.config.kernel_regularizer, self.config.bias_regularizer].into_iter().take(self.weights.len()).collect()
     }
     fn params_mut(&mut self) -> Vec<&mut Param> {
         self.weights.iter_mut().collect()

@@ -21,6 +21,7 @@ mod input;
 mod layer_norm;
 mod merge;
 mod pooling;
+pub mod regularizer;
 pub mod registry;
 mod reshaping;
 #[cfg(test)]
@@ -37,6 +38,7 @@ pub use init::Initializer;
 pub use input::InputLayer;
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use merge::{Add, Average, Concatenate, ConcatenateConfig, Maximum, Multiply, Subtract};
+pub use regularizer::Regularizer;
 pub use pooling::{AveragePool2d, Flatten, GlobalAveragePool2d, MaxPool2d, Pool2dConfig};
 pub use reshaping::{
     Cropping2d, Cropping2dConfig, Permute, PermuteConfig, Reshape, ReshapeConfig, UpSampling2d, UpSampling2dConfig,
@@ -117,6 +119,11 @@ pub trait Layer: Send + Sync {
         Vec::new()
     }
     fn params_mut(&mut self) -> Vec<&mut Param> {
+        Vec::new()
+    }
+    /// The regularizer of each trainable parameter, in `params` order (Keras'
+    /// `kernel_regularizer`, ...): their penalties are added to the loss.
+    fn regularizers(&self) -> Vec<Option<Regularizer>> {
         Vec::new()
     }
     /// Non-trainable weights saved with the model (BN's moving statistics).
