@@ -357,11 +357,11 @@ impl Model {
     }
 
     #[wasm_bindgen(js_name = setLearningRate)]
-    pub fn set_learning_rate(&mut self, lr: f32) -> Result<(), JsValue> {
+    pub fn set_learning_rate(&mut self, lr: f64) -> Result<(), JsValue> {
         if !(lr.is_finite() && lr > 0.0) {
             return Err(to_js(Error::argument(format!("learning rate must be positive, got {lr}"))));
         }
-        self.compiled()?.optimizer.set_learning_rate(lr);
+        self.compiled()?.optimizer.set_learning_rate(lr).js()?;
         Ok(())
     }
 
