@@ -8,7 +8,7 @@ use ballast_core::graph::{fold_batch_norm, naming_inputs, Graph, NodeInfo};
 use ballast_core::model::{self as core_model, Loss};
 use ballast_core::nn::config::{as_object, check_keys, describe, Json};
 use ballast_core::nn::registry;
-use ballast_core::optim::{Adam, Optimizer, Sgd};
+use ballast_core::optim::Optimizer;
 use ballast_core::rng::Rng;
 use ballast_core::{Error, Tensor as CoreTensor};
 use js_sys::Array;
@@ -271,6 +271,10 @@ impl Model {
         let m = self.compiled()?;
         let mut out = ballast_core::nn::config::Map::new();
         out.insert("loss".into(), m.loss.to_json());
+        let mut optimizer = ballast_core::nn::config::Map::new();
+        optimizer.insert("className".into(), Json::from(m.optimizer.class_name()));
+        optimizer.insert("config".into(), m.optimizer.config());
+        out.insert("optimizer".into(), Json::Object(optimizer));
         out.insert("metrics".into(), Json::Array(m.metrics().iter().map(|m| m.to_json()).collect()));
         Ok(json::to_js(&Json::Object(out)))
     }
@@ -350,9 +354,18 @@ impl Model {
         Ok(folded)
     }
 
+    /// At the end of training: with `useEma`, the weights become their moving averages
+    /// (Keras' `finalize_variable_values`); otherwise nothing changes.
+    #[wasm_bindgen(js_name = finalizeOptimizer)]
+    pub fn finalize_optimizer(&mut self) -> Result<(), JsValue> {
+        let m = self.compiled()?;
+        let mut params: Vec<_> = m.net.layers_mut().filter(|l| l.trainable()).flat_map(|l| l.params_mut()).collect();
+        m.optimizer.finalize_variable_values(&mut params).js()
+    }
+
     /// The optimizer's current learning rate.
     #[wasm_bindgen(js_name = learningRate)]
-    pub fn learning_rate(&mut self) -> Result<f32, JsValue> {
+    pub fn learning_rate(&mut self) -> Result<f64, JsValue> {
         Ok(self.compiled()?.optimizer.learning_rate())
     }
 
@@ -512,26 +525,17 @@ impl Model {
     }
 }
 
-/// An optimizer from `{ className, config }`.
+/// An optimizer from `{ className, config }` (Keras' serialized form), made by the core's
+/// registry, which owns every optimizer's options and defaults.
 fn optimizer_from_json(spec: &Json) -> Result<Box<dyn Optimizer>, Error> {
-    let obj = as_object(spec)?;
+    let obj = as_object(spec).map_err(|_| {
+        Error::argument(format!("optimizer must be {{ className, config }} (optimizers.adam(), ...), got {}", describe(spec)))
+    })?;
     check_keys(obj, &["className", "config"])?;
+    let class_name = obj
+        .get("className")
+        .and_then(Json::as_str)
+        .ok_or_else(|| Error::argument(format!("optimizer needs a 'className' string, got {}", describe(spec))))?;
     let empty = Json::Object(Default::default());
-    let config = as_object(obj.get("config").unwrap_or(&empty))?;
-    let num = |key: &str, default: f32| match config.get(key) {
-        None => Ok(default),
-        Some(v) => v.as_f64().map(|f| f as f32).ok_or_else(|| Error::argument(format!("option '{key}' must be a number"))),
-    };
-    match obj.get("className").and_then(Json::as_str) {
-        Some("Adam") => {
-            check_keys(config, &["learningRate", "beta1", "beta2", "epsilon"])?;
-            Ok(Box::new(Adam::new(num("learningRate", 1e-3)?, num("beta1", 0.9)?, num("beta2", 0.999)?, num("epsilon", 1e-7)?)?))
-        }
-        Some("SGD") => {
-            check_keys(config, &["learningRate", "momentum", "nesterov"])?;
-            let nesterov = config.get("nesterov").and_then(Json::as_bool).unwrap_or(false);
-            Ok(Box::new(Sgd::new(num("learningRate", 0.01)?, num("momentum", 0.0)?, nesterov)?))
-        }
-        _ => Err(Error::argument(format!("unknown optimizer {} (Adam, SGD)", describe(spec)))),
-    }
+    ballast_core::optim::create(class_name, obj.get("config").unwrap_or(&empty))
 }

@@ -4,7 +4,7 @@ export { Tensor, tensor, matmul, tidy, type MatmulOptions } from './tensor.js';
 export type { Env, ReadyOptions, BuildName } from './runtime.js';
 export { layers, Layer, SymbolicTensor } from './layers.js';
 export type * from './layers.js';
-export { optimizers, type OptimizerConfig, type Clipping } from './optimizers.js';
+export { optimizers, schedules, type OptimizerConfig, type Clipping, type CommonOptions, type ScheduleConfig } from './optimizers.js';
 export { Model, loadModel, modelFromFiles } from './model.js';
 export { Sequential } from './sequential.js';
 export type { CompileOptions, FitOptions, EvaluateOptions, PredictOptions, History, Callbacks, BatchInfo, WeightInfo, SummaryRow, LayerGradientHealth, LayerTime } from './model.js';

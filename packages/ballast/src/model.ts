@@ -9,15 +9,16 @@ import { ArgumentError, BallastError, DataError, ShapeError, StateError, guard }
 import { planGraph, type GraphPlan } from './functional.js';
 import { Layer, SymbolicTensor } from './layers.js';
 import { Callback, type CallbackHooks, type Logs } from './callbacks.js';
-import type { LossSpec } from './losses.js';
-import type { MetricSpec } from './metrics.js';
+import type { LossObject, LossSpec } from './losses.js';
+import type { MetricObject, MetricSpec } from './metrics.js';
 import type { OptimizerConfig } from './optimizers.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
 import { Tensor, tensor } from './tensor.js';
 import { platform, wasm } from './runtime.js';
 
 export interface CompileOptions {
-  optimizer: OptimizerConfig;
+  /** `optimizers.adam({ ... })`, ..., or a name with its defaults (`'adam'`, `'sgd'`, `'rmsprop'`). */
+  optimizer: OptimizerConfig | string;
   /** A name (`'categoricalCrossentropy'`, `'mse'`, ...) or a `losses.*()` object. */
   loss: LossSpec;
   /** Names (`'accuracy'`, `'mae'`, ...) or `metrics.*()` objects, logged under their names. */
@@ -323,17 +324,22 @@ export class Model {
    */
   compile(options: CompileOptions): void {
     checkOptions('compile', options, ['optimizer', 'loss', 'metrics']);
-    const o = options.optimizer;
-    if (!o || (o.type !== 'adam' && o.type !== 'sgd')) throw new ArgumentError('compile needs an optimizer from optimizers.adam() or optimizers.sgd()');
-    const optimizer = o.type === 'adam'
-      ? { className: 'Adam', config: { learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon } }
-      : { className: 'SGD', config: { learningRate: o.learningRate, momentum: o.momentum, nesterov: o.nesterov } };
+    const o = typeof options.optimizer === 'string' ? { className: options.optimizer, config: {} } : options.optimizer;
+    if (o === null || typeof o !== 'object' || typeof o.className !== 'string') {
+      throw new ArgumentError(`compile needs an optimizer: a name ('adam') or optimizers.adam({ ... }), got ${describeValue(o)}`);
+    }
     guard(() => this.#handle.compile({
-      loss: options.loss, optimizer, metrics: options.metrics ?? [],
+      loss: options.loss, optimizer: { className: o.className, config: o.config ?? {} }, metrics: options.metrics ?? [],
       ...(o.clipNorm !== undefined ? { clipNorm: o.clipNorm } : {}), ...(o.clipValue !== undefined ? { clipValue: o.clipValue } : {}),
     }));
     this.#compiled = { ...options };
     this.#metricNames = guard(() => this.#handle.metricNames());
+  }
+
+  /** The loss, optimizer and metrics as the core resolved them (`{ className, config }` each). */
+  get compiledConfig(): { loss: LossObject; optimizer: OptimizerConfig; metrics: MetricObject[] } {
+    this.#requireCompiled('compiledConfig');
+    return guard(() => this.#handle.compiledConfig());
   }
 
   /** The names `fit`, `evaluate` and the logs report, in order: `loss`, then each metric. */
@@ -447,6 +453,8 @@ export class Model {
         await hooks.call('onEpochEnd', epoch, logs);
         last = logs;
       }
+      // With useEma, the weights become their moving averages (Keras' finalize_variable_values).
+      guard(() => this.#handle.finalizeOptimizer());
       await hooks.call('onTrainEnd', last);
     } finally {
       guard(() => this.#handle.setClassWeight(new Float32Array(0)));
@@ -745,7 +753,7 @@ export function modelFromFiles(modelJson: string, weights: Uint8Array, source = 
     const extra = tensors.filter((t) => !expected.some((w) => w.name === t.name));
     if (extra.length) throw new DataError(`${source}/${WEIGHTS_FILE}: unexpected weights ${extra.map((t) => `'${t.name}'`).join(', ')}`);
     model.setWeights(tensors);
-    if (compile) model.compile(compile);
+    if (compile) model.compile(upgradeCompile(compile));
     return model;
   } catch (err) {
     if (model) model.dispose();
@@ -830,4 +838,13 @@ function named(names: string[], values: ArrayLike<number>): Logs {
   const logs: Logs = {};
   names.forEach((name, i) => (logs[name] = values[i]));
   return logs;
+}
+
+/** Compile options as saved before optimizers were `{ className, config }` (`{ type: 'adam', ... }`). */
+function upgradeCompile(saved: CompileOptions): CompileOptions {
+  const o = saved.optimizer as unknown as Record<string, unknown>;
+  if (o === null || typeof o !== 'object' || !('type' in o)) return saved;
+  const { type, clipNorm, clipValue, ...config } = o;
+  const className = type === 'adam' ? 'Adam' : type === 'sgd' ? 'SGD' : String(type);
+  return { ...saved, optimizer: { className, config, ...(clipNorm !== undefined ? { clipNorm: clipNorm as number } : {}), ...(clipValue !== undefined ? { clipValue: clipValue as number } : {}) } };
 }

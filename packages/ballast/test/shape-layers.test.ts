@@ -185,9 +185,9 @@ describe('Embedding', () => {
     expect(table.shape).toEqual([10, 3]);
     expect(Array.from(table.values).every((v) => Math.abs(v) <= 0.05)).toBe(true);
     const history = await model.fit(tensor(ids, [64, 4]), tensor(labels, [64]), { batchSize: 16, epochs: 25 });
-    const { loss, acc } = history.history;
+    const { loss, accuracy } = history.history;
     expect(loss[loss.length - 1]).toBeLessThan(0.5 * loss[0]);
-    expect(acc[acc.length - 1]).toBeGreaterThan(0.9);
+    expect(accuracy[accuracy.length - 1]).toBeGreaterThan(0.9);
     model.dispose();
   });
 

@@ -7,7 +7,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ready, layers, Sequential, optimizers, tensor, losses, metrics, callbacks, loadModel,
+  ready, layers, Sequential, optimizers, schedules, tensor, losses, metrics, callbacks, loadModel, StateError,
   ArgumentError, ShapeError, type Tensor, type Logs,
 } from 'ballast';
 import { rng } from './reference.js';
@@ -265,5 +265,59 @@ describe('callbacks', () => {
       callbacks: [scripted([3, 1, 2, 0]), callbacks.modelCheckpoint({ filepath: (_files, epoch) => void saved.push(epoch), monitor: 'score', saveBestOnly: true })],
     });
     expect(saved).toEqual([0, 1, 3]);
+  });
+});
+
+describe('optimizers', () => {
+  it('every optimizer trains, with its Keras defaults resolved by the core', async () => {
+    const { x, y } = data(48, 10);
+    const made = [
+      optimizers.sgd({ momentum: 0.9, nesterov: true }), optimizers.adam({ amsgrad: true }), optimizers.adamw({ learningRate: 1e-2 }),
+      optimizers.rmsprop({ centered: true }), optimizers.adagrad({ learningRate: 0.1 }), optimizers.nadam({ learningRate: 1e-2 }),
+      optimizers.lion({ learningRate: 1e-3 }),
+    ];
+    for (const optimizer of made) {
+      const model = classifier();
+      model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+      const h = await model.fit(x, y, { epochs: 6, batchSize: 16 });
+      expect(h.history.loss[5], optimizer.className).toBeLessThan(h.history.loss[0]);
+      model.dispose();
+    }
+    const model = classifier();
+    model.compile({ optimizer: 'rmsprop', loss: 'mse' });
+    expect(model.compiledConfig.optimizer).toMatchObject({ className: 'RMSprop', config: { learningRate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false } });
+    model.compile({ optimizer: optimizers.adamw(), loss: 'mse' });
+    expect(model.compiledConfig.optimizer.config.weightDecay).toBeCloseTo(0.004, 9);
+    expect(() => model.compile({ optimizer: optimizers.adam({ beta1: 1 }), loss: 'mse' })).toThrow(/Adam: option 'beta1' must be in \[0, 1\)/);
+    expect(() => model.compile({ optimizer: optimizers.sgd({ learningRat: 1 } as never), loss: 'mse' })).toThrow(/unknown option 'learningRat'/);
+    expect(() => model.compile({ optimizer: 'adamax', loss: 'mse' })).toThrow(/adamax/);
+  });
+
+  it('a schedule sets the rate at every step, and the logs show it; reduceLROnPlateau refuses to override it', async () => {
+    const { x, y } = data(48, 11);
+    const model = classifier();
+    const schedule = schedules.cosineDecay({ initialLearningRate: 0.1, decaySteps: 12, alpha: 0.1 });
+    model.compile({ optimizer: optimizers.sgd({ learningRate: schedule }), loss: 'categoricalCrossentropy' });
+    const h = await model.fit(x, y, { epochs: 4, batchSize: 16 });
+    // The rate logged after each epoch is the schedule at the steps taken so far (3 per epoch).
+    const cosine = (step: number) => 0.1 * ((1 - 0.1) * 0.5 * (1 + Math.cos((Math.PI * Math.min(step, 12)) / 12)) + 0.1);
+    h.history.learning_rate.forEach((lr, e) => close(lr, cosine(3 * (e + 1)), 1e-6));
+    await expect(model.fit(x, y, { epochs: 2, callbacks: [{ onEpochEnd: (_e, l) => void (l.score = 1) }, callbacks.reduceLROnPlateau({ monitor: 'score', patience: 0 })] }))
+      .rejects.toThrow(StateError);
+  });
+
+  it('useEma ends fit with the moving average of the weights', async () => {
+    const { x, y } = data(32, 12);
+    const run = async (options: Record<string, unknown>) => {
+      const model = classifier();
+      model.compile({ optimizer: optimizers.adam({ learningRate: 1e-2, ...options }), loss: 'categoricalCrossentropy' });
+      await model.fit(x, y, { epochs: 3, batchSize: 8 });
+      return model.getWeights();
+    };
+    const plain = await run({});
+    // A momentum of 0 averages nothing: the weights are the last ones.
+    expect(await run({ useEma: true, emaMomentum: 0 })).toEqual(plain);
+    const averaged = await run({ useEma: true, emaMomentum: 0.9 });
+    expect(averaged).not.toEqual(plain);
   });
 });

@@ -276,6 +276,43 @@ impl ConfigValue for Vec<usize> {
     }
 }
 
+impl ConfigValue for f64 {
+    const EXPECTED: &'static str = "a finite number";
+    fn read(v: &Json) -> Option<Self> {
+        v.as_f64().filter(|f| f.is_finite())
+    }
+    fn write(&self) -> Json {
+        Json::from(*self)
+    }
+}
+
+impl ConfigValue for String {
+    const EXPECTED: &'static str = "a string";
+    fn read(v: &Json) -> Option<Self> {
+        v.as_str().map(str::to_string)
+    }
+    fn write(&self) -> Json {
+        Json::String(self.clone())
+    }
+}
+
+/// Lists, each element read as `T`.
+macro_rules! list_value {
+    ($t:ty, $expected:literal) => {
+        impl ConfigValue for Vec<$t> {
+            const EXPECTED: &'static str = $expected;
+            fn read(v: &Json) -> Option<Self> {
+                v.as_array()?.iter().map(<$t>::read).collect()
+            }
+            fn write(&self) -> Json {
+                Json::Array(self.iter().map(ConfigValue::write).collect())
+            }
+        }
+    };
+}
+list_value!(String, "a list of strings");
+list_value!(f64, "a list of finite numbers");
+
 /// A name from a fixed list, read through the type's own parser.
 macro_rules! named_value {
     ($ty:ty, $expected:literal, $parse:expr, $write:expr) => {
