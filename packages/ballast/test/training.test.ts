@@ -138,6 +138,27 @@ describe('metrics', () => {
   });
 });
 
+describe('regularizers', () => {
+  it('add l1·Σ|w| + l2·Σw² of each regularized weight to the loss; frozen layers add nothing', async () => {
+    const { x, y } = data(20, 13);
+    const plain = classifier();
+    const reg = new Sequential([
+      layers.input({ shape: [6] }),
+      layers.dense({ units: 8, activation: 'tanh', kernelRegularizer: 'l2', biasRegularizer: { className: 'L1', config: { l1: 0.5 } } }),
+      layers.dense({ units: 3, activation: 'softmax' }),
+    ], { seed: 1 });
+    for (const m of [plain, reg]) m.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const w = reg.getLayer('dense').weights();
+    const penalty = 0.01 * w.kernel.values.reduce((s, v) => s + v * v, 0) + 0.5 * w.bias.values.reduce((s, v) => s + Math.abs(v), 0);
+    const [base] = await plain.evaluate(x, y);
+    close((await reg.evaluate(x, y))[0], base + penalty, 1e-5);
+    expect(reg.getLayer('dense').config.kernelRegularizer).toEqual({ className: 'L2', config: { l2: 0.01 } });
+    reg.setTrainable('dense', false);
+    close((await reg.evaluate(x, y))[0], base, 1e-6);
+    expect(() => layers.dense({ units: 2, kernelRegularizer: 'l3' })).toThrow(/kernelRegularizer/);
+  });
+});
+
 describe('fit options', () => {
   it('initialEpoch resumes the same run; stepsPerEpoch limits batches; stopTraining ends after the batch', async () => {
     const { x, y } = data(40, 5);
