@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// Trains a ResNet-20 (He et al.'s CIFAR ResNet) on Fashion-MNIST in Node and reports the test
-// accuracy and the training images/s. benches/resnet/torch_resnet20.py trains the same network
+// Trains a ResNet-20 (He et al.'s CIFAR ResNet), or a MobileNet-v1-style depthwise-separable
+// network (--model mobilenet), on Fashion-MNIST in Node and reports the test accuracy and the
+// training images/s. benches/resnet/torch_resnet20.py trains the same network
 // the same way in PyTorch; benches/resnet/run.mjs runs both and compares them.
-// Usage: node train.mjs [--epochs 5] [--batch-size 128] [--learning-rate 0.001] [--threads N]
+// Usage: node train.mjs [--model resnet|mobilenet] [--epochs 5] [--batch-size 128] [--learning-rate 0.001] [--threads N]
 //                       [--depth 20] [--data DIR] [--train-limit N] [--test-limit N] [--seed 1]
 //                       [--warmup 5] [--save DIR] [--min-accuracy A] [--json]
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ready, datasets, diagnostics } from 'ballast';
 import { depthProblem, resnet } from '../shared/resnet-models.mjs';
+import { mobilenet } from '../shared/mobilenet-models.mjs';
 import { progressBar } from '../mnist-node/progress.mjs';
 import { commandLine, exitBelow, exitOnBallastError } from '../shared/cli.mjs';
 
@@ -24,10 +26,12 @@ const FILES = {
 const RESULT_TAG = '@bench-result ';
 
 const usage = `Usage: node train.mjs [options]
+  --model NAME          resnet (default) or mobilenet (depthwise-separable blocks with BN)
   --epochs N            passes over the training set (default 5)
   --batch-size N        examples per step (default 128)
   --learning-rate X     Adam's learning rate (default 0.001)
   --threads N           kernel threads (default: one per core; 1 = single-threaded SIMD build)
+  --alpha X             MobileNet's width multiplier (default 1)
   --depth N             ResNet depth, 6n + 2: 8, 14, 20, 32, ... (default 20)
   --data DIR            a directory of Fashion-MNIST's gzip IDX files (default ${DEFAULT_DATA})
   --train-limit N       train on the first N examples only
@@ -40,6 +44,8 @@ const usage = `Usage: node train.mjs [options]
   --help`;
 
 const { values, fail, int, positive, optionalNumber } = commandLine(usage, {
+  model: { type: 'string', default: 'resnet' },
+  alpha: { type: 'string', default: '1' },
   epochs: { type: 'string', default: '5' },
   'batch-size': { type: 'string', default: '128' },
   'learning-rate': { type: 'string', default: '0.001' },
@@ -58,6 +64,9 @@ const { values, fail, int, positive, optionalNumber } = commandLine(usage, {
 const epochs = int('epochs', { min: 0 });
 const batchSize = int('batch-size');
 const threads = int('threads', { optional: true });
+const modelName = values.model;
+if (modelName !== 'resnet' && modelName !== 'mobilenet') fail(`--model must be resnet or mobilenet, got ${modelName}`);
+const alpha = positive('alpha');
 const depth = int('depth', { min: 8 });
 if (depthProblem(depth)) fail(depthProblem(depth));
 const trainLimit = int('train-limit', { optional: true });
@@ -87,7 +96,8 @@ try {
   const n = train.labels.length;
   console.log(`Fashion-MNIST: ${n} training and ${test.labels.length} test images`);
 
-  const model = resnet({ depth, inputShape: train.x.shape.slice(1), classes: train.numClasses, seed, learningRate });
+  const shape = { inputShape: train.x.shape.slice(1), classes: train.numClasses, seed, learningRate };
+  const model = modelName === 'mobilenet' ? mobilenet({ alpha, ...shape }) : resnet({ depth, ...shape });
   model.summary();
 
   // Training images/s: the training steps' wall time (validation left out), less the first
@@ -150,7 +160,7 @@ try {
     const { user, system } = process.cpuUsage();
     const result = {
       engine: 'ballast',
-      model: `resnet${depth}`,
+      model: modelName === 'mobilenet' ? `mobilenet-${alpha}` : `resnet${depth}`,
       epochs,
       batchSize,
       trainExamples: n,

@@ -17,7 +17,10 @@ pub fn shape_str(shape: &[usize]) -> String {
 impl Tensor {
     /// A tensor over `data`, which must hold exactly the product of `shape` values.
     pub fn new(data: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
-        let want: usize = shape.iter().product();
+        // Checked: on wasm32 a product of large dimensions would wrap (65536 × 65536 = 0).
+        let want = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or_else(|| {
+            Error::shape(format!("tensor of shape {} has more elements than memory can index", shape_str(shape)))
+        })?;
         if data.len() != want {
             return Err(Error::shape(format!(
                 "tensor of shape {} needs {want} values, got {}",
@@ -83,6 +86,12 @@ impl Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_that_overflow_are_refused() {
+        let err = Tensor::new(Vec::new(), &[usize::MAX, 2]).unwrap_err();
+        assert!(err.message.contains("more elements than memory can index"), "{}", err.message);
+    }
 
     #[test]
     fn matmul_shapes_and_values() {

@@ -47,6 +47,9 @@ export function matmulCases(): void {
     expect((caught as Error).message).toContain('[2, 3] · [2, 3]');
     expect(() => matmul(a, tensor([1, 2], [1, 2]))).toThrow(ShapeError);
     expect(() => tensor([1, 2, 3], [2, 2])).toThrow(/needs 4 values, got 3/);
+    // Sizes that would wrap at 32 bits are refused, not taken modulo 2^32.
+    expect(() => tensor(new Float32Array(0), [65536, 65536])).toThrow(/needs 4294967296 values, got 0/);
+    expect(() => tensor(new Float32Array(3), [2 ** 32 + 3])).toThrow(/dimensions are whole numbers below 2\^32/);
     const ok = matmul(a, a, { transposeB: true });
     expect(ok.shape).toEqual([2, 2]);
   });
