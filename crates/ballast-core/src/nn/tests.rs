@@ -9,11 +9,11 @@ use crate::model::{Loss, Model};
 use crate::optim::Adam;
 
 /// Checks d(out)/d(input) and d(out)/d(params) of `layer` built for `shape` (batch first).
-fn check_layer(name: &str, layer: Box<dyn Layer>, shape: &[usize], training: bool, check: &Check) {
+pub(super) fn check_layer(name: &str, layer: Box<dyn Layer>, shape: &[usize], training: bool, check: &Check) {
     check_layer_on(name, layer, normal(shape, 2, 1.0, 0.0), training, check)
 }
 
-fn check_layer_on(name: &str, mut layer: Box<dyn Layer>, x: Tensor, training: bool, check: &Check) {
+pub(super) fn check_layer_on(name: &str, mut layer: Box<dyn Layer>, x: Tensor, training: bool, check: &Check) {
     layer.set_name(name.into());
     layer.build_on(&x.shape()[1..], &mut Rng::new(1)).unwrap();
     let mut inputs = vec![x];
