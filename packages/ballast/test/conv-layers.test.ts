@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ready, layers, Model, optimizers, tensor, loadModel, ArgumentError, ShapeError, type Tensor } from 'ballast';
+import { ready, layers, Model, optimizers, tensor, loadModel, diagnostics, ArgumentError, ShapeError, type Tensor } from 'ballast';
 import { rng } from './reference.js';
 
 await ready({ threads: 2 });
@@ -66,6 +66,26 @@ describe('depthwise and separable convolutions', () => {
     const sep = json.nodes.find((n) => n.name === 'sep')!;
     expect(sep.className).toBe('SeparableConv2D');
     expect(sep.config).toMatchObject({ filters: 12, depthMultiplier: 2, dilationRate: [2, 2] });
+  });
+
+  it('SIMD128 and scalar kernels, one thread and the pool, train bit-identically', async () => {
+    const { x, y } = data(32, 2);
+    /** Weights after two steps and the predictions, under the given switches. */
+    const run = async (simd: boolean, limit: number) => {
+      diagnostics.setSimd(simd);
+      diagnostics.setThreadLimit(limit);
+      try {
+        const model = mobilenetLike();
+        await model.fit(x, y, { batchSize: 16, epochs: 1 });
+        return { weights: model.getWeights().map((w) => Array.from(w.values)), predicted: Array.from((await model.predict(x)).data()) };
+      } finally {
+        diagnostics.setSimd(true);
+        diagnostics.setThreadLimit(0);
+      }
+    };
+    const reference = await run(true, 0);
+    expect(await run(false, 0)).toEqual(reference);
+    expect(await run(true, 1)).toEqual(reference);
   });
 
   it('resolved configs are read from the core, with Keras defaults', () => {

@@ -64,6 +64,37 @@ enum Start<'a> {
 fn channel_sums(dst: &mut [f32], start: Start, a: &[f32], b: &[f32], terms: &[(usize, usize)], relu: bool) {
     let c = dst.len();
     let mut j = 0;
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if crate::kernels::simd_enabled() {
+        // Every read below stays inside `a`, `b` and the start values; every write inside `dst`.
+        assert!(terms.iter().all(|&(s, w)| s + c <= a.len() && w + c <= b.len()));
+        let init = match start {
+            Start::Zero => None,
+            Start::From(init) => Some(&init[..c]),
+            Start::Dst => None,
+        };
+        let dst_start = matches!(start, Start::Dst);
+        let (pa, pb, pd) = (a.as_ptr(), b.as_ptr(), dst.as_mut_ptr());
+        let from = |j: usize| {
+            if dst_start {
+                Some(pd.wrapping_add(j) as *const f32)
+            } else {
+                init.map(|i| i[j..].as_ptr())
+            }
+        };
+        use crate::kernels::simd128::channel_block;
+        // SAFETY: j + 16 (or 4) <= c, and the assert above bounds each term's run of c floats.
+        unsafe {
+            while j + CB <= c {
+                channel_block::<4>(pd.add(j), from(j), pa.add(j), pb.add(j), terms, relu);
+                j += CB;
+            }
+            while j + 4 <= c {
+                channel_block::<1>(pd.add(j), from(j), pa.add(j), pb.add(j), terms, relu);
+                j += 4;
+            }
+        }
+    }
     while j + CB <= c {
         block::<CB>(&mut dst[j..j + CB], start, j, a, b, terms, relu);
         j += CB;
