@@ -430,6 +430,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn bn_folds_into_a_dilated_grouped_conv2d() {
+        let rng = &mut Rng::new(2);
+        let mut g = Graph::new();
+        let x = g.add(layer("InputLayer", json!({ "shape": [7, 7, 4] })), &[], rng).unwrap();
+        let conv = json!({ "filters": 6, "kernelSize": 3, "padding": "same", "dilationRate": 2, "groups": 2 });
+        let h = g.add(layer("Conv2D", conv), &[x], rng).unwrap();
+        let h = g.add(layer("BatchNormalization", json!({})), &[h], rng).unwrap();
+        g.set_outputs(&[h]).unwrap();
+        // Statistics away from their defaults.
+        for p in g.weights_mut() {
+            if p.name.contains("moving") || p.name.contains("gamma") {
+                p.value.data_mut().iter_mut().enumerate().for_each(|(i, v)| *v = 0.5 + 0.25 * (i % 3) as f32);
+            }
+        }
+        let x = normal(&[3, 7, 7, 4], 3, 1.0, 0.0);
+        let before = crate::model::predict(&mut g, &x).unwrap();
+        assert_eq!(crate::graph::fold_batch_norm(&mut g).unwrap(), ["batch_normalization"]);
+        let after = crate::model::predict(&mut g, &x).unwrap();
+        for (a, b) in after.data().iter().zip(before.data()) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-1), "{a} vs {b}");
+        }
+    }
+
     /// A small MobileNet-style network: conv, then depthwise-separable blocks, pooled.
     fn mobilenet_like() -> Graph {
         let rng = &mut Rng::new(5);

@@ -72,7 +72,8 @@ pub fn conv2d_with(
 
 /// Depthwise convolution (Keras' `DepthwiseConv2D`): `x: [n, h, w, c]`, `filter: [kh, kw, c,
 /// m]`, `bias: [c*m]`; output channel `c*m + j` is input channel `c` convolved with
-/// `filter[.., .., c, j]`. `options.groups` is ignored (it is `c`). ReLU fused when `relu`.
+/// `filter[.., .., c, j]`. `options.groups` must be 1 or `c` (a depthwise convolution has
+/// one group per input channel). ReLU fused when `relu`.
 pub fn depthwise_conv2d(
     tape: &mut Tape,
     x: Var,
@@ -88,6 +89,12 @@ pub fn depthwise_conv2d(
             shape_str(&xs),
             shape_str(&fs),
             fs.get(2).copied().unwrap_or(0)
+        )));
+    }
+    if options.groups != 1 && options.groups != xs[3] {
+        return Err(Error::argument(format!(
+            "depthwise_conv2d: groups {} for {} input channels (a depthwise convolution has one group per channel)",
+            options.groups, xs[3]
         )));
     }
     let out_c = fs[2].checked_mul(fs[3]).ok_or_else(|| Error::shape("depthwise_conv2d: too many channels"))?;
@@ -277,6 +284,9 @@ mod tests {
             "{}",
             err.message
         );
+        let f3 = t.leaf(Tensor::zeros(&[3, 3, 3, 1]), false);
+        let err = depthwise_conv2d(&mut t, x, f3, None, ConvOptions::default().groups(2), false).unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Argument);
         let err = conv2d_with(&mut t, x, f, None, ConvOptions::default().groups(2), false).unwrap_err();
         assert!(err.message.contains("with 2 groups (expected [batch, height, width, 4])"), "{}", err.message);
     }
