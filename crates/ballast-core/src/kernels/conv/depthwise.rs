@@ -252,19 +252,30 @@ pub(super) fn backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32
     let ys = window_taps(g.out_h, g.stride_h, g.pad_top, g.kh, g.dil_h, g.in_h);
     let mut partials = vec![0.0; tasks * flen];
     parallel::for_each_chunk_mut(&mut partials, flen, |t, part| {
-        let mut terms = Vec::with_capacity(g.out_w);
+        // Per output row, the (input, output gradient) pixel pairs of each tap; then channel
+        // block by channel block, so one block's pixels (a few KiB) stay in L1 for every tap.
+        let mut terms = Vec::with_capacity(g.kh * g.kw * g.out_w);
+        let mut taps: Vec<(usize, Range<usize>)> = Vec::with_capacity(g.kh * g.kw);
         for row in t * rows..((t + 1) * rows).min(all_rows) {
             let (n, oy) = (row / g.out_h, row % g.out_h);
+            terms.clear();
+            taps.clear();
             for ky in ys[oy].clone() {
                 let y = oy * g.stride_h + ky * g.dil_h - g.pad_top;
                 for (kx, oxs) in cols.iter().enumerate() {
-                    terms.clear();
+                    let first = terms.len();
                     for ox in oxs.clone() {
                         let x = ox * g.stride_w + kx * g.dil_w - g.pad_left;
                         terms.push((((n * g.in_h + y) * g.in_w + x) * c, ((n * g.out_h + oy) * g.out_w + ox) * c));
                     }
-                    let dst = &mut part[(ky * g.kw + kx) * c..][..c];
-                    channel_sums(dst, Start::Dst, input, grad_out, &terms, false);
+                    taps.push((ky * g.kw + kx, first..terms.len()));
+                }
+            }
+            for j in (0..c).step_by(CB) {
+                let w = CB.min(c - j);
+                for (tap, range) in &taps {
+                    let dst = &mut part[tap * c + j..][..w];
+                    channel_sums(dst, Start::Dst, &input[j..], &grad_out[j..], &terms[range.clone()], false);
                 }
             }
         }
