@@ -96,7 +96,14 @@ const KINDS: &[LossKind] = &[
     },
     LossKind {
         class_name: "KLDivergence",
-        aliases: &["kld", "KLD", "kl_divergence", "klDivergence", "kullback_leibler_divergence", "kullbackLeiblerDivergence"],
+        aliases: &[
+            "kld",
+            "KLD",
+            "kl_divergence",
+            "klDivergence",
+            "kullback_leibler_divergence",
+            "kullbackLeiblerDivergence",
+        ],
         make: |c| NoOptions::from_json(c).map(|_| Loss::KlDivergence),
     },
 ];
@@ -134,7 +141,8 @@ impl Loss {
             }
         };
         as_object(config)?;
-        let loss = (kind.make)(config).map_err(|e| Error::argument(format!("loss {}: {}", kind.class_name, e.message)))?;
+        let loss =
+            (kind.make)(config).map_err(|e| Error::argument(format!("loss {}: {}", kind.class_name, e.message)))?;
         loss.check().map_err(|e| Error::argument(format!("loss {}: {}", kind.class_name, e.message)))?;
         Ok(loss)
     }
@@ -148,7 +156,10 @@ impl Loss {
         match self {
             Loss::CategoricalCrossentropy(c) | Loss::SparseCategoricalCrossentropy(c) | Loss::BinaryCrossentropy(c) => {
                 if !(0.0..=1.0).contains(&c.label_smoothing) {
-                    return Err(Error::argument(format!("labelSmoothing must be in [0, 1], got {}", c.label_smoothing)));
+                    return Err(Error::argument(format!(
+                        "labelSmoothing must be in [0, 1], got {}",
+                        c.label_smoothing
+                    )));
                 }
             }
             Loss::Huber(h) if h.delta <= 0.0 => {
@@ -232,11 +243,7 @@ impl Loss {
             let span = r * c..(r + 1) * c;
             let (x, y, g) = (&p.data()[span.clone()], &targets.data()[span.clone()], &mut grad[span.clone()]);
             let y = self.smooth(y, &mut smoothed);
-            let row_loss = if fused {
-                softmax_crossentropy_row(x, y, g, &mut shown[span])
-            } else {
-                self.row(x, y, g)
-            };
+            let row_loss = if fused { softmax_crossentropy_row(x, y, g, &mut shown[span]) } else { self.row(x, y, g) };
             let w = weights.map_or(1.0, |w| w[r / per_example]);
             total += w as f64 * row_loss;
             let scale = w / rows as f32;
@@ -409,7 +416,12 @@ mod tests {
         let offsets = random(&[3, 2, 4], 2, 0.05, 0.4);
         let mut sign = Rng::new(4);
         let targets = Tensor::new(
-            probs.data().iter().zip(offsets.data()).map(|(p, o)| (p + o * if sign.uniform(-1.0, 1.0) < 0.0 { -1.0 } else { 1.0 }).clamp(0.0, 1.0)).collect(),
+            probs
+                .data()
+                .iter()
+                .zip(offsets.data())
+                .map(|(p, o)| (p + o * if sign.uniform(-1.0, 1.0) < 0.0 { -1.0 } else { 1.0 }).clamp(0.0, 1.0))
+                .collect(),
             probs.shape(),
         )
         .unwrap();
@@ -447,8 +459,8 @@ mod tests {
         let p = Tensor::new(vec![0.05, 0.95, 0.0, 0.1, 0.8, 0.1], &[2, 3]).unwrap();
         let cce = value(&Loss::parse("categoricalCrossentropy").unwrap(), &p, &y, None);
         assert!((cce - 1.177).abs() < 1e-3, "{cce}"); // the docs example: 1.177
-        // Keras docs: MeanAbsoluteError()([[0, 1], [0, 0]], [[1, 1], [1, 0]]) = 0.5, MSE too;
-        // Huber()(same) = 0.155 for y_pred [[0.6, 0.4], [0.4, 0.6]].
+                                                      // Keras docs: MeanAbsoluteError()([[0, 1], [0, 0]], [[1, 1], [1, 0]]) = 0.5, MSE too;
+                                                      // Huber()(same) = 0.155 for y_pred [[0.6, 0.4], [0.4, 0.6]].
         let y = Tensor::new(vec![0.0, 1.0, 0.0, 0.0], &[2, 2]).unwrap();
         let p = Tensor::new(vec![1.0, 1.0, 1.0, 0.0], &[2, 2]).unwrap();
         assert_eq!(value(&Loss::parse("mae").unwrap(), &p, &y, None), 0.5);
@@ -486,12 +498,20 @@ mod tests {
         assert_eq!(huber.to_json(), json!({ "className": "Huber", "config": { "delta": 2.0 } }));
         assert_eq!(Loss::from_json(&huber.to_json()).unwrap(), huber);
         let err = |v: Json| Loss::from_json(&v).unwrap_err().message;
-        assert!(err(json!("hinge")).starts_with("unknown loss 'hinge' (categoricalCrossentropy, "), "{}", err(json!("hinge")));
+        assert!(
+            err(json!("hinge")).starts_with("unknown loss 'hinge' (categoricalCrossentropy, "),
+            "{}",
+            err(json!("hinge"))
+        );
         assert!(err(json!(5)).contains("loss must be a name"));
-        assert!(err(json!({ "className": "Huber", "config": { "delta": -1 } })).contains("loss Huber: delta must be positive"));
-        assert!(err(json!({ "className": "Huber", "config": { "delta": "1" } })).contains("option 'delta' must be a finite number"));
-        assert!(err(json!({ "className": "BinaryCrossentropy", "config": { "labelSmoothing": 2 } })).contains("labelSmoothing"));
-        assert!(err(json!({ "className": "MeanSquaredError", "config": { "fromLogits": true } })).contains("unknown option 'fromLogits'"));
+        assert!(err(json!({ "className": "Huber", "config": { "delta": -1 } }))
+            .contains("loss Huber: delta must be positive"));
+        assert!(err(json!({ "className": "Huber", "config": { "delta": "1" } }))
+            .contains("option 'delta' must be a finite number"));
+        assert!(err(json!({ "className": "BinaryCrossentropy", "config": { "labelSmoothing": 2 } }))
+            .contains("labelSmoothing"));
+        assert!(err(json!({ "className": "MeanSquaredError", "config": { "fromLogits": true } }))
+            .contains("unknown option 'fromLogits'"));
         assert!(err(json!({ "name": "mse" })).contains("unknown option 'name'"));
         let mut t = Tape::new();
         let x = t.leaf(Tensor::zeros(&[2, 3]), false);

@@ -90,10 +90,22 @@ const NAMES: &[(&str, &str, &[&str])] = &[
 /// What a metric sums over the batches of an epoch.
 #[derive(Clone, Debug, PartialEq)]
 enum Counts {
-    Mean { total: f64, count: f64 },
-    Confusion { tp: f64, fp: f64, fn_: f64 },
+    Mean {
+        total: f64,
+        count: f64,
+    },
+    Confusion {
+        tp: f64,
+        fp: f64,
+        fn_: f64,
+    },
     /// Per threshold, for AUC.
-    Curve { tp: Vec<f64>, fp: Vec<f64>, tn: Vec<f64>, fn_: Vec<f64> },
+    Curve {
+        tp: Vec<f64>,
+        fp: Vec<f64>,
+        tn: Vec<f64>,
+        fn_: Vec<f64>,
+    },
 }
 
 impl Counts {
@@ -159,10 +171,10 @@ impl Metric {
                 (class, s.clone(), &empty)
             }
             Json::String(s) => {
-                let (class, snake, _) =
-                    NAMES.iter().find(|(c, snake, aliases)| c == s || snake == s || aliases.contains(&s.as_str())).ok_or_else(
-                        || Error::argument(format!("unknown metric '{s}' ({})", known_names())),
-                    )?;
+                let (class, snake, _) = NAMES
+                    .iter()
+                    .find(|(c, snake, aliases)| c == s || snake == s || aliases.contains(&s.as_str()))
+                    .ok_or_else(|| Error::argument(format!("unknown metric '{s}' ({})", known_names())))?;
                 // Keras logs a name as given; camelCase and class names under Keras' name.
                 let short = matches!(s.as_str(), "mae" | "mse") || s == snake;
                 (*class, if short { s.clone() } else { snake.to_string() }, &empty)
@@ -192,7 +204,12 @@ impl Metric {
         let name = match config.remove("name") {
             None | Some(Json::Null) => logged,
             Some(Json::String(n)) if !n.is_empty() => n,
-            Some(other) => return Err(fail(Error::argument(format!("option 'name' must be a non-empty string, got {}", describe(&other))))),
+            Some(other) => {
+                return Err(fail(Error::argument(format!(
+                    "option 'name' must be a non-empty string, got {}",
+                    describe(&other)
+                ))))
+            }
         };
         let config = Json::Object(config);
         let kind = match class_name {
@@ -325,7 +342,9 @@ impl Metric {
                 let target = p[argmax(y)];
                 (p.iter().filter(|&&v| v > target).count() < t.k) as u8 as f64
             }),
-            Kind::MeanAbsoluteError => mean(&|p, y| p.iter().zip(y).map(|(p, y)| (p - y).abs() as f64).sum::<f64>() / c as f64),
+            Kind::MeanAbsoluteError => {
+                mean(&|p, y| p.iter().zip(y).map(|(p, y)| (p - y).abs() as f64).sum::<f64>() / c as f64)
+            }
             Kind::MeanSquaredError => {
                 mean(&|p, y| p.iter().zip(y).map(|(p, y)| ((p - y) * (p - y)) as f64).sum::<f64>() / c as f64)
             }
@@ -490,7 +509,13 @@ mod tests {
         for (a, _) in p.iter().zip(y).filter(|(_, &y)| y == 1.0) {
             for (b, _) in p.iter().zip(y).filter(|(_, &y)| y == 0.0) {
                 pairs += 1.0;
-                wins += if a > b { 1.0 } else if a == b { 0.5 } else { 0.0 };
+                wins += if a > b {
+                    1.0
+                } else if a == b {
+                    0.5
+                } else {
+                    0.0
+                };
             }
         }
         wins / pairs
@@ -544,9 +569,11 @@ mod tests {
         assert!(err(json!("f1"), 3).starts_with("unknown metric 'f1' (accuracy, acc, "));
         assert!(err(json!({ "className": "TopKCategoricalAccuracy", "config": { "k": 4 } }), 3)
             .contains("metric TopKCategoricalAccuracy: k must be in [1, 3] for a model with 3 outputs, got 4"));
-        assert!(err(json!({ "className": "Precision", "config": { "threshold": 2 } }), 1).contains("threshold must be in [0, 1]"));
+        assert!(err(json!({ "className": "Precision", "config": { "threshold": 2 } }), 1)
+            .contains("threshold must be in [0, 1]"));
         assert!(err(json!({ "className": "AUC", "config": { "curve": "XY" } }), 1).contains("'ROC' or 'PR'"));
-        assert!(err(json!({ "className": "Recall", "config": { "thresholds": 0.5 } }), 1).contains("unknown option 'thresholds'"));
+        assert!(err(json!({ "className": "Recall", "config": { "thresholds": 0.5 } }), 1)
+            .contains("unknown option 'thresholds'"));
         assert!(err(json!(7), 1).contains("a metric must be a name"));
         let mut m = metric(json!("accuracy"), 2);
         assert!(m.update(&t(&[1.0, 0.0], &[1, 2]), &t(&[1.0], &[1, 1])).is_err());

@@ -6,9 +6,9 @@ use crate::autograd::Tape;
 use crate::error::Error;
 use crate::graph::Graph;
 use crate::health::{norm, Clipping, LayerHealth};
-use crate::nn::BatchNorm;
 pub use crate::losses::Loss;
 use crate::metrics::Metric;
+use crate::nn::BatchNorm;
 use crate::ops::loss::one_hot;
 use crate::optim::Optimizer;
 use crate::parallel;
@@ -85,7 +85,9 @@ impl Model {
     pub fn metric_results(&self) -> Vec<(String, f32)> {
         let (sum, count) = self.loss_sum;
         let loss = if count > 0.0 { (sum / count) as f32 } else { 0.0 };
-        std::iter::once(("loss".to_string(), loss)).chain(self.metrics.iter().map(|m| (m.name().to_string(), m.result()))).collect()
+        std::iter::once(("loss".to_string(), loss))
+            .chain(self.metrics.iter().map(|m| (m.name().to_string(), m.result())))
+            .collect()
     }
 
     /// Weights of the loss per class (`None` for none); one per model output, non-negative.
@@ -101,7 +103,9 @@ impl Model {
                 )));
             }
             if let Some((i, v)) = w.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
-                return Err(Error::argument(format!("classWeight for class {i} must be a non-negative number, got {v}")));
+                return Err(Error::argument(format!(
+                    "classWeight for class {i} must be a non-negative number, got {v}"
+                )));
             }
         }
         self.class_weight = weights;

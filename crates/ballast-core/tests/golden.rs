@@ -191,7 +191,8 @@ fn one_adam_step_of_the_seed_cnn() {
     for p in net.weights_mut() {
         p.value = c.t(&format!("{}@initial", p.name));
     }
-    let mut model = Model::new(net, Loss::parse("categoricalCrossentropy").unwrap(), Box::new(Adam::keras_defaults()), 0).unwrap();
+    let mut model =
+        Model::new(net, Loss::parse("categoricalCrossentropy").unwrap(), Box::new(Adam::keras_defaults()), 0).unwrap();
     let stats = model.train_step(&c.t("x"), &c.t("y"), None).unwrap();
     assert!(
         (stats.loss - c.t("loss").data()[0]).abs() < 1e-5,

@@ -219,9 +219,8 @@ impl Model {
         let config = json::from_js(&config, "compile options").js()?;
         let obj = as_object(&config).js()?;
         check_keys(obj, &["loss", "optimizer", "metrics", "clipNorm", "clipValue"]).js()?;
-        let required = |key: &str| {
-            obj.get(key).ok_or_else(|| to_js(Error::argument(format!("compile needs a '{key}'"))))
-        };
+        let required =
+            |key: &str| obj.get(key).ok_or_else(|| to_js(Error::argument(format!("compile needs a '{key}'"))));
         let loss = Loss::from_json(required("loss")?).js()?;
         let optimizer = optimizer_from_json(required("optimizer")?).js()?;
         let metrics = match obj.get("metrics") {
@@ -302,7 +301,13 @@ impl Model {
     /// One training step on rows `rows` of `x` / `y`, weighted per example by
     /// `sampleWeight` (empty: none); returns this batch's loss, then each metric on it.
     #[wasm_bindgen(js_name = trainStep)]
-    pub fn train_step(&mut self, x: &Tensor, y: &Tensor, rows: &[u32], sample_weight: &[f32]) -> Result<Vec<f32>, JsValue> {
+    pub fn train_step(
+        &mut self,
+        x: &Tensor,
+        y: &Tensor,
+        rows: &[u32],
+        sample_weight: &[f32],
+    ) -> Result<Vec<f32>, JsValue> {
         let (bx, by) = (gather(&x.inner, rows)?, gather(&y.inner, rows)?);
         let w = (!sample_weight.is_empty()).then_some(sample_weight);
         let s = self.compiled()?.train_step(&bx, &by, w).js()?;
@@ -311,7 +316,13 @@ impl Model {
 
     /// As `trainStep` in inference mode, without an update.
     #[wasm_bindgen(js_name = testStep)]
-    pub fn test_step(&mut self, x: &Tensor, y: &Tensor, rows: &[u32], sample_weight: &[f32]) -> Result<Vec<f32>, JsValue> {
+    pub fn test_step(
+        &mut self,
+        x: &Tensor,
+        y: &Tensor,
+        rows: &[u32],
+        sample_weight: &[f32],
+    ) -> Result<Vec<f32>, JsValue> {
         let (bx, by) = (gather(&x.inner, rows)?, gather(&y.inner, rows)?);
         let w = (!sample_weight.is_empty()).then_some(sample_weight);
         let s = self.compiled()?.test_step(&bx, &by, w).js()?;
@@ -529,7 +540,10 @@ impl Model {
 /// registry, which owns every optimizer's options and defaults.
 fn optimizer_from_json(spec: &Json) -> Result<Box<dyn Optimizer>, Error> {
     let obj = as_object(spec).map_err(|_| {
-        Error::argument(format!("optimizer must be {{ className, config }} (optimizers.adam(), ...), got {}", describe(spec)))
+        Error::argument(format!(
+            "optimizer must be {{ className, config }} (optimizers.adam(), ...), got {}",
+            describe(spec)
+        ))
     })?;
     check_keys(obj, &["className", "config"])?;
     let class_name = obj

@@ -41,11 +41,80 @@ export interface DenseConfig extends CommonConfig {
 export interface Conv2dConfig extends CommonConfig {
   filters: number;
   kernelSize: Pair;
+  /** Default 1. */
   strides?: Pair;
+  /** Default 'valid'. 'same' pads as TensorFlow does (the extra cell bottom/right). */
   padding?: Padding;
+  /**
+   * Distance between the kernel's taps (Keras' `dilation_rate`, default 1): a kernel k spans
+   * `(k - 1) * dilationRate + 1` input cells. Above 1 only with strides 1, as in Keras.
+   */
+  dilationRate?: Pair;
+  /**
+   * Channel groups (default 1): `filters` and the input channels must be divisible by it;
+   * group i of the filters sees only group i of the input channels. Kernel
+   * `[kh, kw, inputChannels / groups, filters]`.
+   */
+  groups?: number;
+  /** Default 'linear'. */
   activation?: ActivationName;
+  /** Default true. */
   useBias?: boolean;
+  /** Default 'glorotUniform'. */
   kernelInitializer?: InitializerName;
+  /** Default 'zeros'. */
+  biasInitializer?: InitializerName;
+}
+/**
+ * Keras `DepthwiseConv2D`: each input channel convolved on its own with `depthMultiplier`
+ * filters; output channel `c * depthMultiplier + m`. Weights `depthwise_kernel`
+ * `[kh, kw, inputChannels, depthMultiplier]` and `bias` `[inputChannels * depthMultiplier]`.
+ */
+export interface DepthwiseConv2dConfig extends CommonConfig {
+  kernelSize: Pair;
+  /** Default 1. */
+  strides?: Pair;
+  /** Default 'valid'. */
+  padding?: Padding;
+  /** Filters per input channel (default 1). */
+  depthMultiplier?: number;
+  /** Default 1; above 1 only with strides 1. */
+  dilationRate?: Pair;
+  /** Default 'linear'. */
+  activation?: ActivationName;
+  /** Default true. */
+  useBias?: boolean;
+  /** Default 'glorotUniform' (fans of the kernel shape, as Keras computes them). */
+  depthwiseInitializer?: InitializerName;
+  /** Default 'zeros'. */
+  biasInitializer?: InitializerName;
+}
+/**
+ * Keras `SeparableConv2D`: a depthwise convolution (no bias), then a pointwise 1×1
+ * convolution to `filters` channels, then the bias. Weights `depthwise_kernel`
+ * `[kh, kw, inputChannels, depthMultiplier]`, `pointwise_kernel`
+ * `[1, 1, inputChannels * depthMultiplier, filters]`, `bias` `[filters]`.
+ */
+export interface SeparableConv2dConfig extends CommonConfig {
+  filters: number;
+  kernelSize: Pair;
+  /** Default 1 (the depthwise step's). */
+  strides?: Pair;
+  /** Default 'valid'. */
+  padding?: Padding;
+  /** Default 1; above 1 only with strides 1. */
+  dilationRate?: Pair;
+  /** Default 1. */
+  depthMultiplier?: number;
+  /** Default 'linear'. */
+  activation?: ActivationName;
+  /** Default true. */
+  useBias?: boolean;
+  /** Default 'glorotUniform'. */
+  depthwiseInitializer?: InitializerName;
+  /** Default 'glorotUniform'. */
+  pointwiseInitializer?: InitializerName;
+  /** Default 'zeros'. */
   biasInitializer?: InitializerName;
 }
 export interface Pooling2dConfig extends CommonConfig {
@@ -350,6 +419,8 @@ export const layers = {
   },
   dense: make('Dense') as (config: DenseConfig) => Layer,
   conv2d: make('Conv2D') as (config: Conv2dConfig) => Layer,
+  depthwiseConv2d: make('DepthwiseConv2D') as (config: DepthwiseConv2dConfig) => Layer,
+  separableConv2d: make('SeparableConv2D') as (config: SeparableConv2dConfig) => Layer,
   maxPooling2d: make('MaxPooling2D') as (config?: MaxPooling2dConfig) => Layer,
   averagePooling2d: make('AveragePooling2D') as (config?: AveragePooling2dConfig) => Layer,
   globalAveragePooling2d: make('GlobalAveragePooling2D') as (config?: GlobalAveragePooling2dConfig) => Layer,

@@ -210,7 +210,7 @@ describe('one owner for each option: the core', () => {
   it('options of the wrong type or unknown are typed errors naming the layer', () => {
     expect(() => layers.dense({ units: 3, name: 5 as unknown as string })).toThrow(/^Dense: option 'name' must be a string, got 5$/);
     expect(() => layers.dense({ units: 3, activation: 5 as never })).toThrow(ArgumentError);
-    expect(() => layers.conv2d({ filters: 2, kernelSize: 3, dilationRate: 2 } as never)).toThrow(/unknown option 'dilationRate'/);
+    expect(() => layers.conv2d({ filters: 2, kernelSize: 3, dataFormat: 'channelsFirst' } as never)).toThrow(/unknown option 'dataFormat'/);
     expect(() => layers.dense({ units: 2 ** 32 + 1.5 })).toThrow(/units' must be a non-negative integer/);
     expect(() => layers.dense({ units: 3, kernelInitializer: (() => 0) as never })).toThrow(/'kernelInitializer' of the options of Dense must be .*got a function/);
     expect(() => layers.dense({ units: 3, name: 'a|b' })).toThrow(/invalid layer name "a\|b"/);

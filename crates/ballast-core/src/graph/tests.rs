@@ -122,7 +122,8 @@ fn a_residual_network_passes_a_gradient_check_end_to_end() {
 #[test]
 fn a_residual_network_trains_and_folds() {
     let adam = Adam::new(1e-2, 0.9, 0.999, 1e-7).unwrap();
-    let mut model = Model::new(small_resnet(), Loss::parse("categoricalCrossentropy").unwrap(), Box::new(adam), 1).unwrap();
+    let mut model =
+        Model::new(small_resnet(), Loss::parse("categoricalCrossentropy").unwrap(), Box::new(adam), 1).unwrap();
     let x = normal(&[24, 6, 6, 2], 7, 1.0, 0.0);
     let labels: Vec<u32> =
         (0..24).map(|i| (x.data()[i * 72] > 0.0) as u32 + (x.data()[i * 72 + 1] > 0.0) as u32).collect();
@@ -154,8 +155,13 @@ fn a_residual_network_trains_and_folds() {
 
 #[test]
 fn a_nan_names_the_node_where_it_first_appeared() {
-    let mut model =
-        Model::new(small_resnet(), Loss::parse("categoricalCrossentropy").unwrap(), Box::new(Adam::keras_defaults()), 1).unwrap();
+    let mut model = Model::new(
+        small_resnet(),
+        Loss::parse("categoricalCrossentropy").unwrap(),
+        Box::new(Adam::keras_defaults()),
+        1,
+    )
+    .unwrap();
     let id = model.net.find("conv2d_2").unwrap();
     let kernel = &mut model.net.layers_mut().nth(id).unwrap().params_mut()[0].value;
     kernel.data_mut()[0] = f32::INFINITY;
@@ -307,8 +313,13 @@ fn an_embedding_model_learns_which_classes_go_together() {
     let f = g.add(layer("Flatten", json!({})), &[e], rng).unwrap();
     let out = g.add(layer("Dense", json!({ "units": 2, "activation": "softmax" })), &[f], rng).unwrap();
     g.set_outputs(&[out]).unwrap();
-    let mut model =
-        Model::new(g, Loss::parse("categoricalCrossentropy").unwrap(), Box::new(Adam::new(5e-2, 0.9, 0.999, 1e-7).unwrap()), 1).unwrap();
+    let mut model = Model::new(
+        g,
+        Loss::parse("categoricalCrossentropy").unwrap(),
+        Box::new(Adam::new(5e-2, 0.9, 0.999, 1e-7).unwrap()),
+        1,
+    )
+    .unwrap();
     let mut r = Rng::new(6);
     let ids: Vec<f32> = (0..32 * 4).map(|_| r.below(10) as f32).collect();
     let labels: Vec<u32> = ids.chunks(4).map(|s| s.contains(&7.0) as u32).collect();

@@ -12,13 +12,22 @@
 //! The forward pass lives in [`forward`], the backward passes in [`backward`]; this module
 //! holds the geometry, the window walk shared by im2col and col2im, and the direct
 //! seven-loop references the kernels are tested against.
+//!
+//! A dilated convolution (taps `dilation` apart, Yu & Koltun, 2016) goes through the same
+//! passes: its windows are not contiguous runs, so the forward pass reads every window through
+//! the zero-padded buffer (im2col per block) instead of in place. Grouped convolutions
+//! (`groups` > 1) are dispatched to [`depthwise`] (one input channel per group, vectorized
+//! across the channels) or [`grouped`] (each group a plain convolution); the plain paths
+//! assume `groups == 1`.
 
 use std::ops::Range;
 
 use crate::error::{Error, Result};
 
 mod backward;
+mod depthwise;
 mod forward;
+mod grouped;
 pub use backward::{conv2d_backward_bias, conv2d_backward_filter, conv2d_backward_input};
 pub use forward::conv2d_forward;
 
@@ -66,6 +75,55 @@ pub(crate) fn valid_taps(x0: usize, pad: usize, k: usize, size: usize) -> Range<
     lo..(size + pad).saturating_sub(x0).clamp(lo, k)
 }
 
+/// [`valid_taps`] for taps `d` apart: the taps `t` with `x0 + t*d - pad` inside `0..size`.
+pub(crate) fn dilated_taps(x0: usize, pad: usize, k: usize, d: usize, size: usize) -> Range<usize> {
+    let lo = pad.saturating_sub(x0).div_ceil(d).min(k);
+    lo..(size + pad).saturating_sub(x0).div_ceil(d).clamp(lo, k)
+}
+
+/// Strides, padding, dilation and channel groups of a convolution: what the geometry needs
+/// besides the input shape, kernel size and filter count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvOptions {
+    pub strides: (usize, usize),
+    pub padding: Padding,
+    /// Distance between the taps of a window (Keras' `dilation_rate`); 1 is a plain convolution.
+    pub dilation: (usize, usize),
+    /// Channel groups: group `i` of the output channels sees only group `i` of the inputs.
+    pub groups: usize,
+}
+
+impl Default for ConvOptions {
+    fn default() -> Self {
+        ConvOptions { strides: (1, 1), padding: Padding::Valid, dilation: (1, 1), groups: 1 }
+    }
+}
+
+impl ConvOptions {
+    pub fn new(strides: (usize, usize), padding: Padding) -> Self {
+        ConvOptions { strides, padding, ..Default::default() }
+    }
+    pub fn dilation(self, dilation: (usize, usize)) -> Self {
+        ConvOptions { dilation, ..self }
+    }
+    pub fn groups(self, groups: usize) -> Self {
+        ConvOptions { groups, ..self }
+    }
+
+    /// Keras and TensorFlow refuse strides above 1 together with a dilation above 1 (an
+    /// argument error; the geometry checks it too).
+    pub fn check_strides_and_dilation(&self) -> Result<()> {
+        let (s, d) = (self.strides, self.dilation);
+        if (s.0 > 1 || s.1 > 1) && (d.0 > 1 || d.1 > 1) {
+            return Err(Error::argument(format!(
+                "options 'strides' {s:?} and 'dilationRate' {d:?}: strides above 1 together with a dilation rate \
+                 above 1 are not supported (as in Keras and TensorFlow)"
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dGeometry {
     pub batch: usize,
@@ -81,6 +139,11 @@ pub struct Conv2dGeometry {
     pub pad_left: usize,
     pub out_h: usize,
     pub out_w: usize,
+    /// Dilation per axis; 1 along an axis of kernel size 1, where it changes nothing.
+    pub dil_h: usize,
+    pub dil_w: usize,
+    /// Channel groups (1 for a plain convolution; `in_c` for a depthwise one).
+    pub groups: usize,
 }
 
 impl Conv2dGeometry {
@@ -93,36 +156,75 @@ impl Conv2dGeometry {
         strides: (usize, usize),
         padding: Padding,
     ) -> Result<Self> {
+        Self::with_options("conv2d", input_shape, kernel, out_c, ConvOptions::new(strides, padding))
+    }
+
+    /// [`Conv2dGeometry::new`] with dilation and groups; errors start with `op`. The
+    /// kernel spans `(k - 1) * dilation + 1` input cells per axis, which is what must fit the
+    /// (padded) input and what "same" padding pads for (as TensorFlow does).
+    pub fn with_options(
+        op: &str,
+        input_shape: &[usize],
+        kernel: (usize, usize),
+        out_c: usize,
+        options: ConvOptions,
+    ) -> Result<Self> {
+        let ConvOptions { strides, padding, dilation, groups } = options;
         let &[batch, in_h, in_w, in_c] = input_shape else {
             return Err(Error::shape(format!(
-                "conv2d: input must have rank 4 [batch, height, width, channels], got shape {input_shape:?}"
+                "{op}: input must have rank 4 [batch, height, width, channels], got shape {input_shape:?}"
             )));
         };
         if input_shape.contains(&0) {
-            return Err(Error::shape(format!("conv2d: input shape {input_shape:?} has a zero dimension")));
+            return Err(Error::shape(format!("{op}: input shape {input_shape:?} has a zero dimension")));
         }
         let ((kh, kw), (stride_h, stride_w)) = (kernel, strides);
         if kh == 0 || kw == 0 || out_c == 0 || stride_h == 0 || stride_w == 0 {
             return Err(Error::argument(format!(
-                "conv2d: kernel {kh}x{kw}, filters {out_c} and strides ({stride_h}, {stride_w}) must be positive \
+                "{op}: kernel {kh}x{kw}, filters {out_c} and strides ({stride_h}, {stride_w}) must be positive \
                  (input shape {input_shape:?})"
             )));
         }
+        if dilation.0 == 0 || dilation.1 == 0 || groups == 0 {
+            return Err(Error::argument(format!(
+                "{op}: dilationRate {dilation:?} and groups {groups} must be positive (input shape {input_shape:?})"
+            )));
+        }
+        options.check_strides_and_dilation().map_err(|e| Error::argument(format!("{op}: {}", e.message)))?;
+        if !in_c.is_multiple_of(groups) || !out_c.is_multiple_of(groups) {
+            return Err(Error::shape(format!(
+                "{op}: input channels {in_c} and filters {out_c} must both be divisible by groups {groups} \
+                 (input shape {input_shape:?})"
+            )));
+        }
+        // A size-1 axis has one tap whatever the dilation: plain along that axis.
+        let (dil_h, dil_w) = (if kh == 1 { 1 } else { dilation.0 }, if kw == 1 { 1 } else { dilation.1 });
+        let span = |k: usize, d: usize| (k - 1).checked_mul(d).and_then(|v| v.checked_add(1));
+        let (Some(eh), Some(ew)) = (span(kh, dil_h), span(kw, dil_w)) else {
+            return Err(Error::shape(format!("{op}: kernel {kh}x{kw} with dilationRate {dilation:?} is too large")));
+        };
         let too_big = || {
+            let dilated = if (dil_h, dil_w) == (1, 1) {
+                " is".to_string()
+            } else {
+                format!(" with dilationRate {dilation:?} spans {eh}x{ew},")
+            };
+            let padding = if padding == Padding::Valid { "valid" } else { "same" };
             Error::shape(format!(
-                "conv2d: kernel {kh}x{kw} is larger than the input {in_h}x{in_w} with {padding:?} padding \
+                "{op}: kernel {kh}x{kw}{dilated} larger than the input {in_h}x{in_w} with {padding} padding \
                  (input shape {input_shape:?})"
             ))
         };
-        let (out_h, pad_top) = padding.resolve(in_h, kh, stride_h).ok_or_else(too_big)?;
-        let (out_w, pad_left) = padding.resolve(in_w, kw, stride_w).ok_or_else(too_big)?;
+        let (out_h, pad_top) = padding.resolve(in_h, eh, stride_h).ok_or_else(too_big)?;
+        let (out_w, pad_left) = padding.resolve(in_w, ew, stride_w).ok_or_else(too_big)?;
         #[rustfmt::skip]
         let g = Conv2dGeometry {
             batch, in_h, in_w, in_c, out_c, kh, kw, stride_h, stride_w, pad_top, pad_left, out_h, out_w,
+            dil_h, dil_w, groups,
         };
         if [input_shape, &g.output_shape(), &[kh, kw, in_c, out_c]].iter().any(|d| checked_len(d).is_none()) {
             return Err(Error::shape(format!(
-                "conv2d: input shape {input_shape:?} with a {kh}x{kw} kernel and {out_c} filters is too large"
+                "{op}: input shape {input_shape:?} with a {kh}x{kw} kernel and {out_c} filters is too large"
             )));
         }
         Ok(g)
@@ -132,14 +234,24 @@ impl Conv2dGeometry {
         [self.batch, self.out_h, self.out_w, self.out_c]
     }
 
-    /// `kh*kw*in_c*out_c`.
+    /// `kh*kw*(in_c/groups)*out_c`: the filter `[kh, kw, in_c/groups, out_c]`.
     pub fn filter_len(&self) -> usize {
-        self.patch_len() * self.out_c
+        self.kh * self.kw * self.in_per_group() * self.out_c
     }
 
-    /// Length of one im2col row: the GEMM depth `K`.
+    /// Input channels each output channel sees.
+    pub fn in_per_group(&self) -> usize {
+        self.in_c / self.groups
+    }
+
+    /// Length of one im2col row: the GEMM depth `K` (of an ungrouped convolution).
     fn patch_len(&self) -> usize {
         self.kh * self.kw * self.in_c
+    }
+
+    /// Whether the taps of a window are spread out (`dilation` > 1 along an axis).
+    fn is_dilated(&self) -> bool {
+        self.dil_h > 1 || self.dil_w > 1
     }
 
     fn image_len(&self) -> usize {
@@ -205,10 +317,48 @@ fn visit_window(
     }
 }
 
+/// [`visit_window`] for a dilated convolution: each tap is a run of `in_c` floats (moved
+/// element by element when short), and taps over the padding are skipped.
+fn visit_dilated_window(
+    g: &Conv2dGeometry,
+    p: usize,
+    buf: &mut [f32],
+    on_border: impl FnOnce(&mut [f32]),
+    mut f: impl FnMut(&mut [f32], usize, usize, usize),
+) {
+    let pixels = g.out_pixels();
+    let (n, rem) = (p / pixels, p % pixels);
+    let (y0, x0) = (rem / g.out_w * g.stride_h, rem % g.out_w * g.stride_w);
+    let ys = dilated_taps(y0, g.pad_top, g.kh, g.dil_h, g.in_h);
+    let xs = dilated_taps(x0, g.pad_left, g.kw, g.dil_w, g.in_w);
+    if ys.len() < g.kh || xs.len() < g.kw {
+        on_border(buf);
+    }
+    let c = g.in_c;
+    for ky in ys {
+        let y = y0 + ky * g.dil_h - g.pad_top;
+        for kx in xs.clone() {
+            let src = ((n * g.in_h + y) * g.in_w + x0 + kx * g.dil_w - g.pad_left) * c;
+            let q = (ky * g.kw + kx) * c;
+            if c < SHORT_RUN {
+                (0..c).for_each(|i| f(buf, q + i, src + i, 1));
+            } else {
+                f(buf, q, src, c);
+            }
+        }
+    }
+}
+
 /// Writes the im2col rows of output pixels `rows` into `cols` (`rows.len() * K` floats).
 fn im2col(g: &Conv2dGeometry, input: &[f32], rows: Range<usize>, cols: &mut [f32]) {
-    let short = short_offsets(g);
     let copy = |dst: &mut [f32], q: usize, i: usize, len: usize| dst[q..q + len].copy_from_slice(&input[i..i + len]);
+    if g.is_dilated() {
+        for (dst, p) in cols.chunks_exact_mut(g.patch_len()).zip(rows) {
+            visit_dilated_window(g, p, dst, |dst| dst.fill(0.0), copy);
+        }
+        return;
+    }
+    let short = short_offsets(g);
     for (dst, p) in cols.chunks_exact_mut(g.patch_len()).zip(rows) {
         visit_window(g, &short, p, dst, |dst| dst.fill(0.0), copy);
     }
@@ -217,13 +367,49 @@ fn im2col(g: &Conv2dGeometry, input: &[f32], rows: Range<usize>, cols: &mut [f32
 /// Adds the im2col rows `cols` of output pixels `rows` back onto their input positions;
 /// `grad_input` holds the images from `first_image` on.
 fn col2im(g: &Conv2dGeometry, cols: &[f32], rows: Range<usize>, first_image: usize, grad_input: &mut [f32]) {
-    let short = short_offsets(g);
+    let short = if g.is_dilated() { Vec::new() } else { short_offsets(g) };
     let shift = first_image * g.image_len();
     for (src, p) in cols.chunks_exact(g.patch_len()).zip(rows) {
         let add = |gi: &mut [f32], q: usize, i: usize, len: usize| {
             gi[i - shift..i - shift + len].iter_mut().zip(&src[q..q + len]).for_each(|(d, s)| *d += s)
         };
-        visit_window(g, &short, p, grad_input, |_| {}, add);
+        if g.is_dilated() {
+            visit_dilated_window(g, p, grad_input, |_| {}, add);
+        } else {
+            visit_window(g, &short, p, grad_input, |_| {}, add);
+        }
+    }
+}
+
+/// The forward pass of a grouped convolution: depthwise or per group.
+fn grouped_forward(
+    g: &Conv2dGeometry,
+    input: &[f32],
+    filter: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+    out: &mut [f32],
+) {
+    if g.in_per_group() == 1 {
+        depthwise::forward(g, input, filter, bias, relu, out)
+    } else {
+        grouped::forward(g, input, filter, bias, relu, out)
+    }
+}
+
+fn grouped_backward_input(g: &Conv2dGeometry, grad_out: &[f32], filter: &[f32], grad_input: &mut [f32]) {
+    if g.in_per_group() == 1 {
+        depthwise::backward_input(g, grad_out, filter, grad_input)
+    } else {
+        grouped::backward_input(g, grad_out, filter, grad_input)
+    }
+}
+
+fn grouped_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32], grad_filter: &mut [f32]) {
+    if g.in_per_group() == 1 {
+        depthwise::backward_filter(g, input, grad_out, grad_filter)
+    } else {
+        grouped::backward_filter(g, input, grad_out, grad_filter)
     }
 }
 
@@ -234,22 +420,24 @@ fn debug_check(g: &Conv2dGeometry, input: usize, filter: usize, out: usize) {
 }
 
 /// Calls `f(output index, input index, filter index)` for every in-image tap: the seven
-/// loops of a direct convolution, shared by the reference implementations.
+/// loops of a direct convolution (dilated and grouped), shared by the reference implementations.
 fn naive_taps(g: &Conv2dGeometry, mut f: impl FnMut(usize, usize, usize)) {
+    let (ipg, opg) = (g.in_per_group(), g.out_c / g.groups);
     for n in 0..g.batch {
         for oy in 0..g.out_h {
             for ox in 0..g.out_w {
                 for oc in 0..g.out_c {
                     for ky in 0..g.kh {
                         for kx in 0..g.kw {
-                            let (y, x) = (oy * g.stride_h + ky, ox * g.stride_w + kx);
+                            let (y, x) = (oy * g.stride_h + ky * g.dil_h, ox * g.stride_w + kx * g.dil_w);
                             if y < g.pad_top || x < g.pad_left || y - g.pad_top >= g.in_h || x - g.pad_left >= g.in_w {
                                 continue;
                             }
-                            for ic in 0..g.in_c {
+                            for icg in 0..ipg {
+                                let ic = oc / opg * ipg + icg;
                                 let o = ((n * g.out_h + oy) * g.out_w + ox) * g.out_c + oc;
                                 let i = ((n * g.in_h + y - g.pad_top) * g.in_w + x - g.pad_left) * g.in_c + ic;
-                                f(o, i, ((ky * g.kw + kx) * g.in_c + ic) * g.out_c + oc);
+                                f(o, i, ((ky * g.kw + kx) * ipg + icg) * g.out_c + oc);
                             }
                         }
                     }
@@ -292,6 +480,53 @@ mod tests {
 
     fn geometry(shape: &[usize], k: (usize, usize), oc: usize, s: (usize, usize), p: Padding) -> Conv2dGeometry {
         Conv2dGeometry::new(shape, k, oc, s, p).unwrap()
+    }
+
+    /// A dilated (`d`) and grouped (`groups`) geometry.
+    fn general(
+        shape: &[usize],
+        k: (usize, usize),
+        oc: usize,
+        s: (usize, usize),
+        p: Padding,
+        d: (usize, usize),
+        groups: usize,
+    ) -> Conv2dGeometry {
+        Conv2dGeometry::with_options("conv2d", shape, k, oc, ConvOptions::new(s, p).dilation(d).groups(groups)).unwrap()
+    }
+
+    /// Dilated, depthwise (one input channel per group, multipliers 1 to 3) and grouped
+    /// convolutions: the paths besides the plain kernels.
+    fn general_cases() -> Vec<Conv2dGeometry> {
+        use Padding::*;
+        vec![
+            // Dilated: through the buffer in the forward pass, im2col in the backward ones.
+            general(&[2, 9, 8, 3], (3, 3), 4, (1, 1), Valid, (2, 2), 1),
+            // Odd spans 5x7, "same": the input gradient as a dilated forward pass.
+            general(&[2, 7, 8, 3], (3, 3), 5, (1, 1), Same, (2, 3), 1),
+            // Even span 4 in rows: TensorFlow's uneven padding, no transposed shortcut.
+            general(&[1, 8, 9, 2], (2, 3), 3, (1, 1), Same, (3, 2), 1),
+            // K = 144: the blocked GEMM; runs of 16 channels.
+            general(&[2, 10, 10, 16], (3, 3), 8, (1, 1), Same, (2, 2), 1),
+            general(&[2, 12, 12, 32], (3, 3), 4, (1, 1), Valid, (3, 3), 1),
+            // Dilation along a size-1 axis changes nothing.
+            general(&[1, 5, 6, 1], (1, 3), 2, (1, 1), Valid, (4, 2), 1),
+            // A dilated kernel wider than the input, with "same" padding.
+            general(&[1, 3, 4, 2], (3, 3), 2, (1, 1), Same, (3, 3), 1),
+            // Depthwise.
+            general(&[2, 7, 7, 5], (3, 3), 5, (1, 1), Same, (1, 1), 5),
+            general(&[2, 6, 7, 3], (3, 3), 6, (1, 1), Valid, (1, 1), 3),
+            general(&[2, 8, 7, 4], (3, 3), 4, (2, 2), Same, (1, 1), 4),
+            general(&[2, 9, 9, 20], (3, 3), 40, (1, 1), Same, (2, 2), 20),
+            general(&[3, 10, 10, 37], (3, 3), 37, (2, 1), Valid, (1, 1), 37),
+            general(&[1, 4, 4, 2], (5, 5), 6, (1, 1), Same, (1, 1), 2),
+            general(&[40, 5, 5, 8], (3, 2), 8, (1, 1), Same, (1, 1), 8),
+            general(&[2, 11, 9, 3], (2, 3), 9, (3, 2), Valid, (1, 1), 3),
+            // Grouped, several channels per group.
+            general(&[2, 6, 6, 4], (3, 3), 6, (1, 1), Same, (1, 1), 2),
+            general(&[2, 9, 8, 6], (3, 3), 9, (1, 1), Valid, (2, 2), 3),
+            general(&[2, 7, 7, 8], (3, 3), 4, (2, 2), Same, (1, 1), 4),
+        ]
     }
 
     /// Sums of `terms` products of values in [-1, 1], added in different orders.
@@ -363,7 +598,7 @@ mod tests {
 
     #[test]
     fn blocked_matches_naive() {
-        for (i, g) in cases().into_iter().enumerate() {
+        for (i, g) in cases().into_iter().chain(general_cases()).enumerate() {
             let (c, with_bias) = (Case::new(g, i as u64), i % 2 == 0);
             let [out, gi, gf, gb] = c.blocked(with_bias);
             let mut want = vec![f32::NAN; out.len()];
@@ -371,7 +606,7 @@ mod tests {
             assert_close(&out, &want, g.patch_len(), &format!("forward {g:?}"));
             let mut want = vec![f32::NAN; gi.len()];
             conv2d_backward_input_naive(&g, &c.grad_out, &c.filter, &mut want);
-            assert_close(&gi, &want, g.kh * g.kw * g.out_c, &format!("backward input {g:?}"));
+            assert_close(&gi, &want, g.kh * g.kw * g.out_c / g.groups, &format!("backward input {g:?}"));
             let mut want = vec![f32::NAN; gf.len()];
             conv2d_backward_filter_naive(&g, &c.input, &c.grad_out, &mut want);
             assert_close(&gf, &want, g.batch * g.out_pixels(), &format!("backward filter {g:?}"));
@@ -385,7 +620,7 @@ mod tests {
 
     #[test]
     fn fused_relu_matches_naive_then_relu() {
-        for (i, g) in cases().into_iter().enumerate() {
+        for (i, g) in cases().into_iter().chain(general_cases()).enumerate() {
             let c = Case::new(g, 50 + i as u64);
             let mut got = vec![f32::NAN; c.grad_out.len()];
             conv2d_forward(&g, &c.input, &c.filter, Some(&c.bias), true, &mut got);
@@ -421,6 +656,11 @@ mod tests {
             geometry(&[2, 5, 6, 2], (3, 3), 3, (2, 1), Padding::Same),
             geometry(&[1, 6, 5, 1], (2, 3), 2, (1, 2), Padding::Valid),
             geometry(&[1, 5, 5, 8], (3, 3), 2, (1, 1), Padding::Same), // K = 72: gemm
+            general(&[1, 7, 6, 2], (3, 2), 3, (1, 1), Padding::Same, (2, 3), 1),
+            general(&[1, 6, 7, 2], (2, 3), 2, (1, 1), Padding::Valid, (2, 2), 1),
+            general(&[2, 5, 6, 3], (3, 3), 6, (2, 1), Padding::Same, (1, 1), 3), // depthwise, multiplier 2
+            general(&[1, 7, 7, 18], (3, 3), 18, (1, 1), Padding::Same, (2, 2), 18), // dilated depthwise
+            general(&[1, 5, 5, 4], (3, 3), 6, (1, 1), Padding::Same, (1, 1), 2), // grouped
         ]
         .into_iter()
         .enumerate()
@@ -451,6 +691,11 @@ mod tests {
         for g in [
             geometry(&[37, 12, 11, 8], (3, 3), 16, (1, 1), Padding::Same),
             geometry(&[37, 10, 9, 1], (3, 3), 8, (1, 1), Padding::Valid),
+            general(&[9, 12, 11, 8], (3, 3), 16, (1, 1), Padding::Same, (2, 2), 1),
+            // Depthwise: many forward/input-gradient tasks, FILTER_TASKS partial sums.
+            general(&[37, 12, 11, 24], (3, 3), 24, (1, 1), Padding::Same, (1, 1), 24),
+            general(&[9, 14, 13, 8], (3, 3), 16, (2, 2), Padding::Same, (1, 1), 8),
+            general(&[9, 12, 12, 8], (3, 3), 8, (1, 1), Padding::Same, (1, 1), 2),
         ] {
             let c = Case::new(g, 5);
             parallel::set_thread_limit(Some(1));
@@ -476,6 +721,43 @@ mod tests {
         let err = Padding::parse("full").unwrap_err();
         assert_eq!(err.kind, ErrorKind::Argument);
         assert!(err.message.contains("\"full\""), "{}", err.message);
+    }
+
+    #[test]
+    fn dilation_spans_the_kernel() {
+        // Span 5x5: valid leaves 9-4 = 5 rows; "same" pads (5-1)/2 = 2 on each side.
+        let g = general(&[1, 9, 9, 1], (3, 3), 1, (1, 1), Padding::Valid, (2, 2), 1);
+        assert_eq!((g.out_h, g.out_w), (5, 5));
+        let g = general(&[1, 9, 9, 1], (3, 3), 1, (1, 1), Padding::Same, (2, 2), 1);
+        assert_eq!((g.out_h, g.pad_top, g.pad_left), (9, 2, 2));
+        // Span 4 (kernel 2, dilation 3): one row of padding before, two after.
+        let g = general(&[1, 6, 6, 1], (2, 2), 1, (1, 1), Padding::Same, (3, 3), 1);
+        assert_eq!((g.out_h, g.pad_top), (6, 1));
+        // A size-1 axis is plain whatever its dilation.
+        let g = general(&[1, 6, 6, 1], (1, 3), 1, (1, 1), Padding::Valid, (5, 2), 1);
+        assert_eq!((g.dil_h, g.dil_w, g.out_h, g.out_w), (1, 2, 6, 2));
+        let opts = |s, d, groups| ConvOptions::new(s, Padding::Valid).dilation(d).groups(groups);
+        let err =
+            |shape: &[usize], k, oc, o| Conv2dGeometry::with_options("depthwise_conv2d", shape, k, oc, o).unwrap_err();
+        let e = err(&[1, 6, 6, 1], (3, 3), 1, opts((1, 1), (3, 3), 1));
+        assert_eq!(e.kind, ErrorKind::Shape);
+        assert!(
+            e.message.starts_with("depthwise_conv2d: kernel 3x3 with dilationRate (3, 3) spans 7x7, larger than the input 6x6 with valid padding"),
+            "{}",
+            e.message
+        );
+        let e = err(&[1, 6, 6, 1], (3, 3), 1, opts((2, 1), (1, 2), 1));
+        assert_eq!(e.kind, ErrorKind::Argument);
+        assert!(e.message.contains("options 'strides' (2, 1) and 'dilationRate' (1, 2)"), "{}", e.message);
+        let e = err(&[1, 6, 6, 1], (3, 3), 1, opts((1, 1), (0, 1), 1));
+        assert_eq!(e.kind, ErrorKind::Argument);
+        let e = err(&[1, 6, 6, 6], (3, 3), 6, opts((1, 1), (1, 1), 4));
+        assert_eq!(e.kind, ErrorKind::Shape);
+        assert!(e.message.contains("divisible by groups 4"), "{}", e.message);
+        let e = err(&[1, 6, 6, 6], (3, 3), 6, opts((1, 1), (1, 1), 0));
+        assert_eq!(e.kind, ErrorKind::Argument);
+        let e = err(&[1, 6, 6, 6], (3, 3), 6, opts((1, 1), (usize::MAX / 2, 1), 1));
+        assert_eq!(e.kind, ErrorKind::Shape);
     }
 
     #[test]
@@ -507,12 +789,19 @@ mod tests {
     #[ignore]
     fn conv_timing() {
         let _guard = crate::parallel::tests::LIMIT_LOCK.lock().unwrap();
-        let shapes = [("conv1 28x28x1->32", [128, 28, 28, 1], 32), ("conv2 13x13x32->64", [128, 13, 13, 32], 64)];
+        // The last two compare the dilated path with the plain one on the same layer.
+        let shapes = [
+            ("conv1 28x28x1->32", [128, 28, 28, 1], 32, 1),
+            ("conv2 13x13x32->64", [128, 13, 13, 32], 64, 1),
+            ("conv2 same", [128, 13, 13, 32], 64, 1),
+            ("conv2 same, dilation 2", [128, 13, 13, 32], 64, 2),
+        ];
         for threads in [Some(1), None] {
             parallel::set_thread_limit(threads);
             let mut total = 0.0;
-            for (name, shape, oc) in shapes {
-                let g = geometry(&shape, (3, 3), oc, (1, 1), Padding::Valid);
+            for (name, shape, oc, d) in shapes {
+                let padding = if name.contains("same") { Padding::Same } else { Padding::Valid };
+                let g = general(&shape, (3, 3), oc, (1, 1), padding, (d, d), 1);
                 let c = Case::new(g, 1);
                 let mut out = vec![0.0; c.grad_out.len()];
                 let mut gi = vec![0.0; c.input.len()];
@@ -532,13 +821,15 @@ mod tests {
                 let bi = time(&mut || conv2d_backward_input(&g, &c.grad_out, &c.filter, &mut gi));
                 let bf = time(&mut || conv2d_backward_filter(&g, &c.input, &c.grad_out, &mut gf));
                 let bb = time(&mut || conv2d_backward_bias(&g, &c.grad_out, &mut gb));
-                total += fwd + bi + bf + bb;
+                if d == 1 && padding == Padding::Valid {
+                    total += fwd + bi + bf + bb; // the seed CNN's layers
+                }
                 println!(
                     "{name} threads={}: forward {fwd:.2} ms, backward input {bi:.2} ms, backward filter {bf:.2} ms, bias {bb:.2} ms",
                     parallel::threads()
                 );
             }
-            println!("total {total:.2} ms");
+            println!("total (seed CNN) {total:.2} ms");
         }
         parallel::set_thread_limit(None);
     }

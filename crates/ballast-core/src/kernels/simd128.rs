@@ -102,3 +102,39 @@ pub unsafe fn conv_micro(
         v128_store(row.add(4) as *mut v128, hi);
     }
 }
+
+/// The depthwise channel block (see `conv::depthwise`): `dst[..4V] = init + Σ_(s, w) a[s..][..4V]
+/// * b[w..][..4V]` over `terms`, in V f32x4 accumulators, then ReLU when `relu` (pmax: NaN
+/// stays NaN).
+///
+/// # Safety
+/// For every term, `a[s..s + 4V]` and `b[w..w + 4V]` must be in bounds of the allocations
+/// `a` and `b` point into; `dst` must be valid for writing, and `init` (when given) for
+/// reading, 4V floats.
+#[inline(always)]
+pub unsafe fn channel_block<const V: usize>(
+    dst: *mut f32,
+    init: Option<*const f32>,
+    a: *const f32,
+    b: *const f32,
+    terms: &[(usize, usize)],
+    relu: bool,
+) {
+    let mut acc = [f32x4_splat(0.0); V];
+    if let Some(init) = init {
+        for (v, x) in acc.iter_mut().enumerate() {
+            *x = v128_load(init.add(4 * v) as *const v128);
+        }
+    }
+    for &(s, w) in terms {
+        let (pa, pb) = (a.add(s), b.add(w));
+        for (v, x) in acc.iter_mut().enumerate() {
+            let p = f32x4_mul(v128_load(pa.add(4 * v) as *const v128), v128_load(pb.add(4 * v) as *const v128));
+            *x = f32x4_add(*x, p);
+        }
+    }
+    let zero = f32x4_splat(0.0);
+    for (v, x) in acc.into_iter().enumerate() {
+        v128_store(dst.add(4 * v) as *mut v128, if relu { f32x4_pmax(x, zero) } else { x });
+    }
+}

@@ -368,7 +368,11 @@ impl Layer for BatchNorm {
     fn regularizers(&self) -> Vec<Option<Regularizer>> {
         // γ first, then β, as the parameters are made.
         let c = &self.config;
-        [(c.scale, c.gamma_regularizer), (c.center, c.beta_regularizer)].into_iter().filter(|(on, _)| *on).map(|(_, r)| r).collect()
+        [(c.scale, c.gamma_regularizer), (c.center, c.beta_regularizer)]
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, r)| r)
+            .collect()
     }
     fn params_mut(&mut self) -> Vec<&mut Param> {
         self.params.iter_mut().collect()

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::autograd::Var;
 use crate::error::Error;
-use crate::kernels::conv::{Conv2dGeometry, Padding};
+use crate::kernels::conv::{Conv2dGeometry, ConvOptions, Padding};
 use crate::ops;
 use crate::rng::Rng;
 use crate::{Result, Tensor};
@@ -18,6 +18,11 @@ layer_config! {
         kernel_size "kernelSize": Pair,
         strides "strides": Pair = Pair(1, 1),
         padding "padding": Padding = Padding::Valid,
+        /// Taps `dilation_rate` apart (Keras' `dilation_rate`); above 1 only with strides 1.
+        dilation_rate "dilationRate": Pair = Pair(1, 1),
+        /// Channel groups: `filters` and the input channels must be divisible by it; the
+        /// kernel is `[kh, kw, in/groups, filters]`.
+        groups "groups": usize = 1,
         activation "activation": Activation = Activation::Linear,
         use_bias "useBias": bool = true,
         kernel_initializer "kernelInitializer": Initializer = Initializer::GlorotUniform,
@@ -32,6 +37,8 @@ impl Conv2dConfig {
             kernel_size: Pair(kernel_size.0, kernel_size.1),
             strides: Pair(1, 1),
             padding: Padding::Valid,
+            dilation_rate: Pair(1, 1),
+            groups: 1,
             activation: Activation::Linear,
             use_bias: true,
             kernel_initializer: Initializer::GlorotUniform,
@@ -40,6 +47,11 @@ impl Conv2dConfig {
     }
     pub fn activation(self, activation: Activation) -> Self {
         Conv2dConfig { activation, ..self }
+    }
+
+    /// Strides, padding, dilation and groups, as the kernels take them.
+    pub fn options(&self) -> ConvOptions {
+        ConvOptions::new(self.strides.tuple(), self.padding).dilation(self.dilation_rate.tuple()).groups(self.groups)
     }
 }
 
@@ -62,6 +74,13 @@ impl Conv2d {
         if config.filters == 0 {
             return Err(Error::argument("filters must be at least 1"));
         }
+        if config.groups == 0 || !config.filters.is_multiple_of(config.groups) {
+            return Err(Error::argument(format!(
+                "option 'groups' ({}) must be at least 1 and divide filters ({})",
+                config.groups, config.filters
+            )));
+        }
+        config.options().check_strides_and_dilation()?;
         Ok(Conv2d { name: String::new(), trainable: true, config, weights: Vec::new() })
     }
 
@@ -92,20 +111,28 @@ impl Layer for Conv2d {
                 batch_shape(input)
             )));
         }
+        if !input[2].is_multiple_of(c.groups) {
+            return Err(Error::shape(format!(
+                "input channels {} (input {}) are not divisible by option 'groups' ({})",
+                input[2],
+                batch_shape(input),
+                c.groups
+            )));
+        }
         // A batch of one checks the geometry (kernel vs input size, strides) once, here.
-        let g = Conv2dGeometry::new(
+        let g = Conv2dGeometry::with_options(
+            "conv2d",
             &[1, input[0], input[1], input[2]],
             c.kernel_size.tuple(),
             c.filters,
-            c.strides.tuple(),
-            c.padding,
+            c.options(),
         )?;
         Ok(g.output_shape()[1..].to_vec())
     }
 
     fn build(&mut self, inputs: &[&[usize]], rng: &mut Rng) -> Result<()> {
         let c = self.config;
-        let in_c = inputs[0][2];
+        let in_c = inputs[0][2] / c.groups;
         let Pair(kh, kw) = c.kernel_size;
         let fans = (kh * kw * in_c, kh * kw * c.filters);
         self.weights =
@@ -119,11 +146,11 @@ impl Layer for Conv2d {
     fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], params: &[Var]) -> Result<Var> {
         let c = self.config;
         let (filter, bias) = (params[0], params.get(1).copied());
-        let (x, strides) = (inputs[0], c.strides.tuple());
-        if c.activation == Activation::Relu {
-            return ops::conv::conv2d_relu(ctx.tape, x, filter, bias, strides, c.padding);
+        let relu = c.activation == Activation::Relu;
+        let y = ops::conv::conv2d_with(ctx.tape, inputs[0], filter, bias, c.options(), relu)?;
+        if relu {
+            return Ok(y);
         }
-        let y = ops::conv::conv2d(ctx.tape, x, filter, bias, strides, c.padding)?;
         c.activation.apply(ctx, y)
     }
 

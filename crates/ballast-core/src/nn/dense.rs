@@ -109,7 +109,10 @@ impl Layer for Dense {
         self.weights.iter().collect()
     }
     fn regularizers(&self) -> Vec<Option<Regularizer>> {
-        vec![self.config.kernel_regularizer, self.config.bias_regularizer].into_iter().take(self.weights.len()).collect()
+        vec![self.config.kernel_regularizer, self.config.bias_regularizer]
+            .into_iter()
+            .take(self.weights.len())
+            .collect()
     }
     fn params_mut(&mut self) -> Vec<&mut Param> {
         self.weights.iter_mut().collect()

@@ -13,6 +13,7 @@ mod batch_norm;
 pub mod config;
 mod conv2d;
 mod dense;
+mod depthwise;
 mod dropout;
 mod embedding;
 mod group_norm;
@@ -21,8 +22,8 @@ mod input;
 mod layer_norm;
 mod merge;
 mod pooling;
-pub mod regularizer;
 pub mod registry;
+pub mod regularizer;
 mod reshaping;
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ pub use activation::{Activation, ActivationLayer};
 pub use batch_norm::{BatchNorm, BatchNormConfig, MovingAverage};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dense::{Dense, DenseConfig};
+pub use depthwise::{DepthwiseConv2d, DepthwiseConv2dConfig, SeparableConv2d, SeparableConv2dConfig};
 pub use dropout::{Dropout, SpatialDropout2d};
 pub use embedding::{Embedding, EmbeddingConfig};
 pub use group_norm::{GroupNorm, GroupNormConfig};
@@ -38,8 +40,8 @@ pub use init::Initializer;
 pub use input::InputLayer;
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use merge::{Add, Average, Concatenate, ConcatenateConfig, Maximum, Multiply, Subtract};
-pub use regularizer::Regularizer;
 pub use pooling::{AveragePool2d, Flatten, GlobalAveragePool2d, MaxPool2d, Pool2dConfig};
+pub use regularizer::Regularizer;
 pub use reshaping::{
     Cropping2d, Cropping2dConfig, Permute, PermuteConfig, Reshape, ReshapeConfig, UpSampling2d, UpSampling2dConfig,
     ZeroPadding2d, ZeroPadding2dConfig,

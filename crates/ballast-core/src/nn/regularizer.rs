@@ -30,7 +30,15 @@ impl Regularizer {
             &[w],
             Box::new(move |g, inputs, _| {
                 let g = g.data()[0];
-                let sign = |v: f32| if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { 0.0 };
+                let sign = |v: f32| {
+                    if v > 0.0 {
+                        1.0
+                    } else if v < 0.0 {
+                        -1.0
+                    } else {
+                        0.0
+                    }
+                };
                 vec![Some(inputs[0].map(|v| g * (l1 * sign(v) + 2.0 * l2 * v)))]
             }),
         )
@@ -107,7 +115,12 @@ mod tests {
         let both = Regularizer::read(&json!({ "className": "L1L2", "config": { "l1": 0.001 } })).unwrap();
         assert_eq!((both.l1, both.l2), (0.001, 0.0));
         assert_eq!(Regularizer::read(&both.write()), Some(both));
-        for bad in [json!("l3"), json!({ "className": "L2", "config": { "l1": 1 } }), json!({ "className": "L1", "config": { "l1": -1 } }), json!(3)] {
+        for bad in [
+            json!("l3"),
+            json!({ "className": "L2", "config": { "l1": 1 } }),
+            json!({ "className": "L1", "config": { "l1": -1 } }),
+            json!(3),
+        ] {
             assert_eq!(Regularizer::read(&bad), None, "{bad}");
         }
     }

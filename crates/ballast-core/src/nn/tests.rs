@@ -9,11 +9,11 @@ use crate::model::{Loss, Model};
 use crate::optim::Adam;
 
 /// Checks d(out)/d(input) and d(out)/d(params) of `layer` built for `shape` (batch first).
-fn check_layer(name: &str, layer: Box<dyn Layer>, shape: &[usize], training: bool, check: &Check) {
+pub(super) fn check_layer(name: &str, layer: Box<dyn Layer>, shape: &[usize], training: bool, check: &Check) {
     check_layer_on(name, layer, normal(shape, 2, 1.0, 0.0), training, check)
 }
 
-fn check_layer_on(name: &str, mut layer: Box<dyn Layer>, x: Tensor, training: bool, check: &Check) {
+pub(super) fn check_layer_on(name: &str, mut layer: Box<dyn Layer>, x: Tensor, training: bool, check: &Check) {
     layer.set_name(name.into());
     layer.build_on(&x.shape()[1..], &mut Rng::new(1)).unwrap();
     let mut inputs = vec![x];
@@ -216,8 +216,13 @@ fn small_cnn(with_bn_after_conv: bool) -> Graph {
 
 #[test]
 fn precise_bn_recalibration_computes_population_statistics() {
-    let mut model =
-        Model::new(small_cnn(false), Loss::parse("categoricalCrossentropy").unwrap(), Box::new(Adam::keras_defaults()), 1).unwrap();
+    let mut model = Model::new(
+        small_cnn(false),
+        Loss::parse("categoricalCrossentropy").unwrap(),
+        Box::new(Adam::keras_defaults()),
+        1,
+    )
+    .unwrap();
     let batches: Vec<Tensor> = (0..5).map(|i| normal(&[10, 6, 6, 2], 20 + i, 1.5, 0.0)).collect();
     assert_eq!(model.recalibrate_batch_norm(&batches).unwrap(), 5);
     // The input BN sees the raw data: its statistics are those of all 50 examples at once
@@ -235,8 +240,13 @@ fn precise_bn_recalibration_computes_population_statistics() {
 
 #[test]
 fn folding_bn_into_conv_and_dense_keeps_the_outputs() {
-    let mut model =
-        Model::new(small_cnn(true), Loss::parse("categoricalCrossentropy").unwrap(), Box::new(Adam::keras_defaults()), 1).unwrap();
+    let mut model = Model::new(
+        small_cnn(true),
+        Loss::parse("categoricalCrossentropy").unwrap(),
+        Box::new(Adam::keras_defaults()),
+        1,
+    )
+    .unwrap();
     // Train a little so that γ, β and the moving statistics are not at their defaults.
     let x = normal(&[12, 6, 6, 2], 30, 1.0, 0.0);
     let y = crate::data::one_hot(&(0..12).map(|i| i % 5).collect::<Vec<u32>>(), 5).unwrap();
@@ -260,8 +270,13 @@ fn folding_bn_into_conv_and_dense_keeps_the_outputs() {
 fn predict_split_across_threads_is_bitwise_one_pass() {
     // A trained model (moving statistics away from their defaults), a batch of 70: chunks of
     // 32, 32 and 6 on the pool; one pass on one thread; and every row on its own.
-    let mut model =
-        Model::new(small_cnn(true), Loss::parse("categoricalCrossentropy").unwrap(), Box::new(Adam::keras_defaults()), 1).unwrap();
+    let mut model = Model::new(
+        small_cnn(true),
+        Loss::parse("categoricalCrossentropy").unwrap(),
+        Box::new(Adam::keras_defaults()),
+        1,
+    )
+    .unwrap();
     let x = normal(&[70, 6, 6, 2], 31, 1.0, 0.0);
     let y = crate::data::one_hot(&(0..70).map(|i| i % 5).collect::<Vec<u32>>(), 5).unwrap();
     for _ in 0..5 {

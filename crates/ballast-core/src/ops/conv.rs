@@ -2,7 +2,7 @@
 
 use crate::autograd::{Tape, Var};
 use crate::error::Error;
-use crate::kernels::conv::{self as k, Conv2dGeometry, Padding};
+use crate::kernels::conv::{self as k, Conv2dGeometry, ConvOptions, Padding};
 use crate::kernels::pool::{self as p, Pool2dGeometry};
 use crate::tensor::shape_str;
 use crate::{Result, Tensor};
@@ -42,22 +42,83 @@ fn conv2d_activated(
     padding: Padding,
     relu: bool,
 ) -> Result<Var> {
+    conv2d_with(tape, x, filter, bias, ConvOptions::new(strides, padding), relu)
+}
+
+/// `act(conv2d(x, filter) + bias)` with dilation and groups, act ReLU when `relu` (fused,
+/// as in [`conv2d_relu`]) and the identity otherwise; `filter: [kh, kw, in/groups, out]`.
+pub fn conv2d_with(
+    tape: &mut Tape,
+    x: Var,
+    filter: Var,
+    bias: Option<Var>,
+    options: ConvOptions,
+    relu: bool,
+) -> Result<Var> {
+    let (xs, fs) = (tape.value(x).shape().to_vec(), tape.value(filter).shape().to_vec());
+    let groups = options.groups.max(1);
+    if fs.len() != 4 || xs.len() != 4 || fs[2].checked_mul(groups) != Some(xs[3]) {
+        let grouped = if groups > 1 { format!(" with {groups} groups") } else { String::new() };
+        return Err(Error::shape(format!(
+            "conv2d: input {} does not fit filter {}{grouped} (expected [batch, height, width, {}])",
+            shape_str(&xs),
+            shape_str(&fs),
+            fs.get(2).copied().unwrap_or(0) * groups
+        )));
+    }
+    let g = Conv2dGeometry::with_options("conv2d", &xs, (fs[0], fs[1]), fs[3], options)?;
+    conv_op(tape, "conv2d", x, filter, bias, g, relu)
+}
+
+/// Depthwise convolution (Keras' `DepthwiseConv2D`): `x: [n, h, w, c]`, `filter: [kh, kw, c,
+/// m]`, `bias: [c*m]`; output channel `c*m + j` is input channel `c` convolved with
+/// `filter[.., .., c, j]`. `options.groups` must be 1 or `c` (a depthwise convolution has
+/// one group per input channel). ReLU fused when `relu`.
+pub fn depthwise_conv2d(
+    tape: &mut Tape,
+    x: Var,
+    filter: Var,
+    bias: Option<Var>,
+    options: ConvOptions,
+    relu: bool,
+) -> Result<Var> {
     let (xs, fs) = (tape.value(x).shape().to_vec(), tape.value(filter).shape().to_vec());
     if fs.len() != 4 || xs.len() != 4 || fs[2] != xs[3] {
         return Err(Error::shape(format!(
-            "conv2d: input {} does not fit filter {} (expected [batch, height, width, {}])",
+            "depthwise_conv2d: input {} does not fit filter {} (expected [batch, height, width, {}])",
             shape_str(&xs),
             shape_str(&fs),
             fs.get(2).copied().unwrap_or(0)
         )));
     }
-    let g = Conv2dGeometry::new(&xs, (fs[0], fs[1]), fs[3], strides, padding)?;
+    if options.groups != 1 && options.groups != xs[3] {
+        return Err(Error::argument(format!(
+            "depthwise_conv2d: groups {} for {} input channels (a depthwise convolution has one group per channel)",
+            options.groups, xs[3]
+        )));
+    }
+    let out_c = fs[2].checked_mul(fs[3]).ok_or_else(|| Error::shape("depthwise_conv2d: too many channels"))?;
+    let options = ConvOptions { groups: xs[3], ..options };
+    let g = Conv2dGeometry::with_options("depthwise_conv2d", &xs, (fs[0], fs[1]), out_c, options)?;
+    conv_op(tape, "depthwise_conv2d", x, filter, bias, g, relu)
+}
+
+/// Runs the convolution `g` and records its backward pass.
+fn conv_op(
+    tape: &mut Tape,
+    op: &str,
+    x: Var,
+    filter: Var,
+    bias: Option<Var>,
+    g: Conv2dGeometry,
+    relu: bool,
+) -> Result<Var> {
     if let Some(b) = bias {
-        if tape.value(b).shape() != [fs[3]] {
+        if tape.value(b).shape() != [g.out_c] {
             return Err(Error::shape(format!(
-                "conv2d: bias {} should be [{}]",
+                "{op}: bias {} should be [{}]",
                 shape_str(tape.value(b).shape()),
-                fs[3]
+                g.out_c
             )));
         }
     }
@@ -140,6 +201,33 @@ mod tests {
     }
 
     #[test]
+    fn dilated_depthwise_and_grouped_op_gradients() {
+        let check = Check::default();
+        let x = uniform(&[2, 7, 6, 3], 1, -1.0, 1.0);
+        let dilated = [x.clone(), uniform(&[3, 2, 3, 4], 2, -1.0, 1.0), uniform(&[4], 3, -1.0, 1.0)];
+        for (name, padding) in [("conv2d dilated valid", Padding::Valid), ("conv2d dilated same", Padding::Same)] {
+            let o = ConvOptions::new((1, 1), padding).dilation((2, 2));
+            check.run(name, &dilated, |t, v| conv2d_with(t, v[0], v[1], Some(v[2]), o, false));
+        }
+        // Multiplier 2: [kh, kw, 3, 2] -> 6 output channels.
+        let dw = [x.clone(), uniform(&[3, 3, 3, 2], 4, -1.0, 1.0), uniform(&[6], 5, -1.0, 1.0)];
+        for (name, o) in [
+            ("depthwise same", ConvOptions::new((1, 1), Padding::Same)),
+            ("depthwise s2 valid", ConvOptions::new((2, 2), Padding::Valid)),
+            ("depthwise dilated same", ConvOptions::new((1, 1), Padding::Same).dilation((2, 1))),
+        ] {
+            check.run(name, &dw, |t, v| depthwise_conv2d(t, v[0], v[1], Some(v[2]), o, false));
+        }
+        check.run("depthwise no bias", &dw[..2], |t, v| {
+            depthwise_conv2d(t, v[0], v[1], None, ConvOptions::new((1, 2), Padding::Same), false)
+        });
+        let grouped =
+            [uniform(&[2, 5, 6, 4], 6, -1.0, 1.0), uniform(&[3, 3, 2, 6], 7, -1.0, 1.0), uniform(&[6], 8, -1.0, 1.0)];
+        let o = ConvOptions::new((1, 1), Padding::Same).groups(2);
+        check.run("conv2d groups 2", &grouped, |t, v| conv2d_with(t, v[0], v[1], Some(v[2]), o, false));
+    }
+
+    #[test]
     fn fused_relu_equals_conv_then_relu() {
         // Finite differences are unreliable here: a step moves many pre-activations, and
         // any of them may cross ReLU's kink. Both parts are checked on their own (above and
@@ -190,5 +278,16 @@ mod tests {
         let f = t.leaf(Tensor::zeros(&[3, 3, 2, 4]), false);
         let err = conv2d(&mut t, x, f, None, (1, 1), Padding::Valid).unwrap_err();
         assert!(err.message.contains("[1, 5, 5, 3]") && err.message.contains("[3, 3, 2, 4]"), "{}", err.message);
+        let err = depthwise_conv2d(&mut t, x, f, None, ConvOptions::default(), false).unwrap_err();
+        assert!(
+            err.message.starts_with("depthwise_conv2d: input [1, 5, 5, 3] does not fit filter [3, 3, 2, 4]"),
+            "{}",
+            err.message
+        );
+        let f3 = t.leaf(Tensor::zeros(&[3, 3, 3, 1]), false);
+        let err = depthwise_conv2d(&mut t, x, f3, None, ConvOptions::default().groups(2), false).unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Argument);
+        let err = conv2d_with(&mut t, x, f, None, ConvOptions::default().groups(2), false).unwrap_err();
+        assert!(err.message.contains("with 2 groups (expected [batch, height, width, 4])"), "{}", err.message);
     }
 }

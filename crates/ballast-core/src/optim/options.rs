@@ -166,4 +166,3 @@ pub(crate) fn at_least(class: &str, key: &str, v: f32, min: f32) -> Result<()> {
 pub(crate) fn widen(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(v as f64)
 }
-

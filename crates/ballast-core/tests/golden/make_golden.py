@@ -23,6 +23,8 @@ It writes, next to this script:
 * ``golden_shape.json``  -- the reshaping, merge and embedding layers (zero padding, cropping,
                             nearest and bilinear upsampling, reshape, permute, multiply,
                             subtract, maximum, average, embedding lookup), forward and backward.
+* ``golden_conv.json``   -- dilated and grouped Conv2D, DepthwiseConv2D and SeparableConv2D,
+                            forward and every gradient.
 
 Each file maps case name -> {"config": {...}, "tensors": {name: {"shape": [...], "b64": ...}}},
 where "b64" is base64 of the little-endian float32 values in row-major order.
@@ -1001,6 +1003,140 @@ def golden_shape_cases():
     return c
 
 
+# --------------------------------------------------------------------------- golden_conv.json
+# Dilated, depthwise and separable convolutions (and grouped ones), with Keras' layouts:
+# depthwise kernel [kh, kw, in, multiplier] (output channel c*multiplier + m), separable
+# pointwise kernel [1, 1, in*multiplier, filters], grouped kernel [kh, kw, in/groups, filters].
+
+def conv_general_nhwc(x, w, b, stride, padding, dilation=(1, 1), groups=1):
+    """Keras Conv2D with dilation_rate and groups: x NHWC, w [kh, kw, in/groups, out] -> NHWC.
+    "same" pads for the dilated span (k - 1) * d + 1, as TensorFlow does."""
+    xc = nhwc_to_nchw(x)
+    kh, kw = w.shape[0], w.shape[1]
+    if padding == "same":
+        pt, pb = same_pads(xc.shape[2], (kh - 1) * dilation[0] + 1, stride)
+        pl, pr = same_pads(xc.shape[3], (kw - 1) * dilation[1] + 1, stride)
+        xc = F.pad(xc, (pl, pr, pt, pb))
+    else:
+        assert padding == "valid"
+    y = F.conv2d(xc, w.permute(3, 2, 0, 1), b, stride=stride, dilation=dilation, groups=groups)
+    return nchw_to_nhwc(y)
+
+
+def depthwise_nhwc(x, w, b, stride, padding, dilation=(1, 1)):
+    """Keras DepthwiseConv2D: w [kh, kw, in, mult] is the grouped kernel [kh, kw, 1, in*mult]
+    (same memory order), groups = in."""
+    kh, kw, cin, mult = w.shape
+    return conv_general_nhwc(x, w.reshape(kh, kw, 1, cin * mult), b, stride, padding, dilation, cin)
+
+
+def direct_conv(x, w, b, stride, padding, dilation, groups):
+    """A direct loop over NumPy arrays, independent of F.conv2d, for the sanity checks."""
+    n, H, W, cin = x.shape
+    kh, kw, ipg, cout = w.shape
+    opg = cout // groups
+    eh, ew = (kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1
+    if padding == "same":
+        oh, ow = -(-H // stride), -(-W // stride)
+        pt, pl = same_pads(H, eh, stride)[0], same_pads(W, ew, stride)[0]
+    else:
+        oh, ow, pt, pl = (H - eh) // stride + 1, (W - ew) // stride + 1, 0, 0
+    y = np.zeros((n, oh, ow, cout)) + b
+    for i in range(oh):
+        for j in range(ow):
+            for di in range(kh):
+                for dj in range(kw):
+                    r, c = i * stride + di * dilation[0] - pt, j * stride + dj * dilation[1] - pl
+                    if 0 <= r < H and 0 <= c < W:
+                        for o in range(cout):
+                            g = o // opg
+                            y[:, i, j, o] += x[:, r, c, g * ipg:(g + 1) * ipg] @ w[di, dj, :, o]
+    return y
+
+
+def conv_sanity_checks():
+    rng = np.random.default_rng(13579)
+    x = np.asarray(rng.normal(size=(2, 7, 6, 4)), np.float32).astype(np.float64)
+    for (k, stride, padding, dilation, groups) in [((3, 3), 1, "same", (2, 3), 1), ((2, 3), 1, "same", (3, 2), 2),
+                                                   ((3, 2), 2, "valid", (1, 1), 4), ((3, 3), 1, "valid", (2, 1), 1)]:
+        w = np.asarray(rng.normal(size=k + (4 // groups, 4)), np.float32).astype(np.float64)
+        b = np.asarray(rng.normal(size=4), np.float32).astype(np.float64)
+        got = conv_general_nhwc(f32(x), f32(w), f32(b), stride, padding, dilation, groups)
+        close(got, torch.from_numpy(direct_conv(x, w, b, stride, padding, dilation, groups)))
+    # Depthwise with multiplier 2 against the per-channel definition.
+    w = np.asarray(rng.normal(size=(3, 3, 4, 2)), np.float32).astype(np.float64)
+    got = depthwise_nhwc(f32(x), f32(w), None, 1, "same", (2, 2)).numpy()
+    for c in range(4):
+        for m in range(2):
+            want = direct_conv(x[..., c:c + 1], w[:, :, c:c + 1, m:m + 1], 0.0, 1, "same", (2, 2), 1)
+            close(torch.from_numpy(got[..., c * 2 + m]), torch.from_numpy(want[..., 0]))
+    print("conv sanity checks passed")
+
+
+def conv_general_case(name, xshape, kshape, stride, padding, dilation=(1, 1), groups=1):
+    rng = rng_for(name)
+    x = leaf(rng.normal(size=xshape))
+    w = leaf(rng.normal(size=kshape) * 0.3)
+    b = leaf(rng.normal(size=kshape[-1]) * 0.1)
+    y = conv_general_nhwc(x, w, b, stride, padding, dilation, groups)
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    dx, dw, db = grads_of(y, dy, (x, w, b))
+    cfg = {"layer": "Conv2D", "strides": stride, "padding": padding, "dilation_h": dilation[0],
+           "dilation_w": dilation[1], "groups": groups}
+    return case(cfg, x=x, filter=w, bias=b, dy=dy, y=y, dx=dx, dfilter=dw, dbias=db)
+
+
+def depthwise_case(name, xshape, k, mult, stride, padding, dilation=(1, 1)):
+    rng = rng_for(name)
+    cin = xshape[-1]
+    x = leaf(rng.normal(size=xshape))
+    w = leaf(rng.normal(size=(k, k, cin, mult)) * 0.3)
+    b = leaf(rng.normal(size=cin * mult) * 0.1)
+    y = depthwise_nhwc(x, w, b, stride, padding, dilation)
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    dx, dw, db = grads_of(y, dy, (x, w, b))
+    cfg = {"layer": "DepthwiseConv2D", "strides": stride, "padding": padding, "depth_multiplier": mult,
+           "dilation_h": dilation[0], "dilation_w": dilation[1]}
+    return case(cfg, x=x, filter=w, bias=b, dy=dy, y=y, dx=dx, dfilter=dw, dbias=db)
+
+
+def separable_case(name, xshape, k, mult, filters, stride, padding, dilation=(1, 1)):
+    """Keras SeparableConv2D: depthwise (no bias), pointwise 1x1, then the bias."""
+    rng = rng_for(name)
+    cin = xshape[-1]
+    x = leaf(rng.normal(size=xshape))
+    dk = leaf(rng.normal(size=(k, k, cin, mult)) * 0.3)
+    pk = leaf(rng.normal(size=(1, 1, cin * mult, filters)) * 0.4)
+    b = leaf(rng.normal(size=filters) * 0.1)
+    h = depthwise_nhwc(x, dk, None, stride, padding, dilation)
+    y = conv_general_nhwc(h, pk, b, 1, "valid")
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    dx, ddk, dpk, db = grads_of(y, dy, (x, dk, pk, b))
+    cfg = {"layer": "SeparableConv2D", "strides": stride, "padding": padding, "depth_multiplier": mult,
+           "filters": filters, "dilation_h": dilation[0], "dilation_w": dilation[1]}
+    return case(cfg, x=x, depthwise_kernel=dk, pointwise_kernel=pk, bias=b, dy=dy, y=y, dx=dx,
+                ddepthwise_kernel=ddk, dpointwise_kernel=dpk, dbias=db)
+
+
+def golden_conv_cases():
+    c = {}
+    c["conv2d_dilated_valid"] = conv_general_case("conv2d_dilated_valid", (2, 9, 8, 3), (3, 3, 3, 4), 1,
+                                                  "valid", (2, 2))
+    c["conv2d_dilated_same"] = conv_general_case("conv2d_dilated_same", (2, 7, 8, 3), (3, 3, 3, 5), 1,
+                                                 "same", (2, 3))
+    # Span 4 x 5: TensorFlow pads one row before and two after.
+    c["conv2d_dilated_same_even"] = conv_general_case("conv2d_dilated_same_even", (2, 8, 9, 2), (2, 3, 2, 3),
+                                                      1, "same", (3, 2))
+    c["conv2d_groups"] = conv_general_case("conv2d_groups", (2, 6, 7, 6), (3, 3, 2, 6), 1, "same", groups=3)
+    c["depthwise_m1"] = depthwise_case("depthwise_m1", (2, 7, 7, 5), 3, 1, 1, "same")
+    c["depthwise_m2"] = depthwise_case("depthwise_m2", (2, 6, 7, 3), 3, 2, 1, "valid")
+    c["depthwise_stride2_same"] = depthwise_case("depthwise_stride2_same", (2, 8, 7, 4), 3, 1, 2, "same")
+    c["depthwise_dilated"] = depthwise_case("depthwise_dilated", (2, 9, 8, 4), 3, 2, 1, "same", (2, 2))
+    c["separable"] = separable_case("separable", (2, 7, 7, 3), 3, 2, 5, 1, "same")
+    c["separable_stride2"] = separable_case("separable_stride2", (2, 8, 8, 4), 3, 1, 6, 2, "same")
+    return c
+
+
 # --------------------------------------------------------------------------- main
 
 def write(path, cases):
@@ -1025,6 +1161,8 @@ def main():
     write(os.path.join(HERE, "golden_graph.json"), golden_graph_cases())
     shape_sanity_checks()
     write(os.path.join(HERE, "golden_shape.json"), golden_shape_cases())
+    conv_sanity_checks()
+    write(os.path.join(HERE, "golden_conv.json"), golden_conv_cases())
 
 
 if __name__ == "__main__":

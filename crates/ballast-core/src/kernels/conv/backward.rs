@@ -178,12 +178,14 @@ fn tile_step<const TR: usize>(acc: &mut [[f32; TC]; TR], av: [f32; TR], bp: &[f3
 }
 
 /// The convolution whose output is the input gradient of `g`, when `g` is a stride-1
-/// convolution with odd kernel sizes and `same` padding (the padding is then symmetric): the
-/// output gradient convolved with the filter turned by 180° and its channel axes swapped.
-/// The residual networks' 3×3 convolutions are all like this.
+/// convolution with odd (dilated) kernel spans and `same` padding (the padding is then
+/// symmetric): the output gradient convolved with the filter turned by 180° and its channel
+/// axes swapped, with the same dilation. The residual networks' 3×3 convolutions are all
+/// like this.
 fn transposed(g: &Conv2dGeometry) -> Option<Conv2dGeometry> {
-    let same = g.out_h == g.in_h && g.out_w == g.in_w && g.pad_top == g.kh / 2 && g.pad_left == g.kw / 2;
-    let odd = g.kh % 2 == 1 && g.kw % 2 == 1;
+    let (eh, ew) = ((g.kh - 1) * g.dil_h + 1, (g.kw - 1) * g.dil_w + 1);
+    let same = g.out_h == g.in_h && g.out_w == g.in_w && g.pad_top == eh / 2 && g.pad_left == ew / 2;
+    let odd = eh % 2 == 1 && ew % 2 == 1;
     (g.stride_h == 1 && g.stride_w == 1 && odd && same && !g.is_pointwise()).then_some(Conv2dGeometry {
         in_c: g.out_c,
         out_c: g.in_c,
@@ -212,6 +214,9 @@ fn rotated(g: &Conv2dGeometry, filter: &[f32]) -> Vec<f32> {
 /// grad_input = dL/dinput (overwrites).
 pub fn conv2d_backward_input(g: &Conv2dGeometry, grad_out: &[f32], filter: &[f32], grad_input: &mut [f32]) {
     debug_check(g, grad_input.len(), filter.len(), grad_out.len());
+    if g.groups > 1 {
+        return super::grouped_backward_input(g, grad_out, filter, grad_input);
+    }
     if let Some(t) = transposed(g) {
         // The forward pass's implicit GEMM reads the windows in place: no im2col of K floats
         // per pixel and no col2im scatter, which dominate when the channels are few.
@@ -247,6 +252,9 @@ pub fn conv2d_backward_input(g: &Conv2dGeometry, grad_out: &[f32], filter: &[f32
 /// grad_filter = dL/dfilter (overwrites).
 pub fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32], grad_filter: &mut [f32]) {
     debug_check(g, input.len(), grad_filter.len(), grad_out.len());
+    if g.groups > 1 {
+        return super::grouped_backward_filter(g, input, grad_out, grad_filter);
+    }
     let (k, oc, plan, flen) = (g.patch_len(), g.out_c, plan(g), g.filter_len());
     // Each task sums its images into its own slot; the slots are then added in task order,
     // so the result does not depend on which thread ran what.

@@ -36,6 +36,9 @@ pub fn conv2d_forward(
 ) {
     super::debug_check(g, input.len(), filter.len(), out.len());
     debug_assert!(bias.is_none_or(|b| b.len() == g.out_c));
+    if g.groups > 1 {
+        return super::grouped_forward(g, input, filter, bias, relu, out);
+    }
     let panels = pack_filter(g, filter);
     let bias = bias_panels(g, bias);
     let simd = crate::kernels::simd_enabled();
@@ -83,8 +86,8 @@ fn bias_panels(g: &Conv2dGeometry, bias: Option<&[f32]>) -> Vec<f32> {
 }
 
 /// Where MR output pixels find their windows: an offset per pixel into the input (or into
-/// the border buffer, when a window of the group overlaps the padding), and the distance
-/// between the window's kernel rows there.
+/// the border buffer, when a window of the group overlaps the padding or is dilated), and
+/// the distance between the window's kernel rows there.
 #[derive(Clone, Copy)]
 struct Group {
     starts: [usize; MR],
@@ -113,6 +116,8 @@ impl<'a> Windows<'a> {
         self.groups.clear();
         self.border.clear();
         let mut walk = Walk::new(g, pixels.start);
+        // A dilated window is no set of contiguous runs: every group goes through the buffer.
+        let in_place = !g.is_dilated();
         for q0 in pixels.clone().step_by(MR) {
             let real = q0..(q0 + MR).min(pixels.end);
             let mut starts = [0; MR];
@@ -127,7 +132,7 @@ impl<'a> Windows<'a> {
                     starts[i] = starts[i - 1]; // a short group repeats its last pixel
                 }
             }
-            let group = if inside {
+            let group = if inside && in_place {
                 Group { starts, row_stride: g.in_w * g.in_c, in_border: false }
             } else {
                 // Rows past a short group's end stay zero; their results are not stored.
