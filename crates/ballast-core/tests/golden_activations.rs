@@ -56,7 +56,8 @@ fn layer_options(c: &Case) -> (&'static str, Json) {
         // The golden axis counts the batch axis as 0, as Keras does.
         "Softmax" => ("Softmax", json!({ "axis": cfg["axis"] })),
         "PReLU" => {
-            let axes: Vec<u64> = cfg["shared_axes"].as_str().unwrap().split(',').filter_map(|a| a.parse().ok()).collect();
+            let axes: Vec<u64> =
+                cfg["shared_axes"].as_str().unwrap().split(',').filter_map(|a| a.parse().ok()).collect();
             let shared = if axes.is_empty() { Json::Null } else { json!(axes) };
             ("PReLU", json!({ "sharedAxes": shared }))
         }

@@ -568,13 +568,22 @@ mod tests {
         let e = err("ReLU", json!({ "maxValue": -1 }));
         assert_eq!(e.kind, crate::ErrorKind::Argument);
         assert_eq!(e.message, "ReLU: option 'maxValue' must be at least 0 (as in Keras), got -1");
-        assert!(err("ReLU", json!({ "name": "r", "threshold": -0.5 })).message.starts_with("layer 'r' (ReLU): option 'threshold'"));
-        assert!(err("LeakyReLU", json!({ "negativeSlope": -0.1 })).message.contains("'negativeSlope' must be at least 0"));
-        assert_eq!(err("LeakyReLU", json!({ "alpha": "x" })).message, "LeakyReLU: option 'alpha' must be a finite number, got \"x\"");
+        assert!(err("ReLU", json!({ "name": "r", "threshold": -0.5 }))
+            .message
+            .starts_with("layer 'r' (ReLU): option 'threshold'"));
+        assert!(err("LeakyReLU", json!({ "negativeSlope": -0.1 }))
+            .message
+            .contains("'negativeSlope' must be at least 0"));
+        assert_eq!(
+            err("LeakyReLU", json!({ "alpha": "x" })).message,
+            "LeakyReLU: option 'alpha' must be a finite number, got \"x\""
+        );
         assert!(err("LeakyReLU", json!({ "alpha": 0.1, "negativeSlope": 0.1 })).message.contains("give one"));
         assert!(err("ELU", json!({ "alpha": 1e300 })).message.contains("option 'alpha' must be a finite number"));
         assert!(err("Softmax", json!({ "axis": 1.5 })).message.contains("option 'axis' must be an integer"));
-        assert!(err("PReLU", json!({ "sharedAxes": [0] })).message.contains("option 'sharedAxes' must be a positive integer"));
+        assert!(err("PReLU", json!({ "sharedAxes": [0] }))
+            .message
+            .contains("option 'sharedAxes' must be a positive integer"));
         assert!(err("Activation", json!({ "activation": "swiss" })).message.contains("must be one of 'linear'"));
         assert!(EluLayer::new(EluConfig { alpha: f32::NAN }).is_err());
 
@@ -657,7 +666,8 @@ mod tests {
         let mut leaky = LeakyReluLayer::new(LeakyReluConfig::default()).unwrap();
         assert_eq!(run(&mut leaky, &x, false).data()[0], -0.6);
 
-        let mut prelu = PReluLayer::new(PReluConfig { shared_axes: Some(AxisSet::from_axes(&[1, 2])), ..Default::default() });
+        let mut prelu =
+            PReluLayer::new(PReluConfig { shared_axes: Some(AxisSet::from_axes(&[1, 2])), ..Default::default() });
         prelu.set_name("prelu".into());
         assert_eq!(prelu.build_on(&[3, 3, 4], &mut Rng::new(0)).unwrap(), [3, 3, 4]);
         assert_eq!(prelu.params()[0].name, "prelu/alpha");
@@ -678,7 +688,8 @@ mod tests {
             ("elu", Box::new(EluLayer::new(EluConfig { alpha: 0.7 }).unwrap())),
             ("softmax1", Box::new(SoftmaxLayer::new(SoftmaxConfig { axis: 1 }))),
             ("prelu", {
-                let c = PReluConfig { alpha_initializer: Initializer::GlorotUniform, shared_axes: Some(AxisSet(1 << 1)) };
+                let c =
+                    PReluConfig { alpha_initializer: Initializer::GlorotUniform, shared_axes: Some(AxisSet(1 << 1)) };
                 Box::new(PReluLayer::new(c))
             }),
         ];

@@ -25,8 +25,8 @@ pub mod registry;
 mod tests;
 
 pub use activation::{
-    Activation, ActivationLayer, AxisSet, EluConfig, EluLayer, LeakyReluConfig, LeakyReluLayer, PReluConfig, PReluLayer,
-    ReluConfig, ReluLayer, SoftmaxConfig, SoftmaxLayer, LEAKY_RELU_SLOPE,
+    Activation, ActivationLayer, AxisSet, EluConfig, EluLayer, LeakyReluConfig, LeakyReluLayer, PReluConfig,
+    PReluLayer, ReluConfig, ReluLayer, SoftmaxConfig, SoftmaxLayer, LEAKY_RELU_SLOPE,
 };
 pub use batch_norm::{BatchNorm, BatchNormConfig, MovingAverage};
 pub use conv2d::{Conv2d, Conv2dConfig};

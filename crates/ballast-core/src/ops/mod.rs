@@ -15,8 +15,8 @@ pub mod reduce;
 pub mod shape;
 
 pub use activation::{
-    elu, gelu, hard_sigmoid, leaky_relu, log_softmax, mish, prelu, relu, relu6, relu_with, selu, sigmoid, silu, softmax,
-    softmax_axis, softplus, softsign, tanh,
+    elu, gelu, hard_sigmoid, leaky_relu, log_softmax, mish, prelu, relu, relu6, relu_with, selu, sigmoid, silu,
+    softmax, softmax_axis, softplus, softsign, tanh,
 };
 pub use elementwise::{add, div, mul, scale, sub};
 pub use linalg::{dense, matmul};
