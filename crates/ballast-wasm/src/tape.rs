@@ -91,11 +91,42 @@ impl Tape {
                     _ => ops::tanh(t, v[0]),
                 }
             }
+            // params: the activation's option (slope, alpha, approximate 0/1), when it has one
+            "leakyRelu" | "elu" | "selu" | "gelu" | "silu" | "softplus" | "softsign" | "hardSigmoid" | "relu6"
+            | "mish" => {
+                arity(1)?;
+                let p = params.first().copied();
+                match name {
+                    "leakyRelu" => ops::leaky_relu(t, v[0], p.unwrap_or(ballast_core::nn::LEAKY_RELU_SLOPE)),
+                    "elu" => ops::elu(t, v[0], p.unwrap_or(1.0)),
+                    "selu" => ops::selu(t, v[0]),
+                    "gelu" => ops::gelu(t, v[0], p.unwrap_or(0.0) != 0.0),
+                    "silu" => ops::silu(t, v[0]),
+                    "softplus" => ops::softplus(t, v[0]),
+                    "softsign" => ops::softsign(t, v[0]),
+                    "hardSigmoid" => ops::hard_sigmoid(t, v[0]),
+                    "relu6" => ops::relu6(t, v[0]),
+                    _ => ops::mish(t, v[0]),
+                }
+            }
+            // inputs: x, alpha (broadcasting to x)
+            "prelu" => (arity(2)?, ops::prelu(t, v[0], v[1]).js()?).1,
             "scale" => {
                 arity(1)?;
                 ops::scale(t, v[0], params.first().copied().unwrap_or(1.0))
             }
-            "softmax" => (arity(1)?, ops::softmax(t, v[0]).js()?).1,
+            // params: the axis (negative counts from the end), the last when none
+            "softmax" => {
+                arity(1)?;
+                let rank = t.value(v[0]).rank() as isize;
+                let axis = params.first().map_or(-1, |&a| a as isize);
+                let resolved = if axis < 0 { rank + axis } else { axis };
+                if params.first().is_some_and(|a| a.fract() != 0.0) || resolved < 0 || resolved >= rank {
+                    let e = format!("softmax: axis {axis} is out of range for a tensor of rank {rank}");
+                    return Err(to_js(Error::argument(e)));
+                }
+                ops::softmax_axis(t, v[0], resolved as usize).js()?
+            }
             "logSoftmax" => (arity(1)?, ops::log_softmax(t, v[0]).js()?).1,
             "sum" => (arity(1)?, ops::sum(t, v[0], &axes, false).js()?).1,
             "mean" => (arity(1)?, ops::mean(t, v[0], &axes, false).js()?).1,

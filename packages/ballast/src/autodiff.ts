@@ -57,7 +57,24 @@ export const ops = {
   relu: (x: Variable) => op('relu', [x]),
   sigmoid: (x: Variable) => op('sigmoid', [x]),
   tanh: (x: Variable) => op('tanh', [x]),
-  softmax: (x: Variable) => op('softmax', [x]),
+  /** Keras's `leaky_relu`: slope `negativeSlope` (default 0.2) below 0. */
+  leakyRelu: (x: Variable, negativeSlope = 0.2) => op('leakyRelu', [x], [negativeSlope]),
+  elu: (x: Variable, alpha = 1) => op('elu', [x], [alpha]),
+  selu: (x: Variable) => op('selu', [x]),
+  /** Exact (erf) GELU; `{ approximate: true }` for the tanh form. */
+  gelu: (x: Variable, o: { approximate?: boolean } = {}) => op('gelu', [x], [o.approximate ? 1 : 0]),
+  /** `x · sigmoid(x)`, also called swish. */
+  silu: (x: Variable) => op('silu', [x]),
+  softplus: (x: Variable) => op('softplus', [x]),
+  softsign: (x: Variable) => op('softsign', [x]),
+  /** Keras 3's `relu6(x + 3) / 6`. */
+  hardSigmoid: (x: Variable) => op('hardSigmoid', [x]),
+  relu6: (x: Variable) => op('relu6', [x]),
+  mish: (x: Variable) => op('mish', [x]),
+  /** `x` where positive, `alpha · x` elsewhere; `alpha` broadcasts to `x`. */
+  prelu: (x: Variable, alpha: Variable) => op('prelu', [x, alpha]),
+  /** Over `axis` (default -1, the last; negative counts from the end). */
+  softmax: (x: Variable, axis = -1) => op('softmax', [x], [axis]),
   logSoftmax: (x: Variable) => op('logSoftmax', [x]),
   /** Sum over `axes` (all when omitted). */
   sum: (x: Variable, axes: number[] = []) => op('sum', [x], axes),

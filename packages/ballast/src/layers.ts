@@ -9,7 +9,15 @@ import { ArgumentError, StateError, guard } from './errors.js';
 import { wasm } from './runtime.js';
 import { Tensor } from './tensor.js';
 
-export type ActivationName = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
+/**
+ * Keras's activation names (what `layer.config` shows), and the spellings TF.js users write:
+ * `swish` (= `silu`), `hardSigmoid` (= `hard_sigmoid`, Keras 3's `relu6(x + 3) / 6`, not
+ * TF.js's `0.2x + 0.5`), `leakyRelu` (= `leaky_relu`, slope 0.2 as Keras's function; the
+ * `leakyReLU` layer's default is 0.3). `gelu` is exact (erf), `gelu_new` its tanh form.
+ */
+export type ActivationName =
+  | 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax' | 'leaky_relu' | 'elu' | 'selu' | 'gelu' | 'gelu_new'
+  | 'silu' | 'softplus' | 'softsign' | 'hard_sigmoid' | 'relu6' | 'mish' | 'swish' | 'hardSigmoid' | 'leakyRelu';
 export type InitializerName =
   | 'zeros' | 'ones' | 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal'
   /** U(-0.05, 0.05), Keras' `uniform` (also accepted, written back as `randomUniform`). */
@@ -133,6 +141,36 @@ export interface GlobalAveragePooling2dConfig extends CommonConfig {
 }
 export interface DropoutConfig extends CommonConfig { rate: number }
 export interface ActivationConfig extends CommonConfig { activation: ActivationName }
+/** Keras `LeakyReLU`: `x` for x ≥ 0, `negativeSlope · x` below. */
+export interface LeakyReLUConfig extends CommonConfig {
+  /** Keras 3's name; default 0.3, at least 0. */
+  negativeSlope?: number;
+  /** TF.js's name for `negativeSlope` (give one of the two); `config` shows `negativeSlope`. */
+  alpha?: number;
+}
+/** Keras `ELU`: `x` for x > 0, `alpha · (eˣ − 1)` below. */
+export interface ELUConfig extends CommonConfig { alpha?: number }
+/** Keras `ReLU`: `min(x, maxValue)` above `threshold`, `negativeSlope · (x − threshold)` below. */
+export interface ReLUConfig extends CommonConfig {
+  /** The largest output, at least 0; `null` (default) for none. */
+  maxValue?: number | null;
+  /** Default 0, at least 0. */
+  negativeSlope?: number;
+  /** Default 0, at least 0. */
+  threshold?: number;
+}
+/** Keras `Softmax` over one axis. Only a last-axis softmax ending a model is fused into the loss. */
+export interface SoftmaxConfig extends CommonConfig {
+  /** Batch axis included (not 0); default -1, the last (TF.js's default is 1). */
+  axis?: number;
+}
+/** Keras `PReLU`: `x` for x > 0, `alpha · x` below, with `alpha` learned. */
+export interface PReLUConfig extends CommonConfig {
+  /** Default `zeros`, as Keras. */
+  alphaInitializer?: InitializerName;
+  /** Axes (batch axis = 0) sharing one alpha: `[1, 2]` for one per channel of NHWC. */
+  sharedAxes?: number | number[] | null;
+}
 export type FlattenConfig = CommonConfig;
 /** Element-wise sum of two or more inputs of one shape (the residual connection). */
 export type AddConfig = CommonConfig;
@@ -427,6 +465,11 @@ export const layers = {
   flatten: make('Flatten') as (config?: FlattenConfig) => Layer,
   dropout: make('Dropout') as (config: DropoutConfig) => Layer,
   activation: make('Activation') as (config: ActivationConfig) => Layer,
+  leakyReLU: make('LeakyReLU') as (config?: LeakyReLUConfig) => Layer,
+  elu: make('ELU') as (config?: ELUConfig) => Layer,
+  reLU: make('ReLU') as (config?: ReLUConfig) => Layer,
+  softmax: make('Softmax') as (config?: SoftmaxConfig) => Layer,
+  prelu: make('PReLU') as (config?: PReLUConfig) => Layer,
   add: make('Add') as (config?: AddConfig) => Layer,
   concatenate: make('Concatenate') as (config?: ConcatenateConfig) => Layer,
   batchNormalization: make('BatchNormalization') as (config?: BatchNormalizationConfig) => Layer,

@@ -146,7 +146,8 @@ impl ConfigValue for isize {
 impl ConfigValue for f32 {
     const EXPECTED: &'static str = "a finite number";
     fn read(v: &Json) -> Option<Self> {
-        v.as_f64().filter(|f| f.is_finite()).map(|f| f as f32)
+        // Finite as an f32 too: 1e300 is not silently infinite.
+        v.as_f64().map(|f| f as f32).filter(|f| f.is_finite())
     }
     fn write(&self) -> Json {
         // Through the shortest decimal of the f32, so 0.99 is written as 0.99.
@@ -315,7 +316,7 @@ list_value!(f64, "a list of finite numbers");
 
 /// A name from a fixed list, read through the type's own parser.
 macro_rules! named_value {
-    ($ty:ty, $expected:literal, $parse:expr, $write:expr) => {
+    ($ty:ty, $expected:expr, $parse:expr, $write:expr) => {
         impl ConfigValue for $ty {
             const EXPECTED: &'static str = $expected;
             fn read(v: &Json) -> Option<Self> {
@@ -328,12 +329,7 @@ macro_rules! named_value {
     };
 }
 
-named_value!(
-    Activation,
-    "one of 'linear', 'relu', 'sigmoid', 'tanh', 'softmax'",
-    Activation::parse,
-    |a: &Activation| a.name()
-);
+named_value!(Activation, Activation::EXPECTED, Activation::parse, |a: &Activation| a.name());
 named_value!(Padding, "'valid' or 'same'", Padding::parse, |p: &Padding| match p {
     Padding::Valid => "valid",
     Padding::Same => "same",

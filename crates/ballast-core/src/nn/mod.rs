@@ -28,7 +28,10 @@ mod reshaping;
 #[cfg(test)]
 mod tests;
 
-pub use activation::{Activation, ActivationLayer};
+pub use activation::{
+    Activation, ActivationLayer, AxisSet, EluConfig, EluLayer, LeakyReluConfig, LeakyReluLayer, PReluConfig,
+    PReluLayer, ReluConfig, ReluLayer, SoftmaxConfig, SoftmaxLayer, LEAKY_RELU_SLOPE,
+};
 pub use batch_norm::{BatchNorm, BatchNormConfig, MovingAverage};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dense::{Dense, DenseConfig};

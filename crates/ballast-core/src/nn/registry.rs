@@ -104,6 +104,7 @@ fn prefixed(class_name: &str, name: Option<&str>, e: Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::Activation;
     use serde_json::json;
 
     #[test]
@@ -137,7 +138,7 @@ mod tests {
         assert_eq!(err("Dense", json!({ "units": 3, "name": 5 })), "Dense: option 'name' must be a string, got 5");
         assert_eq!(
             err("Dense", json!({ "units": 3, "name": "d", "activation": 5 })),
-            "layer 'd' (Dense): option 'activation' must be one of 'linear', 'relu', 'sigmoid', 'tanh', 'softmax', got 5"
+            format!("layer 'd' (Dense): option 'activation' must be {}, got 5", Activation::EXPECTED)
         );
         assert!(err("Dense", json!({ "units": 3, "name": "a|b" })).starts_with("Dense: invalid layer name \"a|b\""));
         assert!(err("Dense", json!({ "units": 3, "name": "a/b" })).contains("invalid layer name"));

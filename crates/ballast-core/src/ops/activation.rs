@@ -1,4 +1,6 @@
-//! Activations. Softmax and log-softmax act on the last axis.
+//! Activations, each forward beside its gradient, with Keras's maths and defaults.
+//! Softmax acts on the last axis ([`softmax`]) or any other ([`softmax_axis`]); log-softmax
+//! on the last. The elementwise ones map every value in parallel chunks and keep NaN a NaN.
 
 use crate::autograd::{Tape, Var};
 use crate::error::Error;
@@ -54,6 +56,236 @@ pub fn tanh(tape: &mut Tape, x: Var) -> Var {
     tape.push(value, &[x], Box::new(|g, _, y| vec![Some(par_zip(g, y, |g, y| g * (1.0 - y * y)))]))
 }
 
+/// `y = f(x)` elementwise; the gradient `g · df(x)` is taken from the input.
+fn elementwise<F, D>(tape: &mut Tape, x: Var, f: F, df: D) -> Var
+where
+    F: Fn(f32) -> f32 + Sync + Send,
+    D: Fn(f32) -> f32 + Sync + Send + 'static,
+{
+    let value = par_map(tape.value(x), f);
+    tape.push(value, &[x], Box::new(move |g, inputs, _| vec![Some(par_zip(g, inputs[0], |g, x| g * df(x)))]))
+}
+
+fn sigmoid_of(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// log(1 + eˣ) without overflow: max(x, 0) + log1p(e^−|x|).
+fn softplus_of(x: f32) -> f32 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// Keras's `leaky_relu`: `x` for x ≥ 0, `negative_slope · x` below.
+pub fn leaky_relu(tape: &mut Tape, x: Var, negative_slope: f32) -> Var {
+    elementwise(
+        tape,
+        x,
+        move |v| if v < 0.0 { negative_slope * v } else { v },
+        move |v| {
+            if v > 0.0 {
+                1.0
+            } else {
+                negative_slope
+            }
+        },
+    )
+}
+
+/// `min(max(x, 0), 6)`.
+pub fn relu6(tape: &mut Tape, x: Var) -> Var {
+    elementwise(tape, x, |v| v.clamp(0.0, 6.0), |v| if v > 0.0 && v < 6.0 { 1.0 } else { 0.0 })
+}
+
+/// Keras's `ReLU` layer (and `relu` activation function with its options): with threshold
+/// t, slope s and maximum m, `min(x, m)` for x > t, `s · (x − t)` for x < t, 0 at t.
+/// (Exactly Keras's `clip(x · [x > t], 0, m) − s · relu(t − x)`.)
+pub fn relu_with(tape: &mut Tape, x: Var, max_value: Option<f32>, negative_slope: f32, threshold: f32) -> Var {
+    let max = max_value.unwrap_or(f32::INFINITY);
+    let f = move |v: f32| {
+        // `v <= t` is false for NaN, which passes through.
+        let pos = if v <= threshold || v < 0.0 {
+            0.0
+        } else if v > max {
+            max
+        } else {
+            v
+        };
+        let neg = if v < threshold { negative_slope * (v - threshold) } else { 0.0 };
+        pos + neg
+    };
+    let df = move |v: f32| {
+        let pos = if v > threshold && v > 0.0 && v < max { 1.0 } else { 0.0 };
+        let neg = if v < threshold { negative_slope } else { 0.0 };
+        pos + neg
+    };
+    elementwise(tape, x, f, df)
+}
+
+/// `x` for x > 0, `alpha · (eˣ − 1)` otherwise.
+pub fn elu(tape: &mut Tape, x: Var, alpha: f32) -> Var {
+    elementwise(
+        tape,
+        x,
+        move |v| if v > 0.0 { v } else { alpha * v.exp_m1() },
+        move |v| {
+            if v > 0.0 {
+                1.0
+            } else {
+                alpha * v.exp()
+            }
+        },
+    )
+}
+
+/// Keras's SELU constants (Klambauer et al., 2017).
+pub const SELU_ALPHA: f32 = 1.673_263_2;
+pub const SELU_SCALE: f32 = 1.050_701;
+
+/// `scale · elu(x, alpha)` with Keras's constants.
+pub fn selu(tape: &mut Tape, x: Var) -> Var {
+    let (a, s) = (SELU_ALPHA, SELU_SCALE);
+    elementwise(
+        tape,
+        x,
+        move |v| if v > 0.0 { s * v } else { s * a * v.exp_m1() },
+        move |v| {
+            if v > 0.0 {
+                s
+            } else {
+                s * a * v.exp()
+            }
+        },
+    )
+}
+
+/// erfc in f64 with a fractional error below 1.2e-7 everywhere (the Chebyshev fit of
+/// Press et al., *Numerical Recipes*, §6.2), well below f32's precision for the GELU.
+fn erfc(z: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.5 * z.abs());
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if z >= 0.0 {
+        r
+    } else {
+        2.0 - r
+    }
+}
+
+/// The standard normal CDF Φ(x) = erfc(−x/√2)/2.
+fn normal_cdf(x: f64) -> f64 {
+    0.5 * erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
+}
+
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+const GELU_CUBIC: f32 = 0.044_715;
+
+/// GELU (Hendrycks & Gimpel, 2016): `x · Φ(x)` exactly (through erf, Keras's default), or
+/// with `approximate` the tanh form `x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`.
+pub fn gelu(tape: &mut Tape, x: Var, approximate: bool) -> Var {
+    if approximate {
+        let inner = |v: f32| SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v);
+        return elementwise(
+            tape,
+            x,
+            move |v| 0.5 * v * (1.0 + inner(v).tanh()),
+            move |v| {
+                let t = inner(v).tanh();
+                0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * v * v)
+            },
+        );
+    }
+    let density = |v: f64| (-0.5 * v * v).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    elementwise(
+        tape,
+        x,
+        |v| (v as f64 * normal_cdf(v as f64)) as f32,
+        move |v| {
+            let v = v as f64;
+            (normal_cdf(v) + v * density(v)) as f32
+        },
+    )
+}
+
+/// SiLU, also called swish: `x · σ(x)`.
+pub fn silu(tape: &mut Tape, x: Var) -> Var {
+    elementwise(
+        tape,
+        x,
+        |v| v * sigmoid_of(v),
+        |v| {
+            let s = sigmoid_of(v);
+            s * (1.0 + v * (1.0 - s))
+        },
+    )
+}
+
+/// `log(1 + eˣ)`, computed without overflow.
+pub fn softplus(tape: &mut Tape, x: Var) -> Var {
+    elementwise(tape, x, softplus_of, sigmoid_of)
+}
+
+/// `x / (1 + |x|)`.
+pub fn softsign(tape: &mut Tape, x: Var) -> Var {
+    elementwise(tape, x, |v| v / (1.0 + v.abs()), |v| 1.0 / ((1.0 + v.abs()) * (1.0 + v.abs())))
+}
+
+/// Keras 3's hard sigmoid: `relu6(x + 3) / 6` (Keras 2 and TF.js used `0.2x + 0.5`).
+pub fn hard_sigmoid(tape: &mut Tape, x: Var) -> Var {
+    elementwise(tape, x, |v| (v + 3.0).clamp(0.0, 6.0) / 6.0, |v| if v > -3.0 && v < 3.0 { 1.0 / 6.0 } else { 0.0 })
+}
+
+/// Mish (Misra, 2019): `x · tanh(softplus(x))`.
+pub fn mish(tape: &mut Tape, x: Var) -> Var {
+    elementwise(
+        tape,
+        x,
+        |v| v * softplus_of(v).tanh(),
+        |v| {
+            let t = softplus_of(v).tanh();
+            t + v * sigmoid_of(v) * (1.0 - t * t)
+        },
+    )
+}
+
+/// Keras's `PReLU`: `x` for x > 0, `alpha · x` otherwise, with a learned `alpha` that
+/// broadcasts to `x` (NumPy rules: the batch axis, and any shared axis of size 1).
+pub fn prelu(tape: &mut Tape, x: Var, alpha: Var) -> Result<Var> {
+    let (xs, alphas) = (tape.value(x).shape(), tape.value(alpha).shape());
+    if crate::tensor::broadcast_shapes(xs, alphas, "prelu").ok().as_deref() != Some(xs) {
+        return Err(Error::shape(format!(
+            "prelu: alpha {} does not broadcast to the input {}",
+            shape_str(alphas),
+            shape_str(xs)
+        )));
+    }
+    let value = tape.value(x).zip_broadcast(tape.value(alpha), "prelu", |v, a| if v > 0.0 { v } else { a * v })?;
+    Ok(tape.push(
+        value,
+        &[x, alpha],
+        Box::new(|g, inputs, _| {
+            let (x, alpha) = (inputs[0], inputs[1]);
+            let a = x.zip_broadcast(alpha, "prelu", |_, a| a).expect("checked in the forward pass");
+            let mut dx = g.clone();
+            let mut da = g.clone();
+            for (((dx, da), &v), &a) in dx.data_mut().iter_mut().zip(da.data_mut()).zip(x.data()).zip(a.data()) {
+                if v > 0.0 {
+                    *da = 0.0;
+                } else {
+                    *da *= v;
+                    *dx *= a;
+                }
+            }
+            vec![Some(dx), Some(da.sum_to_shape(alpha.shape()))]
+        }),
+    ))
+}
+
 fn last_axis(x: &Tensor, op: &str) -> Result<usize> {
     match x.shape().last() {
         Some(&n) if n > 0 => Ok(n),
@@ -83,6 +315,70 @@ pub fn softmax(tape: &mut Tape, x: Var) -> Result<Var> {
             for (d, yr) in dx.data_mut().chunks_exact_mut(n).zip(y.data().chunks_exact(n)) {
                 let dot: f32 = d.iter().zip(yr).map(|(a, b)| a * b).sum();
                 d.iter_mut().zip(yr).for_each(|(d, &y)| *d = y * (*d - dot));
+            }
+            vec![Some(dx)]
+        }),
+    ))
+}
+
+/// Softmax over `axis` (of the whole tensor, batch axis included): the last axis runs
+/// [`softmax`]; any other is viewed as `[outer, n, inner]` and normalized over `n`.
+pub fn softmax_axis(tape: &mut Tape, x: Var, axis: usize) -> Result<Var> {
+    let shape = tape.value(x).shape().to_vec();
+    if axis >= shape.len() || shape[axis] == 0 {
+        return Err(Error::shape(format!(
+            "softmax over axis {axis} needs that axis (of size ≥ 1), got shape {}",
+            shape_str(&shape)
+        )));
+    }
+    if axis + 1 == shape.len() {
+        return softmax(tape, x);
+    }
+    let (n, inner) = (shape[axis], shape[axis + 1..].iter().product::<usize>());
+    let block = n * inner;
+    let mut value = tape.value(x).clone();
+    if inner > 0 {
+        let mut max = vec![0.0f32; inner];
+        let mut sum = vec![0.0f32; inner];
+        for b in value.data_mut().chunks_exact_mut(block) {
+            max.fill(f32::NEG_INFINITY);
+            sum.fill(0.0);
+            for row in b.chunks_exact(inner) {
+                max.iter_mut().zip(row).for_each(|(m, &v)| *m = m.max(v));
+            }
+            for row in b.chunks_exact_mut(inner) {
+                for ((v, &m), s) in row.iter_mut().zip(&max).zip(sum.iter_mut()) {
+                    *v = (*v - m).exp();
+                    *s += *v;
+                }
+            }
+            for row in b.chunks_exact_mut(inner) {
+                row.iter_mut().zip(&sum).for_each(|(v, &s)| *v /= s);
+            }
+        }
+    }
+    Ok(tape.push(
+        value,
+        &[x],
+        Box::new(move |g, _, y| {
+            // dx = y ⊙ (g − Σ_axis g·y)
+            let mut dx = g.clone();
+            if inner == 0 {
+                return vec![Some(dx)];
+            }
+            let mut dot = vec![0.0f32; inner];
+            for (d, yb) in dx.data_mut().chunks_exact_mut(block).zip(y.data().chunks_exact(block)) {
+                dot.fill(0.0);
+                for (dr, yr) in d.chunks_exact(inner).zip(yb.chunks_exact(inner)) {
+                    for ((s, &a), &b) in dot.iter_mut().zip(dr).zip(yr) {
+                        *s += a * b;
+                    }
+                }
+                for (dr, yr) in d.chunks_exact_mut(inner).zip(yb.chunks_exact(inner)) {
+                    for ((v, &y), &s) in dr.iter_mut().zip(yr).zip(&dot) {
+                        *v = y * (*v - s);
+                    }
+                }
             }
             vec![Some(dx)]
         }),
@@ -143,6 +439,117 @@ mod tests {
         check.run("tanh", &x, |t, v| Ok(tanh(t, v[0])));
         check.run("softmax", &x, |t, v| softmax(t, v[0]));
         check.run("log_softmax", &x, |t, v| log_softmax(t, v[0]));
+    }
+
+    /// Values in ±[0.1, 8] kept 0.05 away from every kink of the ops below (±3, 0.5, 2, 6).
+    fn wide(shape: &[usize], seed: u64) -> Tensor {
+        let kinks = [-3.0f32, 0.5, 2.0, 3.0, 6.0];
+        let mut t = crate::autograd::gradcheck::uniform(shape, seed, 0.1, 8.0);
+        let mut r = Rng::new(seed + 1);
+        for v in t.data_mut() {
+            *v = if r.next_u32() & 1 == 0 { *v } else { -*v };
+            if kinks.iter().any(|k| (*v - k).abs() < 0.05) {
+                *v += 0.1;
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn new_activation_gradients() {
+        let check = Check::default();
+        for x in [random(&[4, 6], 3), wide(&[5, 8], 4)] {
+            let x = [x];
+            check.run("leaky_relu", &x, |t, v| Ok(leaky_relu(t, v[0], 0.2)));
+            check.run("elu", &x, |t, v| Ok(elu(t, v[0], 1.0)));
+            check.run("elu_0.5", &x, |t, v| Ok(elu(t, v[0], 0.5)));
+            check.run("selu", &x, |t, v| Ok(selu(t, v[0])));
+            check.run("gelu", &x, |t, v| Ok(gelu(t, v[0], false)));
+            check.run("gelu_tanh", &x, |t, v| Ok(gelu(t, v[0], true)));
+            check.run("silu", &x, |t, v| Ok(silu(t, v[0])));
+            check.run("softplus", &x, |t, v| Ok(softplus(t, v[0])));
+            check.run("softsign", &x, |t, v| Ok(softsign(t, v[0])));
+            check.run("hard_sigmoid", &x, |t, v| Ok(hard_sigmoid(t, v[0])));
+            check.run("relu6", &x, |t, v| Ok(relu6(t, v[0])));
+            check.run("mish", &x, |t, v| Ok(mish(t, v[0])));
+            check.run("relu_with", &x, |t, v| Ok(relu_with(t, v[0], Some(2.0), 0.3, 0.5)));
+            check.run("relu_with_slope", &x, |t, v| Ok(relu_with(t, v[0], None, 0.3, 0.0)));
+        }
+        let x = random(&[2, 3, 4, 5], 6);
+        for axis in 0..4 {
+            check.run(&format!("softmax_axis{axis}"), std::slice::from_ref(&x), |t, v| softmax_axis(t, v[0], axis));
+        }
+        let prelu_in = [random(&[2, 3, 4], 7), random(&[1, 4], 8)];
+        check.run("prelu_shared", &prelu_in, |t, v| prelu(t, v[0], v[1]));
+        let prelu_in = [random(&[2, 3, 4], 9), random(&[3, 4], 10)];
+        check.run("prelu", &prelu_in, |t, v| prelu(t, v[0], v[1]));
+    }
+
+    fn values(f: impl Fn(&mut Tape, Var) -> Var, x: &[f32]) -> Vec<f32> {
+        let mut t = Tape::new();
+        let v = t.leaf(Tensor::new(x.to_vec(), &[x.len()]).unwrap(), false);
+        let y = f(&mut t, v);
+        t.value(y).data().to_vec()
+    }
+
+    #[test]
+    fn known_values_nan_and_extremes() {
+        let close = |got: Vec<f32>, want: &[f32]| {
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() <= 1e-6 * w.abs().max(1.0), "{got:?} vs {want:?}");
+            }
+        };
+        close(values(|t, x| leaky_relu(t, x, 0.2), &[-2.0, 0.0, 3.0]), &[-0.4, 0.0, 3.0]);
+        close(values(relu6, &[-1.0, 3.0, 9.0]), &[0.0, 3.0, 6.0]);
+        close(values(hard_sigmoid, &[-4.0, 0.0, 1.5, 4.0]), &[0.0, 0.5, 0.75, 1.0]);
+        close(values(softsign, &[-3.0, 1.0]), &[-0.75, 0.5]);
+        // GELU: x·Φ(x), Φ(1) = 0.8413447460685429; the tanh form is close to it.
+        close(values(|t, x| gelu(t, x, false), &[1.0, -1.0, 0.0]), &[0.841_344_7, -0.158_655_26, 0.0]);
+        close(values(|t, x| gelu(t, x, true), &[1.0]), &[0.841_192]);
+        // Softplus, SiLU and mish neither overflow nor lose large values.
+        close(values(softplus, &[100.0, -100.0, 0.0]), &[100.0, 0.0, std::f32::consts::LN_2]);
+        close(values(silu, &[100.0, -100.0]), &[100.0, 0.0]);
+        close(values(mish, &[100.0, -100.0]), &[100.0, 0.0]);
+        close(values(selu, &[1.0, -100.0]), &[SELU_SCALE, -SELU_SCALE * SELU_ALPHA]);
+        type Op = fn(&mut Tape, Var) -> Var;
+        let ops: [(&str, Op); 13] = [
+            ("leaky_relu", |t, x| leaky_relu(t, x, 0.2)),
+            ("elu", |t, x| elu(t, x, 1.0)),
+            ("selu", selu),
+            ("gelu", |t, x| gelu(t, x, false)),
+            ("gelu_tanh", |t, x| gelu(t, x, true)),
+            ("silu", silu),
+            ("softplus", softplus),
+            ("softsign", softsign),
+            ("hard_sigmoid", hard_sigmoid),
+            ("relu6", relu6),
+            ("mish", mish),
+            ("relu_with", |t, x| relu_with(t, x, Some(6.0), 0.1, 0.5)),
+            ("relu_with_max", |t, x| relu_with(t, x, Some(1.0), 0.0, 0.0)),
+        ];
+        for (name, op) in ops {
+            assert!(values(op, &[f32::NAN])[0].is_nan(), "{name} hides a NaN");
+        }
+    }
+
+    #[test]
+    fn softmax_on_any_axis_agrees_with_the_last_axis_after_a_transpose() {
+        let x = random(&[2, 3, 4], 11);
+        let mut t = Tape::new();
+        let v = t.leaf(x.clone(), false);
+        let y = softmax_axis(&mut t, v, 1).unwrap();
+        let last = softmax_axis(&mut t, v, 2).unwrap();
+        let plain = softmax(&mut t, v).unwrap();
+        assert_eq!(t.value(last).data(), t.value(plain).data());
+        let xt = crate::ops::transpose(&mut t, v, &[0, 2, 1]).unwrap();
+        let yt = softmax(&mut t, xt).unwrap();
+        let back = crate::ops::transpose(&mut t, yt, &[0, 2, 1]).unwrap();
+        for (a, b) in t.value(y).data().iter().zip(t.value(back).data()) {
+            assert!((a - b).abs() < 1e-6);
+        }
+        assert!(softmax_axis(&mut t, v, 3).is_err());
+        let a = t.leaf(Tensor::zeros(&[2, 4]), true);
+        assert_eq!(prelu(&mut t, v, a).unwrap_err().kind, crate::ErrorKind::Shape);
     }
 
     #[test]

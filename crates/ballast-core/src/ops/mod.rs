@@ -16,7 +16,10 @@ pub mod reduce;
 pub mod shape;
 pub mod upsample;
 
-pub use activation::{log_softmax, relu, sigmoid, softmax, tanh};
+pub use activation::{
+    elu, gelu, hard_sigmoid, leaky_relu, log_softmax, mish, prelu, relu, relu6, relu_with, selu, sigmoid, silu,
+    softmax, softmax_axis, softplus, softsign, tanh,
+};
 pub use elementwise::{add, div, mul, scale, sub};
 pub use linalg::{dense, matmul};
 pub use reduce::{mean, sum};

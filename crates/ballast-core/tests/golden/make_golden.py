@@ -25,6 +25,11 @@ It writes, next to this script:
                             subtract, maximum, average, embedding lookup), forward and backward.
 * ``golden_conv.json``   -- dilated and grouped Conv2D, DepthwiseConv2D and SeparableConv2D,
                             forward and every gradient.
+* ``golden_activations.json`` -- the activations beyond relu/sigmoid/tanh (Keras 3's maths
+                            and defaults: leaky ReLU, ELU, SELU, GELU exact and tanh, SiLU,
+                            softplus, softsign, hard sigmoid, ReLU6, mish), the Keras ReLU layer
+                            with its options, softmax on a non-last axis, and PReLU: forward
+                            and backward.
 
 Each file maps case name -> {"config": {...}, "tensors": {name: {"shape": [...], "b64": ...}}},
 where "b64" is base64 of the little-endian float32 values in row-major order.
@@ -1137,6 +1142,160 @@ def golden_conv_cases():
     return c
 
 
+# --------------------------------------------------------------------------- golden_activations.json
+
+SELU_ALPHA = 1.67326324  # Keras's constants (PyTorch's agree to ~1e-9)
+SELU_SCALE = 1.05070098
+
+
+def wide_activation_input(rng):
+    """[5, 8]: normal * 2.5, plus values near 0 (not 0), on both sides of the kinks at
+    +-3 and 6 (not on them), and large magnitudes where softplus, SiLU and mish saturate."""
+    a = rng.normal(size=(5, 8)) * 2.5
+    a[0, :6] = [1e-3, -1e-3, 2.5e-2, -2.5e-2, 1e-6, -1e-6]
+    a[1, :6] = [2.9, -2.9, 3.1, -3.1, 5.9, 6.1]
+    a[2, :4] = [12.0, -12.0, 25.0, -25.0]
+    a[3, :4] = [0.45, 0.55, 2.4, 2.6]  # around the ReLU layer's threshold 0.5 and max 2.5
+    a = a.astype(np.float32)
+    assert np.all(a != 0)
+    return a
+
+
+def keras_relu(x, max_value=None, negative_slope=0.0, threshold=0.0):
+    """keras.activations.relu as Keras 3 computes it: clip(x * [x > t], 0, max) - s * relu(t - x)."""
+    pos = x * (x > threshold).to(x.dtype)
+    if max_value is not None:
+        pos = torch.clamp(pos, 0.0, max_value)
+    return pos - negative_slope * torch.relu(threshold - x)
+
+
+def softplus_explicit(x):
+    return torch.logaddexp(x, torch.zeros_like(x))
+
+
+# name -> (explicit formula, PyTorch's own function to cross-check it, config)
+ELEMENTWISE = {
+    "leaky_relu": (lambda x: torch.where(x >= 0, x, 0.2 * x),
+                   lambda x: F.leaky_relu(x, 0.2), {"activation": "leaky_relu", "negative_slope": 0.2}),
+    "leaky_relu_0.3": (lambda x: torch.where(x >= 0, x, 0.3 * x),
+                       lambda x: F.leaky_relu(x, 0.3), {"layer": "LeakyReLU", "negative_slope": 0.3}),
+    "elu": (lambda x: torch.where(x > 0, x, torch.expm1(x)),
+            lambda x: F.elu(x, 1.0), {"activation": "elu", "alpha": 1.0}),
+    "elu_0.5": (lambda x: torch.where(x > 0, x, 0.5 * torch.expm1(x)),
+                lambda x: F.elu(x, 0.5), {"layer": "ELU", "alpha": 0.5}),
+    "selu": (lambda x: SELU_SCALE * torch.where(x > 0, x, SELU_ALPHA * torch.expm1(x)),
+             F.selu, {"activation": "selu"}),
+    "gelu": (lambda x: x * 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0))),
+             F.gelu, {"activation": "gelu", "approximate": False}),
+    "gelu_tanh": (lambda x: 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi)
+                                                       * (x + 0.044715 * x ** 3))),
+                  lambda x: F.gelu(x, approximate="tanh"), {"activation": "gelu_new", "approximate": True}),
+    "silu": (lambda x: x * torch.sigmoid(x), F.silu, {"activation": "silu"}),
+    "softplus": (softplus_explicit, F.softplus, {"activation": "softplus"}),
+    "softsign": (lambda x: x / (1.0 + x.abs()), F.softsign, {"activation": "softsign"}),
+    "hard_sigmoid": (lambda x: torch.clamp(x + 3.0, 0.0, 6.0) / 6.0,
+                     F.hardsigmoid, {"activation": "hard_sigmoid"}),
+    "relu6": (lambda x: torch.clamp(x, 0.0, 6.0), F.relu6, {"activation": "relu6"}),
+    "mish": (lambda x: x * torch.tanh(softplus_explicit(x)), F.mish, {"activation": "mish"}),
+}
+
+# The Keras ReLU layer: (max_value, negative_slope, threshold); None is Keras's None.
+RELU_LAYER = {
+    "relu_layer_max6": (6.0, 0.0, 0.0),
+    "relu_layer_threshold": (None, 0.0, 1.0),
+    "relu_layer_slope": (None, 0.2, 0.0),
+    "relu_layer_all": (2.5, 0.1, 0.5),
+}
+
+
+def activation_elementwise_case(name, fn):
+    rng = rng_for(name)
+    x = leaf(wide_activation_input(rng))
+    y = fn(x)
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    (dx,) = grads_of(y, dy, (x,))
+    return x, dy, y, dx
+
+
+def activation_sanity_checks():
+    """Each explicit formula against PyTorch's own function, values and gradients."""
+    rng = np.random.default_rng(777)
+    x = leaf(wide_activation_input(rng))
+    dy = f32(rng.normal(size=(5, 8)))
+    for name, (explicit, builtin, _) in ELEMENTWISE.items():
+        # Keras's SELU constants have 8 digits; PyTorch's softplus returns x itself above 20,
+        # and its hardsigmoid gradient is a float32 1/6.
+        tol = {"selu": 1e-7, "softplus": 1e-10, "mish": 1e-10, "hard_sigmoid": 1e-7}.get(name, 1e-12)
+        y1, y2 = explicit(x), builtin(x)
+        close(y1, y2, tol)
+        close(grads_of(y1, dy, (x,))[0], grads_of(y2, dy, (x,))[0], tol)
+    # The ReLU layer: Keras's formula against the piecewise definition in its docs
+    # (max for x >= max, x for threshold < x < max, slope * (x - threshold) below).
+    for max_value, slope, thr in RELU_LAYER.values():
+        top = math.inf if max_value is None else max_value
+        piecewise = torch.where(x > thr, torch.clamp(x, max=top), slope * (x - thr))
+        close(keras_relu(x, max_value, slope, thr), piecewise)
+    # relu6 is the ReLU layer with max 6; leaky_relu is the ReLU layer with a slope.
+    close(keras_relu(x, 6.0), F.relu6(x))
+    close(keras_relu(x, None, 0.2), F.leaky_relu(x, 0.2))
+    # Softmax over axis 1 of NHWC is PyTorch's softmax over that dim.
+    t = leaf(rng.normal(size=(2, 3, 4, 5)))
+    close(F.softmax(t, dim=1), torch.exp(t - torch.logsumexp(t, dim=1, keepdim=True)))
+    # PReLU with one alpha per channel of NHWC (shared_axes [1, 2]) is F.prelu on NCHW.
+    a = leaf(rng.normal(size=(1, 1, 5)) * 0.3)
+    keras = torch.where(t > 0, t, a * t)  # t as NHWC with 5 channels
+    close(keras, nchw_to_nhwc(F.prelu(nhwc_to_nchw(t), a.reshape(5))))
+
+
+def softmax_axis_case(name, shape, axis):
+    rng = rng_for(name)
+    x = leaf(rng.normal(size=shape) * 2.0)
+    y = F.softmax(x, dim=axis)
+    dy = f32(rng.normal(size=shape))
+    (dx,) = grads_of(y, dy, (x,))
+    # The gradient by hand: dx = y * (dy - sum_axis(dy * y)).
+    close(dx, y * (dy - (dy * y).sum(dim=axis, keepdim=True)))
+    return case({"axis": axis, "layer": "Softmax"}, x=x, dy=dy, y=y, dx=dx)
+
+
+def prelu_case(name, xshape, shared_axes):
+    rng = rng_for(name)
+    x = leaf(activation_input_nd(rng, xshape))
+    ashape = tuple(1 if i + 1 in shared_axes else d for i, d in enumerate(xshape[1:]))
+    alpha = leaf(rng.normal(size=ashape) * 0.3)
+    y = torch.where(x > 0, x, alpha * x)
+    dy = f32(rng.normal(size=xshape))
+    dx, dalpha = grads_of(y, dy, (x, alpha))
+    cfg = {"layer": "PReLU", "shared_axes": ",".join(str(a) for a in shared_axes)}
+    return case(cfg, x=x, alpha=alpha, dy=dy, y=y, dx=dx, dalpha=dalpha)
+
+
+def activation_input_nd(rng, shape):
+    a = rng.normal(size=shape) * 2.0
+    a.flat[:4] = [1e-3, -1e-3, 2.5e-2, -2.5e-2]
+    a = a.astype(np.float32)
+    assert np.all(a != 0)
+    return a
+
+
+def golden_activation_cases():
+    c = {}
+    for name, (explicit, _, cfg) in ELEMENTWISE.items():
+        x, dy, y, dx = activation_elementwise_case(name, explicit)
+        c[name] = case(dict(cfg), x=x, dy=dy, y=y, dx=dx)
+    for name, (max_value, slope, thr) in RELU_LAYER.items():
+        x, dy, y, dx = activation_elementwise_case(name, lambda t: keras_relu(t, max_value, slope, thr))
+        cfg = {"layer": "ReLU", "negative_slope": slope, "threshold": thr}
+        if max_value is not None:
+            cfg["max_value"] = max_value
+        c[name] = case(cfg, x=x, dy=dy, y=y, dx=dx)
+    c["softmax_axis1_4d"] = softmax_axis_case("softmax_axis1_4d", (2, 3, 4, 5), 1)
+    c["softmax_axis0_2d"] = softmax_axis_case("softmax_axis0_2d", (4, 6), 0)
+    c["prelu_shared_hw"] = prelu_case("prelu_shared_hw", (2, 3, 3, 4), (1, 2))
+    c["prelu_full"] = prelu_case("prelu_full", (3, 5), ())
+    return c
+
+
 # --------------------------------------------------------------------------- main
 
 def write(path, cases):
@@ -1163,6 +1322,8 @@ def main():
     write(os.path.join(HERE, "golden_shape.json"), golden_shape_cases())
     conv_sanity_checks()
     write(os.path.join(HERE, "golden_conv.json"), golden_conv_cases())
+    activation_sanity_checks()
+    write(os.path.join(HERE, "golden_activations.json"), golden_activation_cases())
 
 
 if __name__ == "__main__":
