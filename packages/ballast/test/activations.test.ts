@@ -143,7 +143,8 @@ describe('activation layers', () => {
 
     // Cross-entropy (losses take [batch, classes]): a final last-axis Softmax layer is fused
     // into the loss (from logits: the rows of x); a softmax over axis 1 of [2, 3], flattened,
-    // is applied and the loss reads its probabilities.
+    // is applied and the loss reads its probabilities, normalized as Keras does (the six
+    // values sum to 3: each of the 3 columns sums to 1).
     const rowsX = tensor(Float32Array.from(X.slice(0, 6)), [2, 3]);
     const oneHot = tensor(Float32Array.from([0, 0, 1, 1, 0, 0]), [2, 3]);
     const fused = new Sequential([layers.input({ shape: [3] }), layers.softmax()]);
@@ -154,7 +155,7 @@ describe('activation layers', () => {
     applied.compile({ optimizer: optimizers.sgd({ learningRate: 0.1 }), loss: 'categoricalCrossentropy' });
     const target = tensor(Float32Array.from([0, 0, 1, 0, 0, 0]), [1, 6]);
     const [appliedLoss] = await applied.evaluate(x, target);
-    expect(Math.abs(appliedLoss - -Math.log(axis1[2]))).toBeLessThan(1e-5);
+    expect(Math.abs(appliedLoss - -Math.log(axis1[2] / 3))).toBeLessThan(1e-5);
     [x, rowsX, oneHot, target].forEach((t) => t.dispose());
     fused.dispose();
     applied.dispose();
