@@ -32,6 +32,12 @@ type Pair = number | [number, number];
 export type Sides = number | [number, number] | [[number, number], [number, number]];
 
 /** Options every layer takes. */
+/**
+ * A weight penalty added to the loss: `'l1'`, `'l2'`, `'l1l2'` (factors 0.01), or Keras'
+ * `{ className: 'L1' | 'L2' | 'L1L2', config: { l1?, l2? } }`.
+ */
+export type RegularizerSpec = 'l1' | 'l2' | 'l1l2' | 'l1_l2' | { className: 'L1' | 'L2' | 'L1L2'; config?: { l1?: number; l2?: number } };
+
 export interface CommonConfig {
   /** Unique in a model: letters, digits, `_`, `-`, `.`. Default: Keras' (`conv2d`, `conv2d_1`). */
   name?: string;
@@ -45,6 +51,8 @@ export interface DenseConfig extends CommonConfig {
   useBias?: boolean;
   kernelInitializer?: InitializerName;
   biasInitializer?: InitializerName;
+  kernelRegularizer?: RegularizerSpec | null;
+  biasRegularizer?: RegularizerSpec | null;
 }
 export interface Conv2dConfig extends CommonConfig {
   filters: number;
@@ -72,6 +80,8 @@ export interface Conv2dConfig extends CommonConfig {
   kernelInitializer?: InitializerName;
   /** Default 'zeros'. */
   biasInitializer?: InitializerName;
+  kernelRegularizer?: RegularizerSpec | null;
+  biasRegularizer?: RegularizerSpec | null;
 }
 /**
  * Keras `DepthwiseConv2D`: each input channel convolved on its own with `depthMultiplier`
@@ -96,6 +106,8 @@ export interface DepthwiseConv2dConfig extends CommonConfig {
   depthwiseInitializer?: InitializerName;
   /** Default 'zeros'. */
   biasInitializer?: InitializerName;
+  depthwiseRegularizer?: RegularizerSpec | null;
+  biasRegularizer?: RegularizerSpec | null;
 }
 /**
  * Keras `SeparableConv2D`: a depthwise convolution (no bias), then a pointwise 1×1
@@ -124,6 +136,9 @@ export interface SeparableConv2dConfig extends CommonConfig {
   pointwiseInitializer?: InitializerName;
   /** Default 'zeros'. */
   biasInitializer?: InitializerName;
+  depthwiseRegularizer?: RegularizerSpec | null;
+  pointwiseRegularizer?: RegularizerSpec | null;
+  biasRegularizer?: RegularizerSpec | null;
 }
 export interface Pooling2dConfig extends CommonConfig {
   /** Default 2. */
@@ -188,6 +203,9 @@ export interface BatchNormalizationConfig extends CommonConfig {
   scale?: boolean;
   betaInitializer?: InitializerName;
   gammaInitializer?: InitializerName;
+  /** Off unless asked, as in Keras. */
+  gammaRegularizer?: RegularizerSpec | null;
+  betaRegularizer?: RegularizerSpec | null;
   movingMeanInitializer?: InitializerName;
   movingVarianceInitializer?: InitializerName;
   /**
@@ -291,6 +309,7 @@ export interface EmbeddingConfig extends CommonConfig {
   outputDim: number;
   /** Default `'randomUniform'`, U(-0.05, 0.05) as in Keras. */
   embeddingsInitializer?: InitializerName;
+  embeddingsRegularizer?: RegularizerSpec | null;
 }
 
 /** What a built layer needs from its model to run on its own. */

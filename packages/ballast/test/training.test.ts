@@ -155,7 +155,23 @@ describe('regularizers', () => {
     expect(reg.getLayer('dense').config.kernelRegularizer).toEqual({ className: 'L2', config: { l2: 0.01 } });
     reg.setTrainable('dense', false);
     close((await reg.evaluate(x, y))[0], base, 1e-6);
-    expect(() => layers.dense({ units: 2, kernelRegularizer: 'l3' })).toThrow(/kernelRegularizer/);
+    expect(() => layers.dense({ units: 2, kernelRegularizer: 'l3' as never })).toThrow(/kernelRegularizer/);
+
+    // The convolutions and embeddings take theirs the same way.
+    const image = (regularized: boolean) => new Sequential([
+      layers.input({ shape: [4, 4, 2] }),
+      layers.depthwiseConv2d({ kernelSize: 3, ...(regularized ? { depthwiseRegularizer: 'l1' as const } : {}) }),
+      layers.conv2d({ filters: 2, kernelSize: 1, ...(regularized ? { kernelRegularizer: { className: 'L2' as const, config: { l2: 0.1 } } } : {}) }),
+      layers.flatten(), layers.dense({ units: 3, activation: 'softmax' }),
+    ], { seed: 2 });
+    const [a, b] = [image(false), image(true)];
+    for (const m of [a, b]) m.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const xi = tensor(Float32Array.from({ length: 5 * 32 }, (_, i) => Math.sin(i)), [5, 4, 4, 2]);
+    const yi = tensor(Float32Array.from({ length: 15 }, (_, i) => (i % 3 === 0 ? 1 : 0)), [5, 3]);
+    const dw = b.getLayer('depthwise_conv2d').weights().depthwise_kernel.values;
+    const pw = b.getLayer('conv2d').weights().kernel.values;
+    const extra = 0.01 * dw.reduce((s, v) => s + Math.abs(v), 0) + 0.1 * pw.reduce((s, v) => s + v * v, 0);
+    close((await b.evaluate(xi, yi))[0], (await a.evaluate(xi, yi))[0] + extra, 1e-5);
   });
 });
 

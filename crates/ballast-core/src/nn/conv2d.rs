@@ -3,7 +3,7 @@
 use super::config::{layer_config, Json, Pair};
 use super::{
     batch_shape, kernel_and_bias, layer_common, linear_weights, one_input, Activation, Ctx, Initializer, Layer,
-    LayerKind, Param,
+    LayerKind, Param, Regularizer,
 };
 use crate::autograd::Var;
 use crate::error::Error;
@@ -27,23 +27,16 @@ layer_config! {
         use_bias "useBias": bool = true,
         kernel_initializer "kernelInitializer": Initializer = Initializer::GlorotUniform,
         bias_initializer "biasInitializer": Initializer = Initializer::Zeros,
+        kernel_regularizer "kernelRegularizer": Option<Regularizer> = None,
+        bias_regularizer "biasRegularizer": Option<Regularizer> = None,
     }
 }
 
 impl Conv2dConfig {
+    /// The declared defaults for every other option (kernel sizes must be positive).
     pub fn new(filters: usize, kernel_size: (usize, usize)) -> Self {
-        Conv2dConfig {
-            filters,
-            kernel_size: Pair(kernel_size.0, kernel_size.1),
-            strides: Pair(1, 1),
-            padding: Padding::Valid,
-            dilation_rate: Pair(1, 1),
-            groups: 1,
-            activation: Activation::Linear,
-            use_bias: true,
-            kernel_initializer: Initializer::GlorotUniform,
-            bias_initializer: Initializer::Zeros,
-        }
+        let options = serde_json::json!({ "filters": filters, "kernelSize": [kernel_size.0, kernel_size.1] });
+        Conv2dConfig::from_json(&options).expect("a positive kernel size")
     }
     pub fn activation(self, activation: Activation) -> Self {
         Conv2dConfig { activation, ..self }
@@ -156,6 +149,9 @@ impl Layer for Conv2d {
 
     fn params(&self) -> Vec<&Param> {
         self.weights.iter().collect()
+    }
+    fn regularizers(&self) -> Vec<Option<Regularizer>> {
+        [self.config.kernel_regularizer, self.config.bias_regularizer].into_iter().take(self.weights.len()).collect()
     }
     fn params_mut(&mut self) -> Vec<&mut Param> {
         self.weights.iter_mut().collect()

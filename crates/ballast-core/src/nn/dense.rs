@@ -24,16 +24,9 @@ layer_config! {
 }
 
 impl DenseConfig {
+    /// The declared defaults for every other option.
     pub fn new(units: usize) -> Self {
-        DenseConfig {
-            units,
-            activation: Activation::Linear,
-            use_bias: true,
-            kernel_initializer: Initializer::GlorotUniform,
-            bias_initializer: Initializer::Zeros,
-            kernel_regularizer: None,
-            bias_regularizer: None,
-        }
+        DenseConfig::from_json(&serde_json::json!({ "units": units })).expect("every other option has a default")
     }
     pub fn activation(self, activation: Activation) -> Self {
         DenseConfig { activation, ..self }

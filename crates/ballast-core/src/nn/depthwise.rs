@@ -7,7 +7,7 @@
 //! "MobileNets", 2017).
 
 use super::config::{layer_config, Json, Pair};
-use super::{batch_shape, layer_common, one_input, Activation, Ctx, Initializer, Layer, LayerKind, Param};
+use super::{batch_shape, layer_common, one_input, Activation, Ctx, Initializer, Layer, LayerKind, Param, Regularizer};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::kernels::conv::{Conv2dGeometry, ConvOptions, Padding};
@@ -27,6 +27,8 @@ layer_config! {
         use_bias "useBias": bool = true,
         depthwise_initializer "depthwiseInitializer": Initializer = Initializer::GlorotUniform,
         bias_initializer "biasInitializer": Initializer = Initializer::Zeros,
+        depthwise_regularizer "depthwiseRegularizer": Option<Regularizer> = None,
+        bias_regularizer "biasRegularizer": Option<Regularizer> = None,
     }
 }
 
@@ -43,6 +45,9 @@ layer_config! {
         depthwise_initializer "depthwiseInitializer": Initializer = Initializer::GlorotUniform,
         pointwise_initializer "pointwiseInitializer": Initializer = Initializer::GlorotUniform,
         bias_initializer "biasInitializer": Initializer = Initializer::Zeros,
+        depthwise_regularizer "depthwiseRegularizer": Option<Regularizer> = None,
+        pointwise_regularizer "pointwiseRegularizer": Option<Regularizer> = None,
+        bias_regularizer "biasRegularizer": Option<Regularizer> = None,
     }
 }
 
@@ -195,6 +200,9 @@ impl Layer for DepthwiseConv2d {
     fn params(&self) -> Vec<&Param> {
         self.weights.iter().collect()
     }
+    fn regularizers(&self) -> Vec<Option<Regularizer>> {
+        [self.config.depthwise_regularizer, self.config.bias_regularizer].into_iter().take(self.weights.len()).collect()
+    }
     fn params_mut(&mut self) -> Vec<&mut Param> {
         self.weights.iter_mut().collect()
     }
@@ -277,6 +285,10 @@ impl Layer for SeparableConv2d {
 
     fn params(&self) -> Vec<&Param> {
         self.weights.iter().collect()
+    }
+    fn regularizers(&self) -> Vec<Option<Regularizer>> {
+        let c = &self.config;
+        [c.depthwise_regularizer, c.pointwise_regularizer, c.bias_regularizer].into_iter().take(self.weights.len()).collect()
     }
     fn params_mut(&mut self) -> Vec<&mut Param> {
         self.weights.iter_mut().collect()

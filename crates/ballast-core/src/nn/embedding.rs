@@ -7,7 +7,7 @@
 
 use super::config::{layer_config, Json};
 use super::init::RANDOM_UNIFORM;
-use super::{batch_shape, layer_common, one_input, Ctx, Initializer, Layer, LayerKind, Param};
+use super::{batch_shape, layer_common, one_input, Ctx, Initializer, Layer, LayerKind, Param, Regularizer};
 use crate::autograd::Var;
 use crate::error::Error;
 use crate::ops;
@@ -21,6 +21,7 @@ layer_config! {
         /// The length of each class's vector.
         output_dim "outputDim": usize,
         embeddings_initializer "embeddingsInitializer": Initializer = RANDOM_UNIFORM,
+        embeddings_regularizer "embeddingsRegularizer": Option<Regularizer> = None,
     }
 }
 
@@ -89,6 +90,9 @@ impl Layer for Embedding {
 
     fn params(&self) -> Vec<&Param> {
         self.weights.iter().collect()
+    }
+    fn regularizers(&self) -> Vec<Option<Regularizer>> {
+        vec![self.config.embeddings_regularizer; self.weights.len()]
     }
     fn params_mut(&mut self) -> Vec<&mut Param> {
         self.weights.iter_mut().collect()
