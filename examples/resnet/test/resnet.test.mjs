@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ready, datasets, loadModel, Model } from 'ballast';
 import { resnet } from '../../shared/resnet-models.mjs';
+import { mobilenet } from '../../shared/mobilenet-models.mjs';
 
 const data = '/usr/share/datasets/fashion-mnist';
 const here = fileURLToPath(new URL('..', import.meta.url));
@@ -33,6 +34,18 @@ describe('ResNet on Fashion-MNIST', () => {
     expect(Array.from(b.data())).toEqual(Array.from(a.data()));
     model.dispose();
     again.dispose();
+  });
+
+  it('a MobileNet-style network of depthwise-separable blocks learns from the same images', async () => {
+    const file = (name) => join(data, name);
+    const train = datasets.limit(await datasets.idx({ images: file('train-images-idx3-ubyte.gz'), labels: file('train-labels-idx1-ubyte.gz'), numClasses: 10 }), 2048);
+    const model = mobilenet({ alpha: 0.5, seed: 3 });
+    expect(model.layers.filter((l) => l.className === 'DepthwiseConv2D')).toHaveLength(5);
+    const history = await model.fit(train.x, train.y, { batchSize: 64, epochs: 2 });
+    const [first, second] = history.history.accuracy;
+    expect(second).toBeGreaterThan(0.5);
+    expect(second).toBeGreaterThan(first);
+    model.dispose();
   });
 
   it('the command line trains, evaluates and reports a result line', () => {
