@@ -3,6 +3,7 @@ import { ready, ArgumentError } from 'ballast';
 import { goldenCases } from './golden-cases.js';
 import { matmulCases } from './matmul-cases.js';
 import { convCases } from './conv-cases.js';
+import { trainingCases } from './training-cases.js';
 
 describe('SIMD-only build in Node', async () => {
   await expect(ready({ threads: 0 })).rejects.toThrow(ArgumentError);
@@ -15,4 +16,5 @@ describe('SIMD-only build in Node', async () => {
   matmulCases();
   convCases();
   goldenCases();
+  trainingCases();
 });

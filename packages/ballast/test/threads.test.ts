@@ -4,6 +4,7 @@ import { ready, matmul, tensor, diagnostics, Sequential, layers } from 'ballast'
 import { goldenCases } from './golden-cases.js';
 import { matmulCases } from './matmul-cases.js';
 import { convCases } from './conv-cases.js';
+import { trainingCases } from './training-cases.js';
 import { randomArray, rng } from './reference.js';
 
 const env = await ready({ threads: 2 });
@@ -16,6 +17,7 @@ describe('threaded build in Node', () => {
   matmulCases();
   convCases();
   goldenCases();
+  trainingCases();
 
   it('really runs on more than one pool thread', () => {
     const random = rng(1);

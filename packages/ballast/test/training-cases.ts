@@ -1,18 +1,17 @@
 // The training toolkit: losses and metrics computed in the core (checked here against plain
 // JavaScript on the model's own predictions), Keras' names in the logs and the history,
 // fit's options (validationSplit, initialEpoch, classWeight, sampleWeight, stepsPerEpoch,
-// stopTraining), the standard callbacks, and the errors for options that cannot work.
+// stopTraining), the standard callbacks, and the errors for options that cannot work. Run on
+// the threaded build (threads.test.ts) and on the SIMD-only build (simd.test.ts).
 import { describe, expect, it } from 'vitest';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ready, layers, Sequential, optimizers, schedules, tensor, losses, metrics, callbacks, loadModel, StateError,
+  layers, Sequential, optimizers, schedules, tensor, losses, metrics, callbacks, loadModel, StateError,
   ArgumentError, ShapeError, type Tensor, type Logs,
 } from 'ballast';
 import { rng } from './reference.js';
-
-await ready({ threads: 2 });
 
 /** `n` examples of 6 features in `classes` classes; the class shifts one feature. */
 function data(n: number, seed: number, classes = 3): { x: Tensor; y: Tensor; labels: number[] } {
@@ -35,6 +34,7 @@ function classifier(outputs = 3, activation = 'softmax', seed = 1): Sequential {
 
 const close = (a: number, b: number, tol = 1e-5) => expect(Math.abs(a - b)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b)));
 
+export function trainingCases(): void {
 describe('losses', () => {
   it('every loss on the model output matches the formula computed in JavaScript', async () => {
     const { x, y } = data(40, 1);
@@ -358,3 +358,4 @@ describe('optimizers', () => {
     expect(averaged).not.toEqual(plain);
   });
 });
+}
