@@ -4,6 +4,7 @@
  * `model.stopTraining = true` to end training after the current batch.
  */
 import { ArgumentError, StateError } from './errors.js';
+import { checkOptions } from './options.js';
 import { platform } from './runtime.js';
 import type { Model } from './model.js';
 
@@ -45,12 +46,6 @@ type Mode = 'auto' | 'min' | 'max';
 function maximizes(monitor: string, mode: Mode): boolean {
   if (mode === 'auto') return /(acc|accuracy|auc)$/.test(monitor);
   return mode === 'max';
-}
-
-function check(what: string, options: Record<string, unknown>, known: string[]): void {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new ArgumentError(`${what}: options must be an object`);
-  const unknown = Object.keys(options).find((k) => !known.includes(k));
-  if (unknown !== undefined) throw new ArgumentError(`${what}: unknown option '${unknown}' (options: ${known.join(', ')})`);
 }
 
 function nonNegative(what: string, key: string, v: number, integer = false): number {
@@ -108,7 +103,7 @@ export class EarlyStopping extends Callback {
   constructor(options: EarlyStoppingOptions = {}) {
     super();
     const what = 'earlyStopping';
-    check(what, options as Record<string, unknown>, ['monitor', 'minDelta', 'patience', 'mode', 'baseline', 'restoreBestWeights', 'startFromEpoch']);
+    checkOptions(what, options, ['monitor', 'minDelta', 'patience', 'mode', 'baseline', 'restoreBestWeights', 'startFromEpoch']);
     this.monitor = options.monitor ?? 'val_loss';
     this.minDelta = Math.abs(nonNegative(what, 'minDelta', options.minDelta ?? 0));
     this.patience = nonNegative(what, 'patience', options.patience ?? 0, true);
@@ -184,7 +179,7 @@ export class ReduceLROnPlateau extends Callback {
   constructor(options: ReduceLROnPlateauOptions = {}) {
     super();
     const what = 'reduceLROnPlateau';
-    check(what, options as Record<string, unknown>, ['monitor', 'factor', 'patience', 'mode', 'minDelta', 'cooldown', 'minLr']);
+    checkOptions(what, options, ['monitor', 'factor', 'patience', 'mode', 'minDelta', 'cooldown', 'minLr']);
     this.monitor = options.monitor ?? 'val_loss';
     this.factor = options.factor ?? 0.1;
     if (!(this.factor > 0 && this.factor < 1)) throw new ArgumentError(`${what}: factor must be in (0, 1), got ${String(options.factor)}`);
@@ -257,7 +252,7 @@ export class ModelCheckpoint extends Callback {
   constructor(options: ModelCheckpointOptions) {
     super();
     const what = 'modelCheckpoint';
-    check(what, options as unknown as Record<string, unknown>, ['filepath', 'monitor', 'saveBestOnly', 'mode', 'saveFreq']);
+    checkOptions(what, options, ['filepath', 'monitor', 'saveBestOnly', 'mode', 'saveFreq']);
     if (typeof options.filepath !== 'string' && typeof options.filepath !== 'function') {
       throw new ArgumentError(`${what}: filepath must be a directory or a function that takes the files`);
     }
@@ -328,7 +323,7 @@ export class CsvLogger extends Callback {
 
   constructor(options: CsvLoggerOptions) {
     super();
-    check('csvLogger', options as unknown as Record<string, unknown>, ['filename', 'separator', 'append']);
+    checkOptions('csvLogger', options, ['filename', 'separator', 'append']);
     if (typeof options.filename !== 'string' || options.filename === '') throw new ArgumentError('csvLogger: filename must be a path');
     this.filename = options.filename;
     this.separator = options.separator ?? ',';

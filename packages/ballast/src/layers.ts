@@ -5,6 +5,7 @@
  * tensors to build a graph (`layers.add().apply([a, b])`), or listed in a `Sequential`;
  * once its model is built it knows its name and weights.
  */
+import { optionsObject } from './options.js';
 import { ArgumentError, StateError, guard } from './errors.js';
 import { wasm } from './runtime.js';
 import { Tensor } from './tensor.js';
@@ -453,13 +454,7 @@ function describeInputs(list: unknown[]): string {
 }
 
 /** The options object of a factory call: `{}` when omitted, refused when not an object. */
-function opts<T>(className: string, config: T | undefined): T & Record<string, unknown> {
-  if (config === undefined) return {} as T & Record<string, unknown>;
-  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
-    throw new ArgumentError(`${className}: options must be an object, got ${config === null ? 'null' : Array.isArray(config) ? 'an array' : typeof config}`);
-  }
-  return config as T & Record<string, unknown>;
-}
+const opts = <T>(className: string, config: T | undefined) => optionsObject(className, config) as T & Record<string, unknown>;
 
 const make = (className: string) => <T>(config?: T) => new Layer(className, opts(className, config));
 

@@ -4,7 +4,7 @@
  * factories only carry what the user gave. A loss may also be given by name:
  * `'categoricalCrossentropy'` (TF.js), `'categorical_crossentropy'` (Keras), `'mse'`, ...
  */
-import { ArgumentError } from './errors.js';
+import { optionsObject } from './options.js';
 
 export interface LossObject {
   className: string;
@@ -24,15 +24,6 @@ export interface CrossentropyOptions {
   fromLogits?: boolean;
   /** Targets move towards uniform: `y·(1 − s) + s/classes` (binary: `+ s/2`). Default 0. */
   labelSmoothing?: number;
-}
-
-/** The options object of a factory call, refused when it is not an object. */
-export function optionsObject<T>(what: string, options: T | undefined): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new ArgumentError(`${what}: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
-  }
-  return { ...(options as Record<string, unknown>) };
 }
 
 const make = <T>(className: string) => (options?: T): LossObject => ({ className, config: optionsObject(className, options) });

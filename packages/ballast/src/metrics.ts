@@ -6,7 +6,7 @@
  * `'accuracy'` (binary, sparse or categorical as the loss and output say), `'mae'`, `'mse'`,
  * `'precision'`, `'recall'`, `'auc'`, `'categoricalAccuracy'`, ...
  */
-import { optionsObject } from './losses.js';
+import { optionsObject } from './options.js';
 
 export interface MetricObject {
   className: string;

@@ -9,6 +9,7 @@ import { ArgumentError, BallastError, DataError, ShapeError, StateError, guard }
 import { planGraph, type GraphPlan } from './functional.js';
 import { Layer, SymbolicTensor } from './layers.js';
 import { Callback, type CallbackHooks, type Logs } from './callbacks.js';
+import { checkOptions, describeValue } from './options.js';
 import type { LossObject, LossSpec } from './losses.js';
 import type { MetricObject, MetricSpec } from './metrics.js';
 import type { OptimizerConfig } from './optimizers.js';
@@ -786,22 +787,6 @@ class HookList {
       if (typeof f === 'function') await f.apply(c, args);
     }
   }
-}
-
-/** Refuses option names a function does not know, listing those it does. */
-function checkOptions(what: string, options: unknown, known: string[]): void {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new ArgumentError(`${what}: options must be an object, got ${describeValue(options)}`);
-  }
-  const unknown = Object.keys(options).find((k) => !known.includes(k));
-  if (unknown !== undefined) throw new ArgumentError(`${what}: unknown option '${unknown}' (options: ${known.join(', ')})`);
-}
-
-function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
-  return typeof v === 'string' ? JSON.stringify(v) : `${typeof v} ${String(v)}`;
 }
 
 function positiveInteger(what: string, key: string, v: unknown): void {

@@ -3,7 +3,7 @@
  * The core owns every option and default (Keras 3's) and checks them at `compile`; these
  * factories carry what the user gave, and `model.optimizerConfig` shows it resolved.
  */
-import { optionsObject } from './losses.js';
+import { optionsObject } from './options.js';
 
 /** Gradient clipping applied before every update (by the model, for any optimizer). */
 export interface Clipping {

@@ -92,11 +92,12 @@ describe('depthwise and separable convolutions', () => {
     expect(layers.depthwiseConv2d({ kernelSize: 3 }).config).toEqual({
       kernelSize: [3, 3], strides: [1, 1], padding: 'valid', depthMultiplier: 1, dilationRate: [1, 1],
       activation: 'linear', useBias: true, depthwiseInitializer: 'glorotUniform', biasInitializer: 'zeros',
+      depthwiseRegularizer: null, biasRegularizer: null,
     });
     expect(layers.separableConv2d({ filters: 4, kernelSize: [3, 5] }).config).toEqual({
       filters: 4, kernelSize: [3, 5], strides: [1, 1], padding: 'valid', dilationRate: [1, 1], depthMultiplier: 1,
       activation: 'linear', useBias: true, depthwiseInitializer: 'glorotUniform', pointwiseInitializer: 'glorotUniform',
-      biasInitializer: 'zeros',
+      biasInitializer: 'zeros', depthwiseRegularizer: null, pointwiseRegularizer: null, biasRegularizer: null,
     });
     const conv = layers.conv2d({ filters: 4, kernelSize: 3, dilationRate: [2, 1] });
     expect(conv.config).toMatchObject({ dilationRate: [2, 1], groups: 1 });

@@ -94,7 +94,7 @@ describe('reshaping and merge layers', () => {
     expect(layers.permute({ dims: [2, 1] }).config).toEqual({ dims: [2, 1] });
     expect(layers.spatialDropout2d({ rate: 0.3 }).config).toEqual({ rate: 0.3 });
     expect(layers.subtract().config).toEqual({});
-    expect(layers.embedding({ inputDim: 10, outputDim: 4 }).config).toEqual({ inputDim: 10, outputDim: 4, embeddingsInitializer: 'randomUniform' });
+    expect(layers.embedding({ inputDim: 10, outputDim: 4 }).config).toEqual({ inputDim: 10, outputDim: 4, embeddingsInitializer: 'randomUniform', embeddingsRegularizer: null });
     const upSampling = layers.upSampling2d();
     expect([upSampling.className, upSampling.defaultName]).toEqual(['UpSampling2D', 'up_sampling2d']);
   });

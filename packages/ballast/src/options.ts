@@ -1,0 +1,28 @@
+/** The checks every options object of the public API goes through. */
+import { ArgumentError } from './errors.js';
+
+/** A short account of a value a user passed, for error messages. */
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  return typeof v === 'string' ? JSON.stringify(v) : `${typeof v} ${String(v)}`;
+}
+
+/** Refuses a non-object, and option names `what` does not know, listing those it does. */
+export function checkOptions(what: string, options: unknown, known: readonly string[]): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ArgumentError(`${what}: options must be an object, got ${describeValue(options)}`);
+  }
+  const unknown = Object.keys(options).find((k) => !known.includes(k));
+  if (unknown !== undefined) throw new ArgumentError(`${what}: unknown option '${unknown}' (options: ${known.join(', ')})`);
+}
+
+/** A copy of a factory's options object: `{}` when omitted, refused when not an object. */
+export function optionsObject<T>(what: string, options: T | undefined): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ArgumentError(`${what}: options must be an object, got ${describeValue(options)}`);
+  }
+  return { ...(options as Record<string, unknown>) };
+}
