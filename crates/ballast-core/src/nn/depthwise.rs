@@ -288,7 +288,10 @@ impl Layer for SeparableConv2d {
     }
     fn regularizers(&self) -> Vec<Option<Regularizer>> {
         let c = &self.config;
-        [c.depthwise_regularizer, c.pointwise_regularizer, c.bias_regularizer].into_iter().take(self.weights.len()).collect()
+        [c.depthwise_regularizer, c.pointwise_regularizer, c.bias_regularizer]
+            .into_iter()
+            .take(self.weights.len())
+            .collect()
     }
     fn params_mut(&mut self) -> Vec<&mut Param> {
         self.weights.iter_mut().collect()
@@ -340,7 +343,8 @@ mod tests {
             dw.config(),
             json!({ "kernelSize": [3, 3], "strides": [1, 1], "padding": "valid", "depthMultiplier": 1,
                     "dilationRate": [1, 1], "activation": "linear", "useBias": true,
-                    "depthwiseInitializer": "glorotUniform", "biasInitializer": "zeros" })
+                    "depthwiseInitializer": "glorotUniform", "biasInitializer": "zeros",
+                    "depthwiseRegularizer": null, "biasRegularizer": null })
         );
         let sep = layer("SeparableConv2D", json!({ "filters": 8, "kernelSize": [3, 5] }));
         assert_eq!(
@@ -348,7 +352,8 @@ mod tests {
             json!({ "filters": 8, "kernelSize": [3, 5], "strides": [1, 1], "padding": "valid", "dilationRate": [1, 1],
                     "depthMultiplier": 1, "activation": "linear", "useBias": true,
                     "depthwiseInitializer": "glorotUniform", "pointwiseInitializer": "glorotUniform",
-                    "biasInitializer": "zeros" })
+                    "biasInitializer": "zeros", "depthwiseRegularizer": null, "pointwiseRegularizer": null,
+                    "biasRegularizer": null })
         );
         let conv = layer("Conv2D", json!({ "filters": 2, "kernelSize": 3 })).config();
         assert_eq!((&conv["dilationRate"], &conv["groups"]), (&json!([1, 1]), &json!(1)));

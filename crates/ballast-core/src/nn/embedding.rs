@@ -110,7 +110,10 @@ mod tests {
     #[test]
     fn config_weights_and_bad_indices() {
         let mut layer = create("Embedding", &json!({ "inputDim": 6, "outputDim": 3, "name": "emb" })).unwrap();
-        assert_eq!(layer.config(), json!({ "inputDim": 6, "outputDim": 3, "embeddingsInitializer": "randomUniform" }));
+        assert_eq!(
+            layer.config(),
+            json!({ "inputDim": 6, "outputDim": 3, "embeddingsInitializer": "randomUniform", "embeddingsRegularizer": null })
+        );
         assert_eq!(layer.output_shape(&[&[4]]).unwrap(), [4, 3]);
         assert_eq!(layer.output_shape(&[&[2, 5]]).unwrap(), [2, 5, 3]);
         layer.build(&[&[4]], &mut Rng::new(1)).unwrap();
