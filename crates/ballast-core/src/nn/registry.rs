@@ -11,6 +11,7 @@ const FAMILIES: &[&[LayerKind]] = &[
     super::input::KINDS,
     super::dense::KINDS,
     super::conv2d::KINDS,
+    super::conv2d_transpose::KINDS,
     super::depthwise::KINDS,
     super::pooling::KINDS,
     super::activation::KINDS,
