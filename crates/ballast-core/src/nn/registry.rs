@@ -115,7 +115,7 @@ mod tests {
             "Dense" => json!({ "units": 3 }),
             "Conv2D" => json!({ "filters": 2, "kernelSize": 3 }),
             "DepthwiseConv2D" => json!({ "kernelSize": 3 }),
-            "SeparableConv2D" => json!({ "filters": 2, "kernelSize": 3 }),
+            "SeparableConv2D" | "Conv2DTranspose" => json!({ "filters": 2, "kernelSize": 3 }),
             "Activation" => json!({ "activation": "relu" }),
             "Dropout" | "SpatialDropout2D" => json!({ "rate": 0.25 }),
             "Reshape" => json!({ "targetShape": [-1, 2] }),
