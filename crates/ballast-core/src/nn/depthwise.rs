@@ -288,10 +288,7 @@ impl Layer for SeparableConv2d {
     }
     fn regularizers(&self) -> Vec<Option<Regularizer>> {
         let c = &self.config;
-        [c.depthwise_regularizer, c.pointwise_regularizer, c.bias_regularizer]
-            .into_iter()
-            .take(self.weights.len())
-            .collect()
+        [c.depthwise_regularizer, c.pointwise_regularizer, c.bias_regularizer].into_iter().take(self.weights.len()).collect()
     }
     fn params_mut(&mut self) -> Vec<&mut Param> {
         self.weights.iter_mut().collect()
