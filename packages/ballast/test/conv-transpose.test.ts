@@ -2,7 +2,7 @@
 // reproduce its input, the resolved config comes from the core with Keras' defaults, output
 // shapes follow Keras, and bad options are typed errors naming the option.
 import { describe, expect, it } from 'vitest';
-import { ready, layers, Model, optimizers, tensor, ArgumentError, ShapeError, type Tensor } from 'ballast';
+import { ready, layers, Model, optimizers, tensor, diagnostics, ArgumentError, ShapeError, type Tensor } from 'ballast';
 import { rng } from './reference.js';
 
 await ready({ threads: 2 });
@@ -43,6 +43,26 @@ describe('conv2dTranspose', () => {
     expect(loss.every(Number.isFinite)).toBe(true);
     expect(loss[loss.length - 1]).toBeLessThan(loss[0] * 0.5);
     expect((await model.predict(x)).shape).toEqual([32, 8, 8, 2]);
+  });
+
+  it('SIMD128 and scalar kernels, one thread and the pool, train bit-identically', async () => {
+    const x = images(48, 2);
+    /** Weights after one epoch and the predictions, under the given switches. */
+    const run = async (simd: boolean, limit: number) => {
+      diagnostics.setSimd(simd);
+      diagnostics.setThreadLimit(limit);
+      try {
+        const { model } = autoencoder();
+        await model.fit(x, x, { batchSize: 24, epochs: 1 });
+        return { weights: model.getWeights().map((w) => Array.from(w.values)), predicted: Array.from((await model.predict(x)).data()) };
+      } finally {
+        diagnostics.setSimd(true);
+        diagnostics.setThreadLimit(0);
+      }
+    };
+    const reference = await run(true, 0);
+    expect(await run(false, 0)).toEqual(reference);
+    expect(await run(true, 1)).toEqual(reference);
   });
 
   it('resolved config is read from the core, with Keras defaults', () => {
