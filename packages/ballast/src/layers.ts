@@ -85,6 +85,36 @@ export interface Conv2dConfig extends CommonConfig {
   biasRegularizer?: RegularizerSpec | null;
 }
 /**
+ * Keras `Conv2DTranspose` (TF.js `conv2dTranspose`): the transposed convolution, which maps
+ * each input pixel onto a `strides`-spaced window of the output (the input gradient of a
+ * `conv2d`), e.g. to upsample in a decoder. Weights `kernel` `[kh, kw, filters,
+ * inputChannels]` (Keras' layout: the output channels third) and `bias` `[filters]`.
+ */
+export interface Conv2dTransposeConfig extends CommonConfig {
+  filters: number;
+  kernelSize: Pair;
+  /** Default 1. */
+  strides?: Pair;
+  /**
+   * Default 'valid': output `(in - 1) * strides + kernelSize` per axis (`in * strides` when
+   * the kernel is smaller than the stride). 'same': exactly `in * strides` (TensorFlow's
+   * crop of the full output, the extra cell cut at the bottom/right).
+   */
+  padding?: Padding;
+  /** Default 1; above 1 only with strides 1, as in Keras. */
+  dilationRate?: Pair;
+  /** Default 'linear'. */
+  activation?: ActivationName;
+  /** Default true. */
+  useBias?: boolean;
+  /** Default 'glorotUniform'. */
+  kernelInitializer?: InitializerName;
+  /** Default 'zeros'. */
+  biasInitializer?: InitializerName;
+  kernelRegularizer?: RegularizerSpec | null;
+  biasRegularizer?: RegularizerSpec | null;
+}
+/**
  * Keras `DepthwiseConv2D`: each input channel convolved on its own with `depthMultiplier`
  * filters; output channel `c * depthMultiplier + m`. Weights `depthwise_kernel`
  * `[kh, kw, inputChannels, depthMultiplier]` and `bias` `[inputChannels * depthMultiplier]`.
@@ -471,6 +501,7 @@ export const layers = {
   },
   dense: make('Dense') as (config: DenseConfig) => Layer,
   conv2d: make('Conv2D') as (config: Conv2dConfig) => Layer,
+  conv2dTranspose: make('Conv2DTranspose') as (config: Conv2dTransposeConfig) => Layer,
   depthwiseConv2d: make('DepthwiseConv2D') as (config: DepthwiseConv2dConfig) => Layer,
   separableConv2d: make('SeparableConv2D') as (config: SeparableConv2dConfig) => Layer,
   maxPooling2d: make('MaxPooling2D') as (config?: MaxPooling2dConfig) => Layer,

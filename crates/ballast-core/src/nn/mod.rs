@@ -12,6 +12,7 @@ mod activation;
 mod batch_norm;
 pub mod config;
 mod conv2d;
+mod conv2d_transpose;
 mod dense;
 mod depthwise;
 mod dropout;
@@ -34,6 +35,7 @@ pub use activation::{
 };
 pub use batch_norm::{BatchNorm, BatchNormConfig, MovingAverage};
 pub use conv2d::{Conv2d, Conv2dConfig};
+pub use conv2d_transpose::{Conv2dTranspose, Conv2dTransposeConfig};
 pub use dense::{Dense, DenseConfig};
 pub use depthwise::{DepthwiseConv2d, DepthwiseConv2dConfig, SeparableConv2d, SeparableConv2dConfig};
 pub use dropout::{Dropout, SpatialDropout2d};

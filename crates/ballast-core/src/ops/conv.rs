@@ -156,6 +156,113 @@ fn conv_op(
     ))
 }
 
+/// Output length of a transposed convolution along one axis (Keras' `deconv_output_length`
+/// without output padding): `valid` grows each input cell into a stride-`s` block and lets
+/// the last window overhang, `same` is exactly `in·s`. `span` is the dilated kernel size.
+fn transposed_length(input: usize, span: usize, stride: usize, padding: Padding) -> Option<usize> {
+    let blocks = input.checked_mul(stride)?;
+    match padding {
+        Padding::Valid => blocks.checked_add(span.saturating_sub(stride)),
+        Padding::Same => Some(blocks),
+    }
+}
+
+/// The ordinary convolution a transposed convolution is the input gradient of: its input is
+/// the transposed convolution's output `[n, oh, ow, filters]`, its output `x`'s shape, and
+/// its HWIO filter is the transposed kernel `[kh, kw, filters, in_c]` read as it is.
+pub fn conv2d_transpose_geometry(
+    op: &str,
+    input_shape: &[usize],
+    kernel: (usize, usize),
+    filters: usize,
+    options: ConvOptions,
+) -> Result<Conv2dGeometry> {
+    let &[n, h, w, c] = input_shape else {
+        return Err(Error::shape(format!(
+            "{op}: input must have rank 4 [batch, height, width, channels], got shape {input_shape:?}"
+        )));
+    };
+    if options.groups != 1 {
+        return Err(Error::argument(format!("{op}: groups {} (only 1 is supported)", options.groups)));
+    }
+    if input_shape.contains(&0) {
+        return Err(Error::shape(format!("{op}: input shape {input_shape:?} has a zero dimension")));
+    }
+    let ((kh, kw), (sh, sw), (dh, dw)) = (kernel, options.strides, options.dilation);
+    if kh == 0 || kw == 0 || sh == 0 || sw == 0 || dh == 0 || dw == 0 {
+        return Err(Error::argument(format!(
+            "{op}: kernel {kh}x{kw}, strides ({sh}, {sw}) and dilationRate ({dh}, {dw}) must be positive \
+             (input shape {input_shape:?})"
+        )));
+    }
+    let span = |k: usize, d: usize| (k - 1).checked_mul(d).and_then(|v| v.checked_add(1));
+    let too_large = || Error::shape(format!("{op}: input shape {input_shape:?} with a {kh}x{kw} kernel is too large"));
+    let (eh, ew) = (span(kh, dh).ok_or_else(too_large)?, span(kw, dw).ok_or_else(too_large)?);
+    let oh = transposed_length(h, eh, sh, options.padding).ok_or_else(too_large)?;
+    let ow = transposed_length(w, ew, sw, options.padding).ok_or_else(too_large)?;
+    let g = Conv2dGeometry::with_options(op, &[n, oh, ow, filters], kernel, c, options)?;
+    // The lengths above are the inverse of the convolution's: it maps them back onto `x`.
+    debug_assert_eq!((g.out_h, g.out_w), (h, w));
+    Ok(g)
+}
+
+/// Transposed convolution (Keras' `Conv2DTranspose`): `x: [n, h, w, in]`, `filter: [kh, kw,
+/// filters, in]`, `bias: [filters]`; the output is `[n, oh, ow, filters]` with
+/// `oh = (h − 1)·s + k` ("valid", `h·s` when `k < s`) or `h·s` ("same").
+///
+/// It is the input gradient of the convolution `g` ([`conv2d_transpose_geometry`]), so the
+/// passes are that convolution's kernels with roles exchanged: forward = its input gradient
+/// (with `x` as the output gradient), input gradient = its forward pass, filter gradient = its
+/// filter gradient with the upstream gradient as the input and `x` as the output gradient.
+pub fn conv2d_transpose(tape: &mut Tape, x: Var, filter: Var, bias: Option<Var>, options: ConvOptions) -> Result<Var> {
+    let (xs, fs) = (tape.value(x).shape().to_vec(), tape.value(filter).shape().to_vec());
+    if fs.len() != 4 || xs.len() != 4 || fs[3] != xs[3] {
+        return Err(Error::shape(format!(
+            "conv2d_transpose: input {} does not fit kernel {} (expected [batch, height, width, {}])",
+            shape_str(&xs),
+            shape_str(&fs),
+            fs.get(3).copied().unwrap_or(0)
+        )));
+    }
+    let g = conv2d_transpose_geometry("conv2d_transpose", &xs, (fs[0], fs[1]), fs[2], options)?;
+    let filters = g.in_c;
+    if let Some(b) = bias {
+        if tape.value(b).shape() != [filters] {
+            return Err(Error::shape(format!(
+                "conv2d_transpose: bias {} should be [{filters}]",
+                shape_str(tape.value(b).shape())
+            )));
+        }
+    }
+    let mut out = Tensor::zeros(&[g.batch, g.in_h, g.in_w, filters]);
+    k::conv2d_backward_input(&g, tape.value(x).data(), tape.value(filter).data(), out.data_mut());
+    if let Some(b) = bias {
+        super::linalg::add_bias_rows(out.data_mut(), tape.value(b).data());
+    }
+    let mut inputs = vec![x, filter];
+    inputs.extend(bias);
+    let need_input_grad = tape.requires_grad(x);
+    Ok(tape.push(
+        out,
+        &inputs,
+        Box::new(move |grad, inputs, _| {
+            let (x, f) = (inputs[0], inputs[1]);
+            let gx = need_input_grad.then(|| {
+                let mut gx = Tensor::zeros(x.shape());
+                k::conv2d_forward(&g, grad.data(), f.data(), None, false, gx.data_mut());
+                gx
+            });
+            let mut gf = Tensor::zeros(f.shape());
+            k::conv2d_backward_filter(&g, grad.data(), x.data(), gf.data_mut());
+            let mut grads = vec![gx, Some(gf)];
+            if inputs.len() == 3 {
+                grads.push(Some(Tensor::new(super::linalg::sum_rows(grad.data(), filters), &[filters]).unwrap()));
+            }
+            grads
+        }),
+    ))
+}
+
 /// Max pooling over `[n, h, w, c]`.
 pub fn max_pool2d(
     tape: &mut Tape,
@@ -289,5 +396,101 @@ mod tests {
         assert_eq!(err.kind, crate::ErrorKind::Argument);
         let err = conv2d_with(&mut t, x, f, None, ConvOptions::default().groups(2), false).unwrap_err();
         assert!(err.message.contains("with 2 groups (expected [batch, height, width, 4])"), "{}", err.message);
+    }
+
+    #[test]
+    fn conv_transpose_op_gradients() {
+        let check = Check::default();
+        for (kh, kw) in [(3, 3), (2, 2)] {
+            let ins = [
+                uniform(&[2, 4, 3, 3], 1, -1.0, 1.0),
+                uniform(&[kh, kw, 5, 3], 2, -1.0, 1.0),
+                uniform(&[5], 3, -1.0, 1.0),
+            ];
+            for padding in [Padding::Valid, Padding::Same] {
+                for s in [1, 2] {
+                    let o = ConvOptions::new((s, s), padding);
+                    let name = format!("conv2d_transpose {kh}x{kw} s{s} {padding:?}");
+                    check.run(&name, &ins, |t, v| conv2d_transpose(t, v[0], v[1], Some(v[2]), o));
+                }
+            }
+        }
+        // Asymmetric strides, a kernel smaller than the stride (empty rows in the output),
+        // dilation, and no bias.
+        let ins =
+            [uniform(&[2, 3, 4, 2], 4, -1.0, 1.0), uniform(&[2, 3, 3, 2], 5, -1.0, 1.0), uniform(&[3], 6, -1.0, 1.0)];
+        let o = ConvOptions::new((3, 2), Padding::Valid);
+        check.run("conv2d_transpose 2x3 s(3,2) valid", &ins, |t, v| conv2d_transpose(t, v[0], v[1], Some(v[2]), o));
+        let o = ConvOptions::new((3, 2), Padding::Same);
+        check.run("conv2d_transpose 2x3 s(3,2) same", &ins, |t, v| conv2d_transpose(t, v[0], v[1], Some(v[2]), o));
+        for padding in [Padding::Valid, Padding::Same] {
+            let o = ConvOptions::new((1, 1), padding).dilation((2, 2));
+            check.run("conv2d_transpose dilated", &ins, |t, v| conv2d_transpose(t, v[0], v[1], Some(v[2]), o));
+        }
+        let o = ConvOptions::new((2, 2), Padding::Same);
+        check.run("conv2d_transpose no bias", &ins[..2], |t, v| conv2d_transpose(t, v[0], v[1], None, o));
+    }
+
+    #[test]
+    fn conv_transpose_output_shapes() {
+        let shape = |x: [usize; 4], k: (usize, usize), s: (usize, usize), padding, d: (usize, usize)| {
+            let mut t = Tape::new();
+            let x = t.leaf(Tensor::zeros(&x), false);
+            let f = t.leaf(Tensor::zeros(&[k.0, k.1, 2, 3]), false);
+            let y = conv2d_transpose(&mut t, x, f, None, ConvOptions::new(s, padding).dilation(d)).unwrap();
+            t.value(y).shape().to_vec()
+        };
+        // Keras: valid (in - 1)·s + k, or in·s when the kernel is smaller than the stride; same in·s.
+        assert_eq!(shape([1, 5, 4, 3], (3, 3), (2, 2), Padding::Valid, (1, 1)), [1, 11, 9, 2]);
+        assert_eq!(shape([1, 5, 4, 3], (3, 2), (2, 3), Padding::Same, (1, 1)), [1, 10, 12, 2]);
+        assert_eq!(shape([1, 5, 4, 3], (2, 2), (3, 3), Padding::Valid, (1, 1)), [1, 15, 12, 2]);
+        assert_eq!(shape([1, 5, 4, 3], (3, 3), (1, 1), Padding::Valid, (2, 1)), [1, 9, 6, 2]);
+        assert_eq!(shape([1, 5, 4, 3], (3, 3), (1, 1), Padding::Same, (2, 2)), [1, 5, 4, 2]);
+    }
+
+    #[test]
+    fn conv_transpose_single_thread_and_pool_agree_bitwise() {
+        // Enough images for the kernels to split the work into several tasks.
+        let x = uniform(&[40, 6, 5, 4], 1, -1.0, 1.0);
+        let f = uniform(&[3, 3, 6, 4], 2, -1.0, 1.0);
+        let b = uniform(&[6], 3, -1.0, 1.0);
+        let run = || {
+            let mut t = Tape::new();
+            let v: Vec<Var> = [&x, &f, &b].iter().map(|x| t.leaf((*x).clone(), true)).collect();
+            let y = conv2d_transpose(&mut t, v[0], v[1], Some(v[2]), ConvOptions::new((2, 2), Padding::Same)).unwrap();
+            let dy = uniform(t.value(y).shape(), 4, -1.0, 1.0);
+            t.backward_with(y, dy).unwrap();
+            let bits = |v: &Tensor| v.data().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let mut all = vec![bits(t.value(y))];
+            all.extend(v.iter().map(|&v| bits(t.grad(v).unwrap())));
+            all
+        };
+        let _guard = crate::parallel::tests::LIMIT_LOCK.lock().unwrap();
+        crate::parallel::set_thread_limit(Some(1));
+        let one = run();
+        crate::parallel::set_thread_limit(None);
+        assert_eq!(one, run());
+    }
+
+    #[test]
+    fn conv_transpose_bad_arguments_are_typed_errors() {
+        let mut t = Tape::new();
+        let x = t.leaf(Tensor::zeros(&[1, 5, 5, 3]), false);
+        let f = t.leaf(Tensor::zeros(&[3, 3, 4, 2]), false);
+        let err = conv2d_transpose(&mut t, x, f, None, ConvOptions::default()).unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Shape);
+        assert!(err.message.contains("[1, 5, 5, 3]") && err.message.contains("[3, 3, 4, 2]"), "{}", err.message);
+        let f = t.leaf(Tensor::zeros(&[3, 3, 4, 3]), false);
+        let b = t.leaf(Tensor::zeros(&[3]), false);
+        let err = conv2d_transpose(&mut t, x, f, Some(b), ConvOptions::default()).unwrap_err();
+        assert!(err.message.contains("bias [3] should be [4]"), "{}", err.message);
+        let o = ConvOptions::new((2, 2), Padding::Same).dilation((2, 2));
+        let err = conv2d_transpose(&mut t, x, f, None, o).unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Argument);
+        assert!(err.message.contains("'dilationRate'"), "{}", err.message);
+        let err = conv2d_transpose(&mut t, x, f, None, ConvOptions::default().groups(3)).unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Argument);
+        let err = conv2d_transpose(&mut t, x, f, None, ConvOptions::new((0, 1), Padding::Valid)).unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Argument);
     }
 }

@@ -1296,6 +1296,112 @@ def golden_activation_cases():
     return c
 
 
+# --------------------------------------------------------------------------- golden_conv_transpose.json
+# Keras Conv2DTranspose: kernel [kh, kw, filters, in] (out channels third), output size as
+# Keras' deconv_output_length: valid in*s + max(k - s, 0), same in*s. PyTorch's
+# conv_transpose2d pads symmetrically, TensorFlow's "same" is the input gradient of a
+# "same" convolution (asymmetric pads), so the full (unpadded) output is computed and the
+# TensorFlow window of it cut out.
+
+def conv_transpose_nhwc(x, w, b, stride, padding, dilation=(1, 1)):
+    """Keras Conv2DTranspose: x NHWC, w [kh, kw, filters, in], bias [filters] -> NHWC."""
+    xc = nhwc_to_nchw(x)
+    full = F.conv_transpose2d(xc, w.permute(3, 2, 0, 1), None, stride=stride, dilation=dilation)
+    spans = [(w.shape[i] - 1) * dilation[i] + 1 for i in (0, 1)]
+    lengths, befores = [], []
+    for size, span in zip(xc.shape[2:], spans):
+        length = size * stride + (max(span - stride, 0) if padding == "valid" else 0)
+        # The forward "same" convolution of an input of `length` pads `before` ahead of it.
+        before = same_pads(length, span, stride)[0] if padding == "same" else 0
+        lengths.append(length)
+        befores.append(before)
+    # A kernel smaller than the stride leaves rows past the full output: zeros there.
+    extra = [max(0, bf + ln - fl) for bf, ln, fl in zip(befores, lengths, full.shape[2:])]
+    full = F.pad(full, (0, extra[1], 0, extra[0]))
+    y = full[:, :, befores[0]:befores[0] + lengths[0], befores[1]:befores[1] + lengths[1]]
+    if b is not None:
+        y = y + b.reshape(1, -1, 1, 1)
+    return nchw_to_nhwc(y)
+
+
+def direct_conv_transpose(x, w, b, stride, padding, dilation):
+    """A direct scatter loop over NumPy arrays: input pixel (i, j) adds x[i, j] @ w[di, dj]ᵀ
+    at output (i*s + di*d - before, j*s + dj*d - before)."""
+    n, H, W, cin = x.shape
+    kh, kw, filters, _ = w.shape
+    eh, ew = (kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1
+    if padding == "same":
+        oh, ow = H * stride, W * stride
+        pt, pl = same_pads(oh, eh, stride)[0], same_pads(ow, ew, stride)[0]
+    else:
+        oh, ow = H * stride + max(eh - stride, 0), W * stride + max(ew - stride, 0)
+        pt, pl = 0, 0
+    y = np.zeros((n, oh, ow, filters)) + b
+    for i in range(H):
+        for j in range(W):
+            for di in range(kh):
+                for dj in range(kw):
+                    r, c = i * stride + di * dilation[0] - pt, j * stride + dj * dilation[1] - pl
+                    if 0 <= r < oh and 0 <= c < ow:
+                        y[:, r, c, :] += x[:, i, j, :] @ w[di, dj].T
+    return y
+
+
+def conv_transpose_sanity_checks():
+    rng = np.random.default_rng(24680)
+    x = np.asarray(rng.normal(size=(2, 4, 5, 3)), np.float32).astype(np.float64)
+    for (k, stride, padding, dilation) in [((3, 3), 2, "same", (1, 1)), ((2, 3), 3, "valid", (1, 1)),
+                                           ((4, 2), 2, "same", (1, 1)), ((3, 2), 1, "same", (2, 3)),
+                                           ((2, 2), 3, "same", (1, 1)), ((3, 3), 1, "valid", (2, 1))]:
+        w = np.asarray(rng.normal(size=k + (2, 3)), np.float32).astype(np.float64)
+        b = np.asarray(rng.normal(size=2), np.float32).astype(np.float64)
+        got = conv_transpose_nhwc(f32(x), f32(w), f32(b), stride, padding, dilation)
+        close(got, torch.from_numpy(direct_conv_transpose(x, w, b, stride, padding, dilation)))
+    # The transposed convolution is the adjoint of the convolution: <T x, z> = <x, C z>.
+    w = np.asarray(rng.normal(size=(3, 3, 2, 3)), np.float32).astype(np.float64)
+    for padding in ["valid", "same"]:
+        y = conv_transpose_nhwc(f32(x), f32(w), None, 2, padding)
+        z = f32(rng.normal(size=tuple(y.shape)))
+        cz = conv_general_nhwc(z, f32(w), None, 2, padding)
+        close((y * z).sum(), (f32(x) * cz).sum())
+    print("conv transpose sanity checks passed")
+
+
+def conv_transpose_case(name, xshape, k, filters, stride, padding, dilation=(1, 1)):
+    rng = rng_for(name)
+    x = leaf(rng.normal(size=xshape))
+    w = leaf(rng.normal(size=k + (filters, xshape[-1])) * 0.3)
+    b = leaf(rng.normal(size=filters) * 0.1)
+    y = conv_transpose_nhwc(x, w, b, stride, padding, dilation)
+    dy = f32(rng.normal(size=tuple(y.shape)))
+    dx, dw, db = grads_of(y, dy, (x, w, b))
+    cfg = {"layer": "Conv2DTranspose", "filters": filters, "strides": stride, "padding": padding,
+           "dilation_h": dilation[0], "dilation_w": dilation[1]}
+    return case(cfg, x=x, kernel=w, bias=b, dy=dy, y=y, dx=dx, dkernel=dw, dbias=db)
+
+
+def golden_conv_transpose_cases():
+    c = {}
+    for k in [3, 2]:
+        for stride in [1, 2]:
+            for padding in ["valid", "same"]:
+                n = f"conv_transpose_k{k}_s{stride}_{padding}"
+                c[n] = conv_transpose_case(n, (2, 4, 5, 3), (k, k), 4, stride, padding)
+    # Span 4 with stride 2: TensorFlow crops one row before and one after; 3x2 at stride 3:
+    # a kernel smaller than the stride (valid leaves empty rows, same crops nothing).
+    c["conv_transpose_k4_s2_same"] = conv_transpose_case("conv_transpose_k4_s2_same", (2, 3, 4, 2), (4, 4), 3, 2,
+                                                         "same")
+    c["conv_transpose_k3x2_s3_valid"] = conv_transpose_case("conv_transpose_k3x2_s3_valid", (2, 3, 4, 2), (3, 2), 3,
+                                                            3, "valid")
+    c["conv_transpose_k3x2_s3_same"] = conv_transpose_case("conv_transpose_k3x2_s3_same", (2, 3, 4, 2), (3, 2), 3,
+                                                           3, "same")
+    c["conv_transpose_dilated_valid"] = conv_transpose_case("conv_transpose_dilated_valid", (2, 4, 5, 3), (3, 3), 2,
+                                                            1, "valid", (2, 2))
+    c["conv_transpose_dilated_same"] = conv_transpose_case("conv_transpose_dilated_same", (2, 4, 5, 3), (3, 2), 2,
+                                                           1, "same", (2, 3))
+    return c
+
+
 # --------------------------------------------------------------------------- main
 
 def write(path, cases):
@@ -1324,6 +1430,8 @@ def main():
     write(os.path.join(HERE, "golden_conv.json"), golden_conv_cases())
     activation_sanity_checks()
     write(os.path.join(HERE, "golden_activations.json"), golden_activation_cases())
+    conv_transpose_sanity_checks()
+    write(os.path.join(HERE, "golden_conv_transpose.json"), golden_conv_transpose_cases())
 
 
 if __name__ == "__main__":
