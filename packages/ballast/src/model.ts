@@ -449,9 +449,10 @@ export class Model {
           for (const [k, v] of Object.entries(val)) logs[`val_${k}`] = v;
         }
         logs.learning_rate = this.learningRate;
+        await hooks.call('onEpochEnd', epoch, logs);
+        // After the callbacks, as Keras' History: what they add to the logs is kept too.
         history.epoch.push(epoch);
         for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
-        await hooks.call('onEpochEnd', epoch, logs);
         last = logs;
       }
       // With useEma, the weights become their moving averages (Keras' finalize_variable_values).

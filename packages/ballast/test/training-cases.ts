@@ -254,6 +254,7 @@ describe('callbacks', () => {
       callbacks: [scripted([5, 1, 2, 3, 0, 0]), { onEpochEnd: () => void weightsAt.push(model.getWeights()) }, stop],
     });
     expect(h.epoch).toEqual([0, 1, 2, 3]);
+    expect(h.history.score).toEqual([5, 1, 2, 3]); // what a callback adds to the logs is in the history
     expect(stop.stoppedEpoch).toBe(3);
     expect(stop.bestEpoch).toBe(1);
     expect(model.getWeights()).toEqual(weightsAt[1]);
