@@ -8,7 +8,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  layers, Sequential, optimizers, schedules, tensor, losses, metrics, callbacks, loadModel, StateError,
+  layers, Sequential, optimizers, schedules, tensor, losses, metrics, callbacks, loadModel, modelFromFiles, StateError,
   ArgumentError, ShapeError, type Tensor, type Logs,
 } from 'ballast';
 import { rng } from './reference.js';
@@ -342,6 +342,17 @@ describe('optimizers', () => {
     h.history.learning_rate.forEach((lr, e) => close(lr, cosine(3 * (e + 1)), 1e-6));
     await expect(model.fit(x, y, { epochs: 2, callbacks: [{ onEpochEnd: (_e, l) => void (l.score = 1) }, callbacks.reduceLROnPlateau({ monitor: 'score', patience: 0 })] }))
       .rejects.toThrow(StateError);
+  });
+
+  it('a model.json saved with the earlier optimizer form ({ type: "adam", ... }) loads compiled', () => {
+    const model = classifier();
+    model.compile({ optimizer: optimizers.adam(), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const files = model.toFiles();
+    const saved = JSON.parse(files['model.json'] as string);
+    saved.compile.optimizer = { type: 'adam', learningRate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1e-6, clipNorm: 1 };
+    const loaded = modelFromFiles(JSON.stringify(saved), files['weights.safetensors'] as Uint8Array);
+    expect(loaded.compiledConfig.optimizer).toMatchObject({ className: 'Adam', config: { learningRate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1e-6 } });
+    expect(loaded.metricsNames).toEqual(['loss', 'accuracy']);
   });
 
   it('useEma ends fit with the moving average of the weights', async () => {
