@@ -90,25 +90,32 @@ impl Model {
             .collect()
     }
 
-    /// Weights of the loss per class (`None` for none); one per model output, non-negative.
-    pub fn set_class_weight(&mut self, weights: Option<Vec<f32>>) -> Result<()> {
-        if let Some(w) = &weights {
-            let classes = self.net.output_shape()?.last().copied().unwrap_or(1);
-            // One output: binary classification, classes 0 and 1.
-            let want = if classes == 1 { 2 } else { classes };
-            if w.len() != want {
-                return Err(Error::argument(format!(
-                    "classWeight has {} weights but the model has {want} classes",
-                    w.len()
-                )));
-            }
-            if let Some((i, v)) = w.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
-                return Err(Error::argument(format!(
-                    "classWeight for class {i} must be a non-negative number, got {v}"
-                )));
-            }
+    /// Weights of the loss per class (Keras' `class_weight`), as (class index, weight) pairs;
+    /// classes not given weigh 1, and an empty list means none. A model with one output
+    /// classifies binarily, classes 0 and 1. All or nothing: a bad pair changes nothing.
+    pub fn set_class_weight(&mut self, given: &[(f64, f32)]) -> Result<()> {
+        if given.is_empty() {
+            self.class_weight = None;
+            return Ok(());
         }
-        self.class_weight = weights;
+        let outputs = self.net.output_shape()?.last().copied().unwrap_or(1);
+        let classes = if outputs == 1 { 2 } else { outputs };
+        let mut weights = vec![1.0; classes];
+        for &(class, w) in given {
+            if !(class >= 0.0 && class.fract() == 0.0 && class < classes as f64) {
+                return Err(Error::argument(format!(
+                    "classWeight has class {class}, but the model has classes 0 to {}",
+                    classes - 1
+                )));
+            }
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(Error::argument(format!(
+                    "classWeight for class {class} must be a non-negative number, got {w}"
+                )));
+            }
+            weights[class as usize] = w;
+        }
+        self.class_weight = Some(weights);
         Ok(())
     }
 

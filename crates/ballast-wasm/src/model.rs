@@ -291,11 +291,19 @@ impl Model {
         Ok(self.compiled()?.metric_results().into_iter().map(|(_, v)| v).collect())
     }
 
-    /// Per-class weights of the loss for the next steps (empty: none).
+    /// Per-class weights of the loss for the next steps, as class indices and their weights
+    /// (empty: none; classes not given weigh 1).
     #[wasm_bindgen(js_name = setClassWeight)]
-    pub fn set_class_weight(&mut self, weights: Vec<f32>) -> Result<(), JsValue> {
-        let weights = (!weights.is_empty()).then_some(weights);
-        self.compiled()?.set_class_weight(weights).js()
+    pub fn set_class_weight(&mut self, classes: &[f64], weights: &[f32]) -> Result<(), JsValue> {
+        if classes.len() != weights.len() {
+            return Err(to_js(Error::argument(format!(
+                "{} classes but {} class weights",
+                classes.len(),
+                weights.len()
+            ))));
+        }
+        let pairs: Vec<(f64, f32)> = classes.iter().copied().zip(weights.iter().copied()).collect();
+        self.compiled()?.set_class_weight(&pairs).js()
     }
 
     /// One training step on rows `rows` of `x` / `y`, weighted per example by

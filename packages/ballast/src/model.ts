@@ -408,8 +408,8 @@ export class Model {
     const hooks = this.#callbackList(options.callbacks);
     const validationBatchSize = options.validationBatchSize ?? Math.max(batchSize, 256);
     positiveInteger('fit', 'validationBatchSize', validationBatchSize);
-    const classWeight = options.classWeight === undefined ? new Float32Array(0) : this.#classWeights(options.classWeight);
-    guard(() => this.#handle.setClassWeight(classWeight));
+    const [classes, classWeights] = options.classWeight === undefined ? [new Float64Array(0), new Float32Array(0)] : classWeightPairs(options.classWeight);
+    guard(() => this.#handle.setClassWeight(classes, classWeights));
     const history: History = { epoch: [], history: {} };
     this.stopTraining = false;
     const names = this.#metricNames;
@@ -459,7 +459,7 @@ export class Model {
       guard(() => this.#handle.finalizeOptimizer());
       await hooks.call('onTrainEnd', last);
     } finally {
-      guard(() => this.#handle.setClassWeight(new Float32Array(0)));
+      guard(() => this.#handle.setClassWeight(new Float64Array(0), new Float32Array(0)));
     }
     return history;
   }
@@ -486,21 +486,6 @@ export class Model {
       }
     });
     return new HookList(list as CallbackHooks[]);
-  }
-
-  /** Keras' class weights (by class index; missing ones weigh 1) as one weight per class. */
-  #classWeights(given: Record<number, number> | number[]): Float32Array {
-    if (given === null || typeof given !== 'object') throw new ArgumentError(`fit: classWeight must map class indices to weights, got ${describeValue(given)}`);
-    const out = this.#outputShape[this.#outputShape.length - 1] ?? 1;
-    const classes = out === 1 ? 2 : out;
-    const w = new Float32Array(classes).fill(1);
-    for (const [key, value] of Object.entries(given)) {
-      const c = Number(key);
-      if (!Number.isInteger(c) || c < 0 || c >= classes) throw new ArgumentError(`fit: classWeight has class ${key}, but the model has classes 0 to ${classes - 1}`);
-      if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) throw new ArgumentError(`fit: classWeight for class ${key} must be a non-negative number, got ${String(value)}`);
-      w[c] = value;
-    }
-    return w;
   }
 
   /**
@@ -796,6 +781,20 @@ function positiveInteger(what: string, key: string, v: unknown): void {
 
 function count(what: string, key: string, v: unknown): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ArgumentError(`${what}: ${key} must be a non-negative integer, got ${String(v)}`);
+}
+
+/**
+ * Keras' class weights (`{ classIndex: weight }` or a list) as two arrays for the core, which
+ * owns the rules (the classes of the model, missing ones weighing 1, the ranges).
+ */
+function classWeightPairs(given: Record<number, number> | number[]): [Float64Array, Float32Array] {
+  if (given === null || typeof given !== 'object') throw new ArgumentError(`fit: classWeight must map class indices to weights, got ${describeValue(given)}`);
+  const entries = Object.entries(given);
+  for (const [key, value] of entries) {
+    if (typeof value !== 'number') throw new ArgumentError(`fit: classWeight for class ${key} must be a non-negative number, got ${describeValue(value)}`);
+  }
+  // Object keys are strings: a key that is not a number reaches the core as NaN, which it refuses.
+  return [Float64Array.from(entries, ([key]) => (key.trim() === '' ? NaN : Number(key))), Float32Array.from(entries, ([, v]) => v)];
 }
 
 /** Per-example weights, checked against the number of examples. */
