@@ -55,6 +55,18 @@ function nonNegative(what: string, key: string, v: number, integer = false): num
   return v;
 }
 
+function flag(what: string, key: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new ArgumentError(`${what}: ${key} must be true or false, got ${String(v)}`);
+  return v;
+}
+
+function text(what: string, key: string, v: unknown, fallback: string): string {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'string' || v === '') throw new ArgumentError(`${what}: ${key} must be a non-empty string, got ${String(v)}`);
+  return v;
+}
+
 function mode(what: string, v: unknown): Mode {
   if (v !== 'auto' && v !== 'min' && v !== 'max') throw new ArgumentError(`${what}: mode must be 'auto', 'min' or 'max', got ${String(v)}`);
   return v;
@@ -104,12 +116,15 @@ export class EarlyStopping extends Callback {
     super();
     const what = 'earlyStopping';
     checkOptions(what, options, ['monitor', 'minDelta', 'patience', 'mode', 'baseline', 'restoreBestWeights', 'startFromEpoch']);
-    this.monitor = options.monitor ?? 'val_loss';
+    this.monitor = text(what, 'monitor', options.monitor, 'val_loss');
     this.minDelta = Math.abs(nonNegative(what, 'minDelta', options.minDelta ?? 0));
     this.patience = nonNegative(what, 'patience', options.patience ?? 0, true);
     this.startFromEpoch = nonNegative(what, 'startFromEpoch', options.startFromEpoch ?? 0, true);
+    if (options.baseline !== undefined && !(typeof options.baseline === 'number' && Number.isFinite(options.baseline))) {
+      throw new ArgumentError(`${what}: baseline must be a finite number, got ${String(options.baseline)}`);
+    }
     this.baseline = options.baseline;
-    this.restoreBestWeights = options.restoreBestWeights ?? false;
+    this.restoreBestWeights = flag(what, 'restoreBestWeights', options.restoreBestWeights, false);
     this.#max = maximizes(this.monitor, mode(what, options.mode ?? 'auto'));
   }
 
@@ -180,7 +195,7 @@ export class ReduceLROnPlateau extends Callback {
     super();
     const what = 'reduceLROnPlateau';
     checkOptions(what, options, ['monitor', 'factor', 'patience', 'mode', 'minDelta', 'cooldown', 'minLr']);
-    this.monitor = options.monitor ?? 'val_loss';
+    this.monitor = text(what, 'monitor', options.monitor, 'val_loss');
     this.factor = options.factor ?? 0.1;
     if (!(this.factor > 0 && this.factor < 1)) throw new ArgumentError(`${what}: factor must be in (0, 1), got ${String(options.factor)}`);
     this.patience = nonNegative(what, 'patience', options.patience ?? 10, true);
@@ -257,8 +272,8 @@ export class ModelCheckpoint extends Callback {
       throw new ArgumentError(`${what}: filepath must be a directory or a function that takes the files`);
     }
     this.filepath = options.filepath;
-    this.monitor = options.monitor ?? 'val_loss';
-    this.saveBestOnly = options.saveBestOnly ?? false;
+    this.monitor = text(what, 'monitor', options.monitor, 'val_loss');
+    this.saveBestOnly = flag(what, 'saveBestOnly', options.saveBestOnly, false);
     this.saveFreq = options.saveFreq ?? 'epoch';
     if (this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && this.saveFreq > 0)) {
       throw new ArgumentError(`${what}: saveFreq must be 'epoch' or a positive number of batches, got ${String(options.saveFreq)}`);
@@ -326,8 +341,8 @@ export class CsvLogger extends Callback {
     checkOptions('csvLogger', options, ['filename', 'separator', 'append']);
     if (typeof options.filename !== 'string' || options.filename === '') throw new ArgumentError('csvLogger: filename must be a path');
     this.filename = options.filename;
-    this.separator = options.separator ?? ',';
-    this.append = options.append ?? false;
+    this.separator = text('csvLogger', 'separator', options.separator, ',');
+    this.append = flag('csvLogger', 'append', options.append, false);
   }
 
   override async onTrainBegin(): Promise<void> {

@@ -260,6 +260,9 @@ describe('callbacks', () => {
     expect(model.getWeights()).toEqual(weightsAt[1]);
     expect(() => callbacks.earlyStopping({ patience: -1 })).toThrow(/patience must be a non-negative integer/);
     expect(() => callbacks.earlyStopping({ patients: 1 } as never)).toThrow(/unknown option 'patients'/);
+    expect(() => callbacks.earlyStopping({ baseline: '0.5' } as never)).toThrow(/baseline must be a finite number/);
+    expect(() => callbacks.earlyStopping({ restoreBestWeights: 1 } as never)).toThrow(/restoreBestWeights must be true or false/);
+    expect(() => callbacks.modelCheckpoint({ filepath: 'x', monitor: 5 } as never)).toThrow(/monitor must be a non-empty string/);
   });
 
   it('reduceLROnPlateau lowers the rate after the patience, then waits out its cooldown', async () => {
