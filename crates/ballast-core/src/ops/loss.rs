@@ -1,12 +1,10 @@
-//! Losses (mean over the batch) and the accuracy metric.
+//! The loss ops of custom loops (mean over the batch); a compiled model's losses, with their
+//! Keras options, are `crate::losses`.
 
 use crate::autograd::{Tape, Var};
 use crate::error::Error;
 use crate::tensor::shape_str;
 use crate::{Result, Tensor};
-
-/// Keras clips probabilities to [ε, 1 − ε] before taking logs.
-pub const PROB_EPSILON: f32 = 1e-7;
 
 fn check_same(pred: &Tensor, target: &Tensor, op: &str) -> Result<(usize, usize)> {
     if pred.rank() != 2 || pred.shape() != target.shape() {
@@ -46,27 +44,6 @@ pub fn softmax_cross_entropy(tape: &mut Tape, logits: Var, labels: &Tensor) -> R
     ))
 }
 
-/// Categorical cross-entropy from probabilities (Keras' default, `from_logits = false`).
-pub fn categorical_cross_entropy(tape: &mut Tape, probs: Var, labels: &Tensor) -> Result<Var> {
-    let (n, _) = check_same(tape.value(probs), labels, "categorical_cross_entropy")?;
-    let clip = |p: f32| p.clamp(PROB_EPSILON, 1.0 - PROB_EPSILON);
-    let loss: f64 = tape.value(probs).data().iter().zip(labels.data()).map(|(&p, &y)| -(y * clip(p).ln()) as f64).sum();
-    let labels = labels.clone();
-    Ok(tape.push(
-        Tensor::scalar((loss / n as f64) as f32),
-        &[probs],
-        Box::new(move |g, inputs, _| {
-            let scale = g.data()[0] / n as f32;
-            let mut dp = inputs[0].clone();
-            dp.data_mut().iter_mut().zip(labels.data()).for_each(|(p, &y)| {
-                let inside = *p > PROB_EPSILON && *p < 1.0 - PROB_EPSILON;
-                *p = if inside { -y / *p * scale } else { 0.0 };
-            });
-            vec![Some(dp)]
-        }),
-    ))
-}
-
 pub use crate::data::one_hot;
 
 /// Sparse form: labels are class indices.
@@ -102,20 +79,10 @@ pub fn mean_squared_error(tape: &mut Tape, pred: Var, target: &Tensor) -> Result
     ))
 }
 
-/// Fraction of rows whose arg-max matches the label's arg-max (one-hot labels).
-pub fn accuracy(pred: &Tensor, labels: &Tensor) -> Result<f32> {
-    let (n, c) = check_same(pred, labels, "accuracy")?;
-    let argmax = |row: &[f32]| row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best });
-    let hits =
-        pred.data().chunks_exact(c).zip(labels.data().chunks_exact(c)).filter(|(p, y)| argmax(p) == argmax(y)).count();
-    Ok(if n == 0 { 0.0 } else { hits as f32 / n as f32 })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::autograd::gradcheck::Check;
-    use crate::ops::softmax;
     use crate::rng::Rng;
 
     #[test]
@@ -126,25 +93,8 @@ mod tests {
         let check = Check::default();
         check.run("softmax_cross_entropy", &[logits.clone()], |t, v| softmax_cross_entropy(t, v[0], &labels));
         check.run("sparse", &[logits.clone()], |t, v| sparse_softmax_cross_entropy(t, v[0], &[1, 0, 5, 3]));
-        check.run("categorical_cross_entropy(softmax)", &[logits.clone()], |t, v| {
-            let p = softmax(t, v[0])?;
-            categorical_cross_entropy(t, p, &labels)
-        });
         let target = Tensor::new((0..24).map(|_| r.uniform(-1.0, 1.0)).collect(), &[4, 6]).unwrap();
         check.run("mse", &[logits], |t, v| mean_squared_error(t, v[0], &target));
-    }
-
-    #[test]
-    fn from_logits_and_from_probabilities_agree() {
-        let logits = Tensor::new(vec![2.0, -1.0, 0.5, 0.1, 0.2, 3.0], &[2, 3]).unwrap();
-        let labels = one_hot(&[0, 2], 3).unwrap();
-        let mut t = Tape::new();
-        let x = t.leaf(logits, false);
-        let a = softmax_cross_entropy(&mut t, x, &labels).unwrap();
-        let p = softmax(&mut t, x).unwrap();
-        let b = categorical_cross_entropy(&mut t, p, &labels).unwrap();
-        assert!((t.value(a).data()[0] - t.value(b).data()[0]).abs() < 1e-6);
-        assert_eq!(accuracy(t.value(p), &labels).unwrap(), 1.0);
     }
 
     #[test]
