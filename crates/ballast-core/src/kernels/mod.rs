@@ -4,6 +4,7 @@
 
 pub mod conv;
 pub mod gemm;
+pub mod math;
 pub mod pool;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;

@@ -4,6 +4,7 @@
 
 use crate::autograd::{Tape, Var};
 use crate::error::Error;
+use crate::kernels::math;
 use crate::parallel;
 use crate::tensor::shape_str;
 use crate::{Result, Tensor};
@@ -47,12 +48,12 @@ pub(crate) fn relu_grad(g: &Tensor, y: &Tensor) -> Tensor {
 }
 
 pub fn sigmoid(tape: &mut Tape, x: Var) -> Var {
-    let value = par_map(tape.value(x), |v| 1.0 / (1.0 + (-v).exp()));
+    let value = par_map(tape.value(x), math::sigmoid);
     tape.push(value, &[x], Box::new(|g, _, y| vec![Some(par_zip(g, y, |g, y| g * y * (1.0 - y)))]))
 }
 
 pub fn tanh(tape: &mut Tape, x: Var) -> Var {
-    let value = par_map(tape.value(x), f32::tanh);
+    let value = par_map(tape.value(x), math::tanh);
     tape.push(value, &[x], Box::new(|g, _, y| vec![Some(par_zip(g, y, |g, y| g * (1.0 - y * y)))]))
 }
 
@@ -66,13 +67,9 @@ where
     tape.push(value, &[x], Box::new(move |g, inputs, _| vec![Some(par_zip(g, inputs[0], |g, x| g * df(x)))]))
 }
 
-fn sigmoid_of(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 /// log(1 + eˣ) without overflow: max(x, 0) + log1p(e^−|x|).
 fn softplus_of(x: f32) -> f32 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
+    x.max(0.0) + math::ln_1p(math::exp(-x.abs()))
 }
 
 /// Keras's `leaky_relu`: `x` for x ≥ 0, `negative_slope · x` below.
@@ -126,12 +123,12 @@ pub fn elu(tape: &mut Tape, x: Var, alpha: f32) -> Var {
     elementwise(
         tape,
         x,
-        move |v| if v > 0.0 { v } else { alpha * v.exp_m1() },
+        move |v| if v > 0.0 { v } else { alpha * math::expm1(v) },
         move |v| {
             if v > 0.0 {
                 1.0
             } else {
-                alpha * v.exp()
+                alpha * math::exp(v)
             }
         },
     )
@@ -147,69 +144,42 @@ pub fn selu(tape: &mut Tape, x: Var) -> Var {
     elementwise(
         tape,
         x,
-        move |v| if v > 0.0 { s * v } else { s * a * v.exp_m1() },
+        move |v| if v > 0.0 { s * v } else { s * a * math::expm1(v) },
         move |v| {
             if v > 0.0 {
                 s
             } else {
-                s * a * v.exp()
+                s * a * math::exp(v)
             }
         },
     )
 }
 
-/// erfc in f64 with a fractional error below 1.2e-7 everywhere (the Chebyshev fit of
-/// Press et al., *Numerical Recipes*, §6.2), well below f32's precision for the GELU.
-fn erfc(z: f64) -> f64 {
-    let t = 1.0 / (1.0 + 0.5 * z.abs());
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * poly.exp();
-    if z >= 0.0 {
-        r
-    } else {
-        2.0 - r
-    }
-}
-
-/// The standard normal CDF Φ(x) = erfc(−x/√2)/2.
-fn normal_cdf(x: f64) -> f64 {
-    0.5 * erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
-}
-
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 const GELU_CUBIC: f32 = 0.044_715;
+/// 1/√(2π), the standard normal density's constant.
+const INV_SQRT_2PI: f32 = 0.398_942_3;
 
 /// GELU (Hendrycks & Gimpel, 2016): `x · Φ(x)` exactly (through erf, Keras's default), or
 /// with `approximate` the tanh form `x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`.
 pub fn gelu(tape: &mut Tape, x: Var, approximate: bool) -> Var {
     if approximate {
-        let inner = |v: f32| SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v);
+        // 1 + tanh(u) = 2σ(2u): one exp, and no cancellation in 1 + tanh for negative x.
+        let two_u = |v: f32| 2.0 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v);
         return elementwise(
             tape,
             x,
-            move |v| 0.5 * v * (1.0 + inner(v).tanh()),
+            move |v| v * math::sigmoid(two_u(v)),
             move |v| {
-                let t = inner(v).tanh();
-                0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * v * v)
+                // d/dx x·σ(2u) = σ + x · 2σ(1 − σ) · u′, u′ = √(2/π) (1 + 3c x²).
+                let s = math::sigmoid(two_u(v));
+                s + 2.0 * v * s * (1.0 - s) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * v * v)
             },
         );
     }
-    let density = |v: f64| (-0.5 * v * v).exp() / (2.0 * std::f64::consts::PI).sqrt();
-    elementwise(
-        tape,
-        x,
-        |v| (v as f64 * normal_cdf(v as f64)) as f32,
-        move |v| {
-            let v = v as f64;
-            (normal_cdf(v) + v * density(v)) as f32
-        },
-    )
+    // Φ(x) = erfc(−x/√2) / 2; its derivative is the density e^(−x²/2) / √(2π).
+    let cdf = |v: f32| 0.5 * math::erfc(-v * std::f32::consts::FRAC_1_SQRT_2);
+    elementwise(tape, x, move |v| v * cdf(v), move |v| cdf(v) + v * INV_SQRT_2PI * math::exp(-0.5 * v * v))
 }
 
 /// SiLU, also called swish: `x · σ(x)`.
@@ -217,9 +187,9 @@ pub fn silu(tape: &mut Tape, x: Var) -> Var {
     elementwise(
         tape,
         x,
-        |v| v * sigmoid_of(v),
+        |v| v * math::sigmoid(v),
         |v| {
-            let s = sigmoid_of(v);
+            let s = math::sigmoid(v);
             s * (1.0 + v * (1.0 - s))
         },
     )
@@ -227,7 +197,7 @@ pub fn silu(tape: &mut Tape, x: Var) -> Var {
 
 /// `log(1 + eˣ)`, computed without overflow.
 pub fn softplus(tape: &mut Tape, x: Var) -> Var {
-    elementwise(tape, x, softplus_of, sigmoid_of)
+    elementwise(tape, x, softplus_of, math::sigmoid)
 }
 
 /// `x / (1 + |x|)`.
@@ -240,15 +210,25 @@ pub fn hard_sigmoid(tape: &mut Tape, x: Var) -> Var {
     elementwise(tape, x, |v| (v + 3.0).clamp(0.0, 6.0) / 6.0, |v| if v > -3.0 && v < 3.0 { 1.0 / 6.0 } else { 0.0 })
 }
 
-/// Mish (Misra, 2019): `x · tanh(softplus(x))`.
+/// Mish (Misra, 2019): `x · tanh(softplus(x))`, from one exponential: with e = eˣ and
+/// n = e(e + 2), tanh(log(1 + e)) = n / (n + 2).
 pub fn mish(tape: &mut Tape, x: Var) -> Var {
+    // Past 20, tanh(softplus(x)) is 1 in f32 (and e² would overflow past 44): cap e there.
+    // A comparison rather than `min`, which would turn a NaN into 20.
+    let e = |v: f32| math::exp(if v > 20.0 { 20.0 } else { v });
     elementwise(
         tape,
         x,
-        |v| v * softplus_of(v).tanh(),
-        |v| {
-            let t = softplus_of(v).tanh();
-            t + v * sigmoid_of(v) * (1.0 - t * t)
+        move |v| {
+            let n = e(v) * (e(v) + 2.0);
+            v * n / (n + 2.0)
+        },
+        move |v| {
+            // d/dx = t + x · σ(x) · (1 − t²), with 1 − t² = 4(n + 1) / (n + 2)².
+            let e = e(v);
+            let n = e * (e + 2.0);
+            let d = n + 2.0;
+            n / d + v * (e / (1.0 + e)) * 4.0 * (n + 1.0) / (d * d)
         },
     )
 }
