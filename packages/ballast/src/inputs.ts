@@ -94,30 +94,50 @@ export function flatten(data: unknown, context: string, root: string): { values:
   if (!Array.isArray(data)) return { values: Float32Array.of(number(data, context, root)), shape: [] };
   const shape = nestedShape(data);
   const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  const last = shape.length - 1;
   let at = 0;
-  const index: number[] = [];
-  const walk = (v: unknown, depth: number): void => {
-    if (depth === shape.length) {
-      if (isLevel(v)) throw new ShapeError(`${context}: ragged array: ${pathOf(root, index)} is an array where ${pathOf(root, index.map(() => 0))} is a number`);
-      values[at++] = number(v, context, pathOf(root, index));
-      return;
+  const index: number[] = new Array(shape.length).fill(0);
+  const where = (depth: number) => pathOf(root, index.slice(0, depth));
+  const first = (depth: number) => pathOf(root, new Array(depth).fill(0));
+  /** Why `v`, at `index[0..depth)`, does not fit the shape (it is the first thing that does not). */
+  const refuse = (v: unknown, depth: number): never => {
+    if (depth > last) {
+      if (isLevel(v)) throw new ShapeError(`${context}: ragged array: ${where(depth)} is an array where ${first(depth)} is a number`);
+      number(v, context, where(depth));
+      throw new Error('unreachable');
     }
     if (!isLevel(v)) {
-      if (typeof v !== 'number') throw new ArgumentError(`${context}: ${pathOf(root, index)} must be an array of numbers, got ${what(v)}`);
-      throw new ShapeError(`${context}: ragged array: ${pathOf(root, index)} is a number where ${pathOf(root, index.map(() => 0))} is an array of ${shape[depth]}`);
+      if (typeof v !== 'number') throw new ArgumentError(`${context}: ${where(depth)} must be an array of numbers, got ${what(v)}`);
+      throw new ShapeError(`${context}: ragged array: ${where(depth)} is a number where ${first(depth)} is an array of ${shape[depth]}`);
     }
-    if (v.length !== shape[depth]) {
-      throw new ShapeError(`${context}: ragged array: ${pathOf(root, index)} has ${v.length} entries where ${pathOf(root, index.map(() => 0))} has ${shape[depth]}`);
-    }
-    if (isTypedNumbers(v) && depth === shape.length - 1) {
-      values.set(float32Of(v, context, pathOf(root, index)), at);
-      at += v.length;
+    if (isTypedNumbers(v) && depth < last) throw new ShapeError(`${context}: ragged array: ${where(depth)} is a typed array (of numbers) where ${first(depth)} is an array of arrays`);
+    throw new ShapeError(`${context}: ragged array: ${where(depth)} has ${v.length} entries where ${first(depth)} has ${shape[depth]}`);
+  };
+  // `v` is an array level of the right length; the innermost level is copied in one loop.
+  const walk = (v: ArrayLike<unknown>, depth: number): void => {
+    if (depth === last) {
+      if (isTypedNumbers(v)) {
+        values.set(float32Of(v, context, where(depth)), at);
+        at += v.length;
+        return;
+      }
+      for (let i = 0; i < v.length; i++) {
+        const e = v[i];
+        // False for NaN, ±Infinity and anything beyond float32, as for a non-number.
+        if (typeof e !== 'number' || !(Math.abs(e) <= FLOAT32_MAX)) {
+          index[depth] = i;
+          refuse(e, depth + 1);
+        }
+        values[at++] = e as number;
+      }
       return;
     }
+    const size = shape[depth + 1];
     for (let i = 0; i < v.length; i++) {
-      index.push(i);
-      walk(v[i], depth + 1);
-      index.pop();
+      const c = v[i];
+      index[depth] = i;
+      if (!isLevel(c) || c.length !== size || (isTypedNumbers(c) && depth + 1 !== last)) refuse(c, depth + 1);
+      walk(c as ArrayLike<unknown>, depth + 1);
     }
   };
   walk(data, 0);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ready, tensor, layers, Sequential, Tensor, ArgumentError, ShapeError } from 'ballast';
+import { ready, tensor, layers, Sequential, Tensor, ArgumentError, ShapeError, type LossSpec } from 'ballast';
 
 await ready({ threads: 2 });
 
 /** A small classifier: 3 features, 2 classes. */
-function classifier(loss = 'categoricalCrossentropy'): Sequential {
+function classifier(loss: LossSpec = 'categoricalCrossentropy'): Sequential {
   const model = new Sequential([layers.input({ shape: [3] }), layers.dense({ units: 2, activation: 'softmax' })], { seed: 3 });
   model.compile({ optimizer: 'sgd', loss, metrics: ['accuracy'] });
   return model;
@@ -46,6 +46,9 @@ describe('tensor() from plain JavaScript', () => {
     expect(() => tensor([[1, 2], [3]])).toThrow(/values\[1\] has 1 entries where values\[0\] has 2/);
     expect(() => tensor([[[1], [2]], [[3], [4]], [[5], 6]])).toThrow(/values\[2\]\[1\] is a number where values\[0\]\[0\] is an array of 1/);
     expect(() => tensor([[1, 2], [3, [4]]])).toThrow(/values\[1\]\[1\] is an array where values\[0\]\[0\] is a number/);
+    expect(() => tensor([[[1], [2]], Float32Array.of(1, 2)])).toThrow(/values\[1\] is a typed array \(of numbers\) where values\[0\] is an array of arrays/);
+    expect(() => tensor([[1, 2], Float32Array.of(3)])).toThrow(/values\[1\] has 1 entries where values\[0\] has 2/);
+    expect(() => tensor([[1, 2], 3])).toThrow(/ragged array: values\[1\] is a number where values\[0\] is an array of 2/);
   });
 
   it('refuses what is not a finite float32 number with an ArgumentError naming where and what', () => {
