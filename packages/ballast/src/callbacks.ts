@@ -436,9 +436,11 @@ function perStep(seconds: number): string {
   return `${(seconds * 1e6).toFixed(0)}us/step`;
 }
 
-/** Keras' values: four decimals, or exponent notation for tiny ones. */
+/** Keras' values: four decimals, or Python's exponent notation (`5.0000e-04`) up to 1e-3. */
 function value(v: number): string {
-  return Math.abs(v) > 1e-3 || v === 0 || !Number.isFinite(v) ? v.toFixed(4) : v.toExponential(4);
+  if (Math.abs(v) > 1e-3 || !Number.isFinite(v)) return v.toFixed(4);
+  const [mantissa, exponent] = v.toExponential(4).split('e');
+  return `${mantissa}e${exponent[0]}${exponent.slice(1).padStart(2, '0')}`;
 }
 
 /** Checks `fit`'s `verbose`: 0, 1 or 2. */

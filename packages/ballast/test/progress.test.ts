@@ -77,6 +77,36 @@ describe('the progress line (Keras ProgbarLogger)', () => {
     expect(writes.at(-1)!.replace(/\x1b\[[0-9;]*[mK]/g, '')).toMatch(/^\r1000\/1000 ━{20} \d+s \d+(ms|us)\/step - loss: 1\.5000\n$/);
   });
 
+  it("Keras' times and numbers: the time left as 42s, 3:18 or 1:23:19, per step in s, ms or us, tiny values as 5.0000e-04", () => {
+    let now = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => now);
+    const { writes, stream } = fakeStream(true);
+    const bar = new ProgbarLogger({ stream });
+    bar.setParams({ epochs: 1 });
+    bar.onTrainBegin();
+    const line = () => writes.at(-1)!.replace(/\x1b\[[0-9;]*[mK]/g, '');
+    const firstBatch = (ms: number, batches: number, loss: number) => {
+      now = 0;
+      bar.onEpochBegin(0);
+      now = ms;
+      bar.onBatchEnd(0, { loss, size: 1, batches });
+      return line();
+    };
+    expect(firstBatch(2000, 100, 0.5)).toBe(`\r  1/100 ${'━'.repeat(20)} 3:18 2s/step - loss: 0.5000`);
+    expect(firstBatch(50, 100_000, 0.0005)).toBe(`\r     1/100000 ${'━'.repeat(20)} 1:23:19 50ms/step - loss: 5.0000e-04`);
+    expect(firstBatch(0.5, 85, 0)).toBe(`\r 1/85 ${'━'.repeat(20)} 0s 500us/step - loss: 0.0000e+00`);
+    expect(firstBatch(1000, 43, 2)).toBe(`\r 1/43 ${'━'.repeat(20)} 42s 1s/step - loss: 2.0000`);
+    // Five of twenty steps done: a quarter of the bar is filled (green), the rest not.
+    now = 0;
+    bar.onEpochBegin(0);
+    for (let b = 0; b < 5; b++) {
+      now += 200; // past the redraw interval each time
+      bar.onBatchEnd(b, { loss: 1, size: 1, batches: 20 });
+    }
+    expect(writes.at(-1)).toContain(`\x1b[32m${'━'.repeat(5)}\x1b[0m\x1b[37m${'━'.repeat(15)}\x1b[0m`);
+    expect(line()).toBe(`\r 5/20 ${'━'.repeat(20)} 3s 200ms/step - loss: 1.0000`);
+  });
+
   it('verbose 2: one line per epoch in Keras form', async () => {
     const { writes, stream } = fakeStream(true);
     const h = await model().fit(x, y, { ...fitOptions, callbacks: [callbacks.progbarLogger({ verbose: 2, stream })] });
