@@ -3,6 +3,9 @@
  * package's README.md is type-checked against the built package's types and run with Node
  * against the built package, so an example that does not work fails the suite.
  *
+ * Blocks marked ```ts browser are type-checked each on its own against the browser entry with
+ * the DOM's types, and not run.
+ *
  * The blocks of one README form one program, in order, as a reader goes through it: each block
  * continues the ones above it (it sees their names and may redeclare them; its imports join
  * theirs). Only the data shrinks: `datasets.mnist()` keeps its first 256 training and 128 test
@@ -33,6 +36,8 @@ interface Block {
   file: string;
   line: number;
   code: string;
+  /** Marked ```ts browser: type-checked against the browser entry (DOM types), not run. */
+  browser?: boolean;
 }
 
 /** The ```ts / ```js blocks of a Markdown file, with the line each starts on. */
@@ -40,11 +45,18 @@ function codeBlocks(markdown: string, file: string): Block[] {
   const blocks: Block[] = [];
   const lines = markdown.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const open = /^```(\S*)/.exec(lines[i]);
+    const open = /^```(\S*)(.*)$/.exec(lines[i]);
     if (!open) continue;
     const end = lines.findIndex((l, j) => j > i && /^```\s*$/.test(l));
     if (end < 0) throw new Error(`${file}:${i + 1}: a code block that does not end`);
-    if (['ts', 'typescript', 'js', 'javascript'].includes(open[1])) blocks.push({ file, line: i + 2, code: lines.slice(i + 1, end).join('\n') });
+    if (['ts', 'typescript', 'js', 'javascript'].includes(open[1])) {
+      const flags = open[2].trim().split(/\s+/).filter(Boolean);
+      const unknown = flags.find((f) => f !== 'browser');
+      if (unknown) throw new Error(`${file}:${i + 1}: unknown code block flag '${unknown}' (known: browser)`);
+      const block: Block = { file, line: i + 2, code: lines.slice(i + 1, end).join('\n') };
+      if (flags.includes('browser')) block.browser = true;
+      blocks.push(block);
+    }
     i = end;
   }
   return blocks;
@@ -113,17 +125,13 @@ async function smallIdx(path: string, n: number): Promise<Uint8Array> {
   return gzipSync(out);
 }
 
-function typeErrors(file: string): string[] {
-  const options: ts.CompilerOptions = {
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-    types: ['node'],
-    typeRoots: [join(packageDir, 'node_modules', '@types')],
-  };
+/** Type errors of a program: for Node (the `node` entry, Node's types) or a browser (the default entry, the DOM's). */
+function typeErrors(file: string, target: 'node' | 'browser' = 'node'): string[] {
+  const common: ts.CompilerOptions = { target: ts.ScriptTarget.ES2022, strict: true, noEmit: true, skipLibCheck: true };
+  const options: ts.CompilerOptions =
+    target === 'node'
+      ? { ...common, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, types: ['node'], typeRoots: [join(packageDir, 'node_modules', '@types')] }
+      : { ...common, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'], types: [] };
   const prog = ts.createProgram([file], options);
   return ts.getPreEmitDiagnostics(prog).map((d) => {
     const where = d.file && d.start !== undefined ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}: ` : '';
@@ -161,6 +169,8 @@ describe('the READMEs run as written (with small data)', async () => {
     expect(p.startsWith("import { x } from 'm';\n")).toBe(true);
     expect(p.indexOf('const a = 1;')).toBeLessThan(p.indexOf('let b = a;'));
     expect(() => program([{ file: 'T.md', line: 1, code: "import * as b from 'ballast';" }])).toThrow(/T.md:1: only single-line named imports/);
+    expect(codeBlocks('```ts browser\nnew Worker("w.js");\n```\n', 'T.md')).toEqual([{ file: 'T.md', line: 2, code: 'new Worker("w.js");', browser: true }]);
+    expect(() => codeBlocks('```ts run\n1;\n```\n', 'T.md')).toThrow(/T.md:1: unknown code block flag 'run'/);
   });
 
   it('a block that does not type-check or that throws is caught, naming the block', async () => {
@@ -175,15 +185,28 @@ describe('the READMEs run as written (with small data)', async () => {
     await writeFile(jsFile, ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText.replaceAll("from 'ballast'", "from './docs-ballast.mjs'"));
     const { code, stderr } = await run(jsFile, dir);
     expect(code).toBe(1);
+    // A browser block is checked with the DOM's types and the browser entry's.
+    const browserFile = join(dir, 'broken-browser.ts');
+    await writeFile(browserFile, "import { ready } from 'ballast';\nconst env = await ready();\nconst w: number = new Worker('w.js');\nenv.nope;\n");
+    const browserErrors = typeErrors(browserFile, 'browser').join('\n');
+    expect(browserErrors).toMatch(/Type 'Worker' is not assignable to type 'number'/);
+    expect(browserErrors).toMatch(/Property 'nope' does not exist on type 'Env'/);
     expect(stderr).toMatch(/docs block at T\.md:9: ShapeError: tensor: ragged array: values\[1\] has 1 entries/);
   });
 
   for (const readme of READMES) {
     it(`${readme}: every ts/js block type-checks and runs`, async () => {
-      const blocks = codeBlocks(await readFile(join(repoRoot, readme), 'utf8'), readme);
+      const all = codeBlocks(await readFile(join(repoRoot, readme), 'utf8'), readme);
+      const blocks = all.filter((b) => !b.browser);
       expect(blocks.length).toBeGreaterThan(0);
-      const source = program(blocks);
       const base = readme.replace(/[^A-Za-z0-9]+/g, '-');
+      // Browser blocks stand alone: each is a module of its own (a Worker, a page).
+      for (const b of all.filter((b) => b.browser)) {
+        const file = join(dir, `${base}-browser-${b.line}.ts`);
+        await writeFile(file, b.code);
+        expect(typeErrors(file, 'browser'), `type errors in the browser block at ${b.file}:${b.line}`).toEqual([]);
+      }
+      const source = program(blocks);
       const tsFile = join(dir, `${base}.ts`);
       await writeFile(tsFile, source);
       expect(typeErrors(tsFile), 'type errors in the docs').toEqual([]);
