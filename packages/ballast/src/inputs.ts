@@ -67,7 +67,7 @@ function float32Of(values: TypedNumbers, context: string, path: string): Float32
 function number(v: unknown, context: string, path: string): number {
   if (typeof v !== 'number') throw new ArgumentError(`${context}: ${path} must be a number, got ${what(v)}`);
   if (!Number.isFinite(v)) throw new ArgumentError(`${context}: ${path} is ${v}; only finite numbers are accepted in arrays (a Float32Array may hold NaN or Infinity)`);
-  if (Math.abs(v) > FLOAT32_MAX) throw new ArgumentError(`${context}: ${path} is ${v}, beyond the range of float32 (±3.4e38)`);
+  if (!Number.isFinite(Math.fround(v))) throw new ArgumentError(`${context}: ${path} is ${v}, beyond the range of float32 (±3.4e38)`);
   return v;
 }
 
@@ -101,11 +101,6 @@ export function flatten(data: unknown, context: string, root: string): { values:
   const first = (depth: number) => pathOf(root, new Array(depth).fill(0));
   /** Why `v`, at `index[0..depth)`, does not fit the shape (it is the first thing that does not). */
   const refuse = (v: unknown, depth: number): never => {
-    if (depth > last) {
-      if (isLevel(v)) throw new ShapeError(`${context}: ragged array: ${where(depth)} is an array where ${first(depth)} is a number`);
-      number(v, context, where(depth));
-      throw new Error('unreachable');
-    }
     if (!isLevel(v)) {
       if (typeof v !== 'number') throw new ArgumentError(`${context}: ${where(depth)} must be an array of numbers, got ${what(v)}`);
       throw new ShapeError(`${context}: ragged array: ${where(depth)} is a number where ${first(depth)} is an array of ${shape[depth]}`);
@@ -123,12 +118,15 @@ export function flatten(data: unknown, context: string, root: string): { values:
       }
       for (let i = 0; i < v.length; i++) {
         const e = v[i];
-        // False for NaN, ±Infinity and anything beyond float32, as for a non-number.
-        if (typeof e !== 'number' || !(Math.abs(e) <= FLOAT32_MAX)) {
-          index[depth] = i;
-          refuse(e, depth + 1);
+        // The common case in one comparison; false for NaN, ±Infinity and huge numbers, which
+        // are looked at closely, as is anything that is not a number.
+        if (typeof e === 'number' && Math.abs(e) <= FLOAT32_MAX) {
+          values[at++] = e;
+          continue;
         }
-        values[at++] = e as number;
+        index[depth] = i;
+        if (isLevel(e)) throw new ShapeError(`${context}: ragged array: ${where(depth + 1)} is an array where ${first(depth + 1)} is a number`);
+        values[at++] = number(e, context, where(depth + 1));
       }
       return;
     }

@@ -57,6 +57,7 @@ describe('tensor() from plain JavaScript', () => {
       [[[1, 2], [3, NaN]], /values\[1\]\[1\] is NaN; only finite numbers/],
       [[Infinity], /values\[0\] is Infinity/],
       [[1e39], /values\[0\] is 1e\+39, beyond the range of float32/],
+      [[[0], [-3.4028236e38]], /values\[1\]\[0\] is -3\.4028236e\+38, beyond the range of float32/],
       [[1, 2n], /values\[1\] must be a number, got the BigInt 2n/],
       [[Symbol('s')], /values\[0\] must be a number, got a symbol \(Symbol\(s\)\)/],
       [[null], /values\[0\] must be a number, got null/],
@@ -73,6 +74,8 @@ describe('tensor() from plain JavaScript', () => {
       expect(() => tensor(data as never), String(message)).toThrow(ArgumentError);
       expect(() => tensor(data as never)).toThrow(message);
     }
+    // The largest float32 and numbers that round to it are taken.
+    expect(Array.from(tensor([3.4028234663852886e38, -3.40282350e38]).data())).toEqual([3.4028234663852886e38, -3.4028234663852886e38]);
     // A Float32Array is the storage format: NaN and Infinity in it are kept (fit reports them as a NumericError).
     expect(Array.from(tensor(Float32Array.of(NaN, Infinity)).data())).toEqual([NaN, Infinity]);
     expect(() => tensor([1, 2], [2.5] as never)).toThrow(ShapeError);
