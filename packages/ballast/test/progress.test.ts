@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ready, tensor, layers, Sequential, callbacks, ProgbarLogger, ArgumentError, type History } from 'ballast';
+import { ready, tensor, layers, Sequential, callbacks, Callback, ProgbarLogger, ArgumentError, type History, type TrainParams } from 'ballast';
 
 await ready({ threads: 2 });
 
@@ -154,6 +154,20 @@ describe('the progress line (Keras ProgbarLogger)', () => {
     vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (order.push(`bar ${String(s)}`), true));
     await model().fit(x, y, { ...fitOptions, epochs: 1, verbose: 2, callbacks: { onEpochEnd: () => void order.push('mine') } });
     expect(order.map((o) => o.slice(0, 7))).toEqual(['bar 3/3', 'mine']);
+  });
+
+  it("callbacks see fit's params (Keras' callback.params): epochs, steps per epoch, verbose", async () => {
+    const seen: TrainParams[] = [];
+    class Recorder extends Callback {
+      override onTrainBegin(): void {
+        seen.push(this.params);
+      }
+    }
+    await model().fit(x, y, { ...fitOptions, verbose: 0, callbacks: [new Recorder()] });
+    await model().fit(x, y, { epochs: 4, batchSize: 2, stepsPerEpoch: 2, verbose: 0, callbacks: new Recorder() });
+    await model().fit(x, y, { epochs: 1, batchSize: 4, validationSplit: 0.5, verbose: 0, callbacks: new Recorder() });
+    // 6 examples by 2: 3 steps; at most 2 when stepsPerEpoch says so; 3 left by validationSplit: one batch of 3.
+    expect(seen).toEqual([{ epochs: 2, steps: 3, verbose: 0 }, { epochs: 4, steps: 2, verbose: 0 }, { epochs: 1, steps: 1, verbose: 0 }]);
   });
 
   it('bad verbose values and options are ArgumentErrors', async () => {
