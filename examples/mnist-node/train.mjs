@@ -5,7 +5,6 @@
 //                       [--test-limit N] [--seed 1] [--save DIR] [--min-accuracy A]
 import { ready, datasets, diagnostics } from 'ballast';
 import { buildModel, variants } from '../shared/mnist-models.mjs';
-import { progressBar } from './progress.mjs';
 import { commandLine, exitBelow, exitOnBallastError } from '../shared/cli.mjs';
 
 const usage = `Usage: node train.mjs [options]
@@ -54,8 +53,6 @@ try {
 
   const model = buildModel(values.model, { seed, learningRate });
   model.summary();
-  const bar = progressBar();
-  let lossSum = 0, accSum = 0, seen = 0;
   const started = performance.now();
   await model.fit(train.x, train.y, {
     batchSize,
@@ -64,19 +61,10 @@ try {
     seed,
     validationData: [test.x, test.y],
     yieldEvery: 0,
+    // Keras' progress line: redrawn in place on a terminal, one line per epoch in a log.
+    verbose: 1,
     callbacks: {
-      onBatchEnd(batch, logs) {
-        if (batch === 0) {
-          bar.epochStart(logs.epoch, epochs);
-          lossSum = accSum = seen = 0;
-        }
-        lossSum += logs.loss;
-        accSum += logs.accuracy;
-        seen += 1;
-        bar.batch(logs, lossSum / seen, accSum / seen);
-      },
-      onEpochEnd(_epoch, logs) {
-        bar.epochEnd(logs);
+      onEpochEnd() {
         // Linear memory only grows: the same figure every epoch means nothing leaks.
         console.log(`  WASM memory: ${(diagnostics.wasmMemoryBytes() / 2 ** 20).toFixed(0)} MiB`);
       },

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { ready, datasets, diagnostics } from 'ballast';
 import { depthProblem, resnet } from '../shared/resnet-models.mjs';
 import { mobilenet } from '../shared/mobilenet-models.mjs';
-import { progressBar } from '../mnist-node/progress.mjs';
 import { commandLine, exitBelow, exitOnBallastError } from '../shared/cli.mjs';
 
 // Where Debian's dataset-fashion-mnist puts its gzip IDX files (scripts/setup.sh installs it).
@@ -106,8 +105,6 @@ try {
   let steadySeconds = 0, steadyImages = 0, trainSeconds = 0;
   const perEpoch = [];
 
-  const bar = progressBar();
-  let lossSum = 0, accSum = 0, seen = 0;
   await model.fit(train.x, train.y, {
     batchSize,
     epochs,
@@ -115,25 +112,17 @@ try {
     seed,
     validationData: [test.x, test.y],
     yieldEvery: 0,
+    verbose: 1,
     callbacks: {
       onBatchEnd(batch, logs) {
         lastBatchEnd = performance.now();
-        if (batch === 0) {
-          bar.epochStart(logs.epoch, epochs);
-          lossSum = accSum = seen = 0;
-          if (logs.epoch === 0) warmup = Math.min(warmupSteps, logs.batches - 1);
-        }
+        if (batch === 0 && logs.epoch === 0) warmup = Math.min(warmupSteps, logs.batches - 1);
         if (logs.epoch === 0 && batch + 1 === warmup) {
           warmMark = lastBatchEnd;
           warmImages = warmup * batchSize;
         }
-        lossSum += logs.loss;
-        accSum += logs.accuracy;
-        seen += 1;
-        bar.batch(logs, lossSum / seen, accSum / seen);
       },
       onEpochEnd(epoch, logs) {
-        bar.epochEnd(logs);
         trainSeconds += logs.seconds;
         if (epoch === 0 && warmup > 0) {
           steadySeconds += (lastBatchEnd - warmMark) / 1000;

@@ -1,6 +1,7 @@
 /** The public API, the same from every entry point. */
 export { BallastError, ShapeError, ArgumentError, DataError, NumericError, StateError } from './errors.js';
-export { Tensor, tensor, matmul, tidy, type MatmulOptions } from './tensor.js';
+export { Tensor, matmul, tidy, type MatmulOptions } from './tensor.js';
+export { tensor, type TensorLike, type NestedNumbers, type TypedNumbers, type ShapedValues } from './inputs.js';
 export type { Env, ReadyOptions, BuildName } from './runtime.js';
 export { layers, Layer, SymbolicTensor } from './layers.js';
 export type * from './layers.js';
@@ -10,7 +11,7 @@ export { Sequential } from './sequential.js';
 export type { CompileOptions, FitOptions, EvaluateOptions, PredictOptions, History, Callbacks, BatchInfo, WeightInfo, SummaryRow, LayerGradientHealth, LayerTime } from './model.js';
 export { losses, type LossSpec, type LossObject, type CrossentropyOptions } from './losses.js';
 export { metrics, type MetricSpec, type MetricObject } from './metrics.js';
-export { callbacks, Callback, EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, CsvLogger, type Logs, type CallbackHooks } from './callbacks.js';
+export { callbacks, Callback, EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, CsvLogger, ProgbarLogger, type Logs, type CallbackHooks, type TrainParams, type ProgressStream, type ProgbarLoggerOptions } from './callbacks.js';
 export { datasets, type LabelledData } from './datasets.js';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './safetensors.js';
 export { valueAndGrads, ops, Variable, type ValueAndGrads } from './autodiff.js';

@@ -1,10 +1,10 @@
 /**
  * Callbacks with Keras' hooks and the standard ones (early stopping, reducing the learning
- * rate on a plateau, checkpoints, a CSV log). `fit` awaits every hook; a hook may set
+ * rate on a plateau, checkpoints, a CSV log, the progress line). `fit` awaits every hook; a hook may set
  * `model.stopTraining = true` to end training after the current batch.
  */
 import { ArgumentError, StateError } from './errors.js';
-import { checkOptions } from './options.js';
+import { checkOptions, describeValue } from './options.js';
 import { platform } from './runtime.js';
 import type { Model } from './model.js';
 
@@ -21,9 +21,20 @@ export interface CallbackHooks {
   onBatchEnd?: (batch: number, logs: Logs) => void | Promise<void>;
 }
 
+/** The parameters of a `fit` call a callback sees. */
+export interface TrainParams {
+  /** The epoch `fit` stops before. */
+  epochs?: number;
+  /** Batches per epoch. */
+  steps?: number;
+  verbose?: number;
+}
+
 /** A callback with access to the model it trains (set by `fit` before `onTrainBegin`). */
 export class Callback implements CallbackHooks {
   model: Model | null = null;
+  /** What `fit` was asked for (Keras' `params`), set before `onTrainBegin`. */
+  params: TrainParams = {};
   // Keras' Callback: every hook does nothing until a subclass overrides it.
   onTrainBegin(_logs: Logs): void | Promise<void> {}
   onTrainEnd(_logs: Logs): void | Promise<void> {}
@@ -33,6 +44,9 @@ export class Callback implements CallbackHooks {
   onBatchEnd(_batch: number, _logs: Logs): void | Promise<void> {}
   setModel(model: Model): void {
     this.model = model;
+  }
+  setParams(params: TrainParams): void {
+    this.params = { ...params };
   }
   protected get trained(): Model {
     if (!this.model) throw new StateError(`${this.constructor.name} is used outside fit()`);
@@ -372,10 +386,183 @@ export class CsvLogger extends Callback {
   }
 }
 
+/*
+ * Keras' progress line: `fit(..., { verbose })` adds a ProgbarLogger unless one is among
+ * the callbacks.
+ *
+ *     Epoch 1/10
+ *     469/469 ━━━━━━━━━━━━━━━━━━━━ 31s 66ms/step - accuracy: 0.9912 - loss: 0.0281 - val_accuracy: 0.9890 - val_loss: 0.0350
+ *
+ * On a terminal (`isTTY`) the line is redrawn in place, at most ten times a second, with
+ * Keras' colours; elsewhere (a log file, a pipe, a browser's console) only the finished line
+ * of each epoch is written, so a log gets no carriage returns. `verbose: 2` is Keras' one
+ * line per epoch (`469/469 - 31s - 66ms/step - ...`).
+ */
+
+/** Where progress goes: `process.stdout` in Node, or anything with `write`. */
+export interface ProgressStream {
+  write(text: string): unknown;
+  /** A terminal: the line is redrawn in place. */
+  isTTY?: boolean;
+}
+
+/** 0: nothing; 1: the progress bar; 2: one line per epoch. */
+export type Verbosity = 0 | 1 | 2;
+
+export interface ProgbarLoggerOptions {
+  /** 1 (default): the bar; 2: one line per epoch. */
+  verbose?: 1 | 2;
+  /** Default: standard output in Node, the console in browsers. */
+  stream?: ProgressStream;
+}
+
+const WIDTH = 20;
+/** The fewest milliseconds between two redraws on a terminal. */
+const REDRAW_MS = 100;
+
+const bold = (s: string) => `\x1b[1m${s}\x1b[0m`;
+
+/** Keras' times: `31s`, `2:05`, `1:02:03` for what is left; `66ms/step` per step. */
+function eta(seconds: number): string {
+  const s = Math.floor(seconds);
+  if (s > 3600) return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+  if (s > 60) return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+  return `${s}s`;
+}
+
+function perStep(seconds: number): string {
+  if (seconds >= 1 || seconds === 0) return `${seconds.toFixed(0)}s/step`;
+  if (seconds >= 1e-3) return `${(seconds * 1e3).toFixed(0)}ms/step`;
+  return `${(seconds * 1e6).toFixed(0)}us/step`;
+}
+
+/** Keras' values: four decimals, or Python's exponent notation (`5.0000e-04`) up to 1e-3. */
+function value(v: number): string {
+  if (Math.abs(v) > 1e-3 || !Number.isFinite(v)) return v.toFixed(4);
+  const [mantissa, exponent] = v.toExponential(4).split('e');
+  return `${mantissa}e${exponent[0]}${exponent.slice(1).padStart(2, '0')}`;
+}
+
+/** Checks `fit`'s `verbose`: 0, 1 or 2. */
+export function verbosity(v: unknown): Verbosity {
+  if (v !== 0 && v !== 1 && v !== 2) throw new ArgumentError(`fit: verbose must be 0, 1 or 2, got ${describeValue(v)}`);
+  return v;
+}
+
+/** Keras' ProgbarLogger: the progress of each epoch, with the running loss and metrics. */
+export class ProgbarLogger extends Callback {
+  readonly verbose: 1 | 2;
+  readonly #stream: ProgressStream | undefined;
+  #out: ProgressStream | null = null;
+  #epochStart = 0;
+  #lastDraw = -Infinity;
+  #drawn = false;
+  #batches = 0;
+  #seen = 0;
+  #examples = 0;
+  /** Size-weighted sums of the batch values, for the running means shown during an epoch. */
+  #sums = new Map<string, number>();
+
+  constructor(options: ProgbarLoggerOptions = {}) {
+    super();
+    checkOptions('progbarLogger', options, ['verbose', 'stream']);
+    const v = options.verbose ?? 1;
+    if (v !== 1 && v !== 2) throw new ArgumentError(`progbarLogger: verbose must be 1 or 2, got ${describeValue(v)}`);
+    this.verbose = v;
+    if (options.stream !== undefined && (options.stream === null || typeof options.stream.write !== 'function')) {
+      throw new ArgumentError(`progbarLogger: stream must have a write(text) method, got ${describeValue(options.stream)}`);
+    }
+    this.#stream = options.stream;
+  }
+
+  get #tty(): boolean {
+    return this.verbose === 1 && this.#out?.isTTY === true;
+  }
+
+  override onTrainBegin(): void {
+    this.#out = this.#stream ?? platform().progressOutput();
+  }
+
+  override onEpochBegin(epoch: number): void {
+    this.#epochStart = performance.now();
+    this.#lastDraw = -Infinity;
+    this.#drawn = false;
+    this.#batches = 0;
+    this.#seen = 0;
+    this.#examples = 0;
+    this.#sums.clear();
+    const epochs = this.params.epochs;
+    if (epochs !== undefined && epochs > 1) this.#write(`Epoch ${epoch + 1}/${epochs}\n`);
+  }
+
+  override onBatchEnd(batch: number, logs: Logs): void {
+    const size = logs.size ?? 1;
+    this.#seen = batch + 1;
+    this.#batches = logs.batches ?? this.#seen;
+    this.#examples += size;
+    for (const name of this.#names()) {
+      if (logs[name] !== undefined) this.#sums.set(name, (this.#sums.get(name) ?? 0) + logs[name] * size);
+    }
+    if (!this.#tty) return;
+    const now = performance.now();
+    if (now - this.#lastDraw < REDRAW_MS && this.#seen < this.#batches) return;
+    this.#lastDraw = now;
+    const running: Logs = {};
+    for (const [k, s] of this.#sums) running[k] = s / this.#examples;
+    this.#draw(running, now, false);
+  }
+
+  override onEpochEnd(_epoch: number, logs: Logs): void {
+    if (this.#seen === 0) return;
+    const shown: Logs = {};
+    for (const name of this.#names()) {
+      for (const key of [name, `val_${name}`]) if (logs[key] !== undefined) shown[key] = logs[key];
+    }
+    this.#draw(shown, performance.now(), true);
+  }
+
+  /** The loss and metrics, as the model names them. */
+  #names(): string[] {
+    return this.model ? this.model.metricsNames : ['loss'];
+  }
+
+  #draw(logs: Logs, now: number, finished: boolean): void {
+    const elapsed = (now - this.#epochStart) / 1000;
+    const step = elapsed / this.#seen;
+    const values = Object.keys(logs).sort().map((k) => ` - ${k}: ${value(logs[k])}`).join('');
+    const digits = String(this.#batches).length;
+    const count = `${String(this.#seen).padStart(digits)}/${this.#batches}`;
+    if (this.verbose === 2) {
+      this.#write(`${count} - ${elapsed.toFixed(0)}s - ${perStep(step)}${values}\n`);
+      return;
+    }
+    const time = finished || this.#seen >= this.#batches ? `${elapsed.toFixed(0)}s` : eta(step * (this.#batches - this.#seen));
+    if (!this.#tty) {
+      this.#write(`${count} ${'━'.repeat(WIDTH)} ${time} ${perStep(step)}${values}\n`);
+      return;
+    }
+    const filled = Math.floor((WIDTH * this.#seen) / this.#batches);
+    const bar = (filled > 0 ? `\x1b[32m${'━'.repeat(filled)}\x1b[0m` : '') + `\x1b[37m${'━'.repeat(WIDTH - filled)}\x1b[0m`;
+    this.#write(`\r${bold(count)} ${bar} ${bold(time)} ${perStep(step)}${values}\x1b[K${finished ? '\n' : ''}`);
+    this.#drawn = !finished;
+  }
+
+  override onTrainEnd(): void {
+    // A bar left unfinished (training stopped mid-epoch) ends its line.
+    if (this.#drawn) this.#write('\n');
+    this.#drawn = false;
+  }
+
+  #write(text: string): void {
+    (this.#out ?? this.#stream ?? platform().progressOutput()).write(text);
+  }
+}
+
 /** Factories in TF.js' style: `callbacks.earlyStopping({ patience: 2 })`. */
 export const callbacks = {
   earlyStopping: (options?: EarlyStoppingOptions) => new EarlyStopping(options),
   reduceLROnPlateau: (options?: ReduceLROnPlateauOptions) => new ReduceLROnPlateau(options),
   modelCheckpoint: (options: ModelCheckpointOptions) => new ModelCheckpoint(options),
   csvLogger: (options: CsvLoggerOptions) => new CsvLogger(options),
+  progbarLogger: (options?: ProgbarLoggerOptions) => new ProgbarLogger(options),
 };

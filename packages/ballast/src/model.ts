@@ -8,13 +8,14 @@ import type { Model as WasmModel } from '../wasm/threads/ballast_wasm.js';
 import { ArgumentError, BallastError, DataError, ShapeError, StateError, guard } from './errors.js';
 import { planGraph, type GraphPlan } from './functional.js';
 import { Layer, SymbolicTensor } from './layers.js';
-import { Callback, type CallbackHooks, type Logs } from './callbacks.js';
+import { Callback, ProgbarLogger, verbosity, type CallbackHooks, type Logs, type TrainParams } from './callbacks.js';
 import { checkOptions, describeValue } from './options.js';
 import type { LossObject, LossSpec } from './losses.js';
 import type { MetricObject, MetricSpec } from './metrics.js';
 import type { OptimizerConfig } from './optimizers.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
-import { Tensor, tensor } from './tensor.js';
+import { Tensor } from './tensor.js';
+import { Inputs, tensor, type TensorLike } from './inputs.js';
 import { platform, wasm } from './runtime.js';
 
 export interface CompileOptions {
@@ -64,7 +65,7 @@ export interface FitOptions {
   shuffle?: boolean;
   seed?: number;
   /** Evaluated after each epoch; its results are logged with a `val_` prefix. */
-  validationData?: [Tensor, Tensor];
+  validationData?: [TensorLike, TensorLike];
   /** Hold out this last fraction of `x` and `y` (before shuffling, as Keras) for validation. */
   validationSplit?: number;
   /** Batch size of the validation; default the larger of `batchSize` and 256. */
@@ -78,6 +79,13 @@ export interface FitOptions {
   callbacks?: Callbacks;
   /** Resolves between batches; lets a page pause training or a Worker handle messages. */
   yieldEvery?: number;
+  /**
+   * Keras' progress: 1 the progress bar (redrawn in place on a terminal; elsewhere the finished
+   * line of each epoch), 2 one line per epoch, 0 nothing. Default 1 when the output is a
+   * terminal (Node's standard output is a TTY), else 0. A `ProgbarLogger` among the
+   * callbacks takes its place.
+   */
+  verbose?: 0 | 1 | 2;
 }
 
 export interface History {
@@ -380,9 +388,30 @@ export class Model {
    * hooks are awaited; setting `model.stopTraining = true` in one ends training after the
    * current batch.
    */
-  async fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
-    checkOptions('fit', options, ['batchSize', 'epochs', 'initialEpoch', 'shuffle', 'seed', 'validationData', 'validationSplit', 'validationBatchSize', 'classWeight', 'sampleWeight', 'stepsPerEpoch', 'callbacks', 'yieldEvery']);
+  async fit(x: TensorLike, y: TensorLike, options: FitOptions = {}): Promise<History> {
+    checkOptions('fit', options, ['batchSize', 'epochs', 'initialEpoch', 'shuffle', 'seed', 'validationData', 'validationSplit', 'validationBatchSize', 'classWeight', 'sampleWeight', 'stepsPerEpoch', 'callbacks', 'yieldEvery', 'verbose']);
     this.#requireCompiled('fit');
+    // Plain-JavaScript data becomes tensors for this call only.
+    const inputs = new Inputs('fit');
+    try {
+      const tx = inputs.tensor(x, 'x', [this.inputShape]);
+      const ty = inputs.tensor(y, 'y', this.#labelRows, tx.shape[0]);
+      const v = options.validationData;
+      if (v !== undefined && (!Array.isArray(v) || v.length !== 2)) throw new ArgumentError(`fit: validationData must be [x, y], got ${describeValue(v)}`);
+      const vx = v && inputs.tensor(v[0], 'validationData[0]', [this.inputShape]);
+      const validationData: [Tensor, Tensor] | undefined = v && [vx!, inputs.tensor(v[1], 'validationData[1]', this.#labelRows, vx!.shape[0])];
+      return await this.#fit(tx, ty, { ...options, validationData });
+    } finally {
+      inputs.dispose();
+    }
+  }
+
+  /** The rows a flat array of labels may have: the model's output, or one class index. */
+  get #labelRows(): number[][] {
+    return [this.outputShape, []];
+  }
+
+  async #fit(x: Tensor, y: Tensor, options: FitOptions & { validationData?: [Tensor, Tensor] }): Promise<History> {
     const total = this.#checkData(x, y, 'fit');
     const { batchSize = 32, epochs = 1, initialEpoch = 0, shuffle = true, seed = this.seed, validationData, validationSplit = 0, yieldEvery = 1 } = options;
     positiveInteger('fit', 'batchSize', batchSize);
@@ -394,10 +423,7 @@ export class Model {
       throw new ArgumentError(`fit: validationSplit must be a number in [0, 1), got ${String(validationSplit)}`);
     }
     if (validationData && validationSplit > 0) throw new ArgumentError('fit: give validationData or validationSplit, not both');
-    if (validationData !== undefined) {
-      if (!Array.isArray(validationData) || validationData.length !== 2) throw new ArgumentError('fit: validationData must be [x, y]');
-      this.#checkData(validationData[0], validationData[1], 'fit validationData');
-    }
+    if (validationData !== undefined) this.#checkData(validationData[0], validationData[1], 'fit validationData');
     // Keras holds out the last examples, before any shuffling.
     const held = Math.floor(total * validationSplit);
     const n = total - held;
@@ -405,7 +431,9 @@ export class Model {
       throw new ArgumentError(`fit: validationSplit ${validationSplit} of ${total} examples leaves ${held === 0 ? 'no validation' : 'no training'} examples`);
     }
     const sampleWeight = options.sampleWeight === undefined ? null : weightsFor('fit', options.sampleWeight, total);
-    const hooks = this.#callbackList(options.callbacks);
+    const verbose = options.verbose === undefined ? (platform().progressOutput().isTTY ? 1 : 0) : verbosity(options.verbose);
+    const steps = Math.min(batchesOf(new Uint32Array(n), batchSize).length, options.stepsPerEpoch ?? Infinity);
+    const hooks = this.#callbackList(options.callbacks, verbose, { epochs, steps, verbose });
     const validationBatchSize = options.validationBatchSize ?? Math.max(batchSize, 256);
     positiveInteger('fit', 'validationBatchSize', validationBatchSize);
     const [classes, classWeights] = options.classWeight === undefined ? [new Float64Array(0), new Float32Array(0)] : classWeightPairs(options.classWeight);
@@ -470,12 +498,13 @@ export class Model {
   #metricNames: string[] = [];
 
   /** The callbacks of a fit, normalized to a list, each bound to this model. */
-  #callbackList(given: Callbacks | undefined): HookList {
-    const list = given === undefined ? [] : Array.isArray(given) ? given : [given];
+  #callbackList(given: Callbacks | undefined, verbose: 0 | 1 | 2, params: TrainParams): HookList {
+    const list = given === undefined ? [] : Array.isArray(given) ? [...given] : [given];
     list.forEach((c, i) => {
       if (c === null || typeof c !== 'object') throw new ArgumentError(`fit: callback ${i} must be an object of hooks or a Callback, got ${describeValue(c)}`);
       if (c instanceof Callback) {
         c.setModel(this);
+        c.setParams(params);
         return;
       }
       const unknown = Object.keys(c).find((k) => !(HOOKS as readonly string[]).includes(k));
@@ -485,6 +514,13 @@ export class Model {
         if (hook !== undefined && typeof hook !== 'function') throw new ArgumentError(`fit: callback hook '${k}' must be a function`);
       }
     });
+    // The progress line comes first, so what other callbacks print at an epoch's end follows it.
+    if (verbose > 0 && !list.some((c) => c instanceof ProgbarLogger)) {
+      const progress = new ProgbarLogger({ verbose: verbose as 1 | 2 });
+      progress.setModel(this);
+      progress.setParams(params);
+      list.unshift(progress);
+    }
     return new HookList(list as CallbackHooks[]);
   }
 
@@ -492,11 +528,21 @@ export class Model {
    * The loss and metrics in inference mode: `[loss, ...metrics]` in `metricsNames` order, or
    * with `returnDict` an object by name.
    */
-  async evaluate(x: Tensor, y: Tensor, options: EvaluateOptions & { returnDict: true }): Promise<Record<string, number>>;
-  async evaluate(x: Tensor, y: Tensor, options?: EvaluateOptions): Promise<number[]>;
-  async evaluate(x: Tensor, y: Tensor, options: EvaluateOptions = {}): Promise<number[] | Record<string, number>> {
+  async evaluate(x: TensorLike, y: TensorLike, options: EvaluateOptions & { returnDict: true }): Promise<Record<string, number>>;
+  async evaluate(x: TensorLike, y: TensorLike, options?: EvaluateOptions): Promise<number[]>;
+  async evaluate(x: TensorLike, y: TensorLike, options: EvaluateOptions = {}): Promise<number[] | Record<string, number>> {
     checkOptions('evaluate', options, ['batchSize', 'steps', 'sampleWeight', 'returnDict']);
     this.#requireCompiled('evaluate');
+    const inputs = new Inputs('evaluate');
+    try {
+      const tx = inputs.tensor(x, 'x', [this.inputShape]);
+      return await this.#evaluate(tx, inputs.tensor(y, 'y', this.#labelRows, tx.shape[0]), options);
+    } finally {
+      inputs.dispose();
+    }
+  }
+
+  async #evaluate(x: Tensor, y: Tensor, options: EvaluateOptions): Promise<number[] | Record<string, number>> {
     const n = this.#checkData(x, y, 'evaluate');
     const { batchSize = 256, steps = Infinity, returnDict = false } = options;
     positiveInteger('evaluate', 'batchSize', batchSize);
@@ -519,8 +565,17 @@ export class Model {
   }
 
   /** Outputs for every row of `x` (or the first `steps` batches), in inference mode. */
-  async predict(x: Tensor, options: PredictOptions = {}): Promise<Tensor> {
+  async predict(x: TensorLike, options: PredictOptions = {}): Promise<Tensor> {
     checkOptions('predict', options, ['batchSize', 'steps']);
+    const inputs = new Inputs('predict');
+    try {
+      return await this.#predict(inputs.tensor(x, 'x', [this.inputShape]), options);
+    } finally {
+      inputs.dispose();
+    }
+  }
+
+  async #predict(x: Tensor, options: PredictOptions): Promise<Tensor> {
     const total = this.#checkData(x, null, 'predict');
     const { batchSize = 256, steps } = options;
     positiveInteger('predict', 'batchSize', batchSize);

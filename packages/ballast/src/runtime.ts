@@ -52,6 +52,8 @@ export interface Platform {
    * timeouts nest, which is several percent of a 50 ms step.
    */
   yieldToEventLoop(): Promise<void>;
+  /** Where `fit`'s progress goes by default (Node: standard output; browsers: the console). */
+  progressOutput(): { write(text: string): unknown; isTTY?: boolean };
 }
 
 interface Loaded {

@@ -1,5 +1,5 @@
 import type { Tensor as WasmTensor } from '../wasm/threads/ballast_wasm.js';
-import { ShapeError, StateError, guard } from './errors.js';
+import { StateError, guard } from './errors.js';
 import { wasm } from './runtime.js';
 
 /**
@@ -81,19 +81,6 @@ export function tidy<T>(fn: () => T): T {
     else t.dispose();
   }
   return result;
-}
-
-/** A tensor holding a copy of `data`, with the given shape. */
-export function tensor(data: Float32Array | ArrayLike<number>, shape: readonly number[]): Tensor {
-  if (!Array.isArray(shape)) throw new ShapeError(`tensor: the shape must be an array of dimensions, got ${typeof shape}`);
-  // Dimensions cross as 32-bit integers: anything larger would wrap (2**32 + 3 becomes 3).
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0 || d > 0xffffffff) throw new ShapeError(`tensor: invalid shape [${shape.join(', ')}] (dimensions are whole numbers below 2^32)`);
-  }
-  const values = data instanceof Float32Array ? data : Float32Array.from(data);
-  const size = shape.reduce((n, d) => n * d, 1);
-  if (size !== values.length) throw new ShapeError(`tensor: shape [${shape.join(', ')}] needs ${size} values, got ${values.length}`);
-  return new Tensor(guard(() => new (wasm().Tensor)(values, Uint32Array.from(shape))));
 }
 
 export interface MatmulOptions {

@@ -63,6 +63,8 @@ const web: Platform = {
     throw new DataError('in a browser, pass the URL prefix of the MNIST IDX files: datasets.mnist({ location })');
   },
   yieldToEventLoop,
+  // Not a terminal: the progress logger writes finished lines only, one console line each.
+  progressOutput: () => ({ write: (text: string) => console.log(text.replace(/\n$/, '')), isTTY: false }),
 };
 
 /** A message to ourselves is a task of its own, queued without a timer's clamped delay. */

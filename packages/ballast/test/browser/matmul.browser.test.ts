@@ -29,6 +29,7 @@ interface PageResult {
   shapeErrorMessage: string | null;
   shapeErrorIsShapeError: boolean;
   afterErrorOk: boolean;
+  progress: { quiet: string[]; verbose: string[] };
   checks: unknown[];
 }
 
@@ -131,6 +132,17 @@ function expectShapeError(result: PageResult): void {
   expect(result.afterErrorOk).toBe(true);
 }
 
+/** fit on nested arrays in the Worker: silent by default, one console line per epoch with verbose 1. */
+function expectProgress(result: PageResult): void {
+  expect(result.progress.quiet).toEqual([]);
+  const lines = result.progress.verbose;
+  expect(lines).toHaveLength(4);
+  expect(lines[0]).toBe('Epoch 1/2');
+  expect(lines[1]).toMatch(/^1\/1 ━{20} \d+s \d+(ms|us)\/step - loss: \d+\.\d{4}$/);
+  expect(lines[2]).toBe('Epoch 2/2');
+  expect(lines.join('')).not.toMatch(/[\r\n\x1b]/);
+}
+
 describe('ballast in Chromium', () => {
   it(
     'uses the threaded build on a cross-origin-isolated page',
@@ -153,6 +165,7 @@ describe('ballast in Chromium', () => {
         const poolThreadsThatWorked = result.taskCounts!.slice(1).filter((c) => c > 0).length;
         expect(poolThreadsThatWorked).toBeGreaterThan(1);
         expectShapeError(result);
+        expectProgress(result);
       });
     },
     TIMEOUT,
@@ -175,6 +188,7 @@ describe('ballast in Chromium', () => {
         expect(result.maxAbsError).toBeTypeOf('number');
         expect(result.maxAbsError).toBeLessThanOrEqual(TOLERANCE);
         expectShapeError(result);
+        expectProgress(result);
       });
     },
     TIMEOUT,

@@ -117,8 +117,26 @@ async function run() {
     r.dispose();
   }
 
+  // fit on plain arrays, and its progress: nothing by default in a browser, one console line
+  // per epoch (and its header) with verbose 1, never a carriage return.
+  const { Sequential, layers } = ballast;
+  const model = new Sequential([layers.input({ shape: [2] }), layers.dense({ units: 1 })], { seed: 1 });
+  model.compile({ optimizer: 'sgd', loss: 'mse' });
+  const progress = { quiet: [], verbose: [] };
+  const log = console.log;
+  try {
+    console.log = (...args) => progress.quiet.push(args.join(' '));
+    await model.fit([[0, 1], [1, 0], [1, 1]], [[1], [1], [2]], { epochs: 2, batchSize: 2 });
+    console.log = (...args) => progress.verbose.push(args.join(' '));
+    await model.fit([[0, 1], [1, 0], [1, 1]], [[1], [1], [2]], { epochs: 2, batchSize: 2, verbose: 1 });
+  } finally {
+    console.log = log;
+  }
+  model.dispose();
+
   return {
     env,
+    progress,
     crossOriginIsolated: self.crossOriginIsolated,
     hardwareConcurrency: navigator.hardwareConcurrency,
     maxAbsError: maxAbsError === Infinity ? 'Infinity' : maxAbsError,
