@@ -3,11 +3,11 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ready, layers, Sequential, Model, optimizers, tensor, loadModel, valueAndGrads, ops,
+  layers, Sequential, Model, optimizers, tensor, loadModel, valueAndGrads, ops,
   ArgumentError, type Layer, type ActivationName,
 } from 'ballast';
+import './build.js';
 
-await ready({ threads: 2 });
 
 /** erf to ~1e-7 (Abramowitz & Stegun 7.1.26), enough for float32 comparisons. */
 function erf(x: number): number {

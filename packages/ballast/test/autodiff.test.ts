@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ready, valueAndGrads, ops, tensor, tidy, layers, Sequential, StateError, ShapeError, type Tensor } from 'ballast';
+import { valueAndGrads, ops, tensor, tidy, layers, Sequential, StateError, ShapeError, type Tensor } from 'ballast';
 import { randomArray, rng } from './reference.js';
+import './build.js';
 
-await ready({ threads: 2 });
 
 describe('custom loops', () => {
   it('valueAndGrads gives gradients that agree with finite differences', () => {

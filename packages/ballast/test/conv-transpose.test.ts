@@ -2,10 +2,10 @@
 // reproduce its input, the resolved config comes from the core with Keras' defaults, output
 // shapes follow Keras, and bad options are typed errors naming the option.
 import { describe, expect, it } from 'vitest';
-import { ready, layers, Model, optimizers, tensor, diagnostics, ArgumentError, ShapeError, type Tensor } from 'ballast';
+import { layers, Model, optimizers, tensor, diagnostics, ArgumentError, ShapeError, type Tensor } from 'ballast';
 import { rng } from './reference.js';
+import './build.js';
 
-await ready({ threads: 2 });
 
 /** `n` smooth 8×8×2 images (a random plane per image and channel), so they compress. */
 function images(n: number, seed: number): Tensor {

@@ -6,12 +6,12 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ready, layers, Model, Sequential, optimizers, tensor, loadModel,
+  layers, Model, Sequential, optimizers, tensor, loadModel,
   ArgumentError, ShapeError, type SymbolicTensor, type Tensor,
 } from 'ballast';
 import { rng } from './reference.js';
+import './build.js';
 
-await ready({ threads: 2 });
 
 /** `n` random 8×8×3 images in 3 classes; the class shifts the mean of one channel. */
 function data(n: number, seed: number): { x: Tensor; y: Tensor } {

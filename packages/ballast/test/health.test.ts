@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ready, layers, Sequential, optimizers, tensor, NumericError, ArgumentError, type Tensor } from 'ballast';
+import { layers, Sequential, optimizers, tensor, NumericError, ArgumentError, type Tensor } from 'ballast';
 import { rng } from './reference.js';
+import './build.js';
 
-await ready({ threads: 2 });
 
 function data(n: number, seed: number): { x: Tensor; y: Tensor } {
   const r = rng(seed);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ready, tensor, layers, Sequential, Tensor, ArgumentError, ShapeError, type LossSpec } from 'ballast';
+import { tensor, layers, Sequential, Tensor, ArgumentError, ShapeError, type LossSpec } from 'ballast';
+import './build.js';
 
-await ready({ threads: 2 });
 
 /** A small classifier: 3 features, 2 classes. */
 function classifier(loss: LossSpec = 'categoricalCrossentropy'): Sequential {

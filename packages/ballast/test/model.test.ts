@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
-  ready, layers, Sequential, optimizers, datasets, tensor, loadModel, diagnostics,
+  layers, Sequential, optimizers, datasets, tensor, loadModel, diagnostics,
   ShapeError, ArgumentError, DataError, StateError, NumericError, type Tensor,
 } from 'ballast';
 import { rng } from './reference.js';
+import './build.js';
 
-await ready({ threads: 2 });
 
 function seedModel(seed = 1, extra: { bnEverywhere?: boolean } = {}): Sequential {
   const model = new Sequential([

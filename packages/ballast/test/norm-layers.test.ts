@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ready, layers, Sequential, optimizers, tensor, loadModel, ArgumentError, type Layer, type Tensor } from 'ballast';
+import { layers, Sequential, optimizers, tensor, loadModel, ArgumentError, type Layer, type Tensor } from 'ballast';
 import { rng } from './reference.js';
+import './build.js';
 
-await ready({ threads: 2 });
 
 /** `n` random 6×6×4 images in 3 classes; the class shifts the mean of one channel. */
 function data(n: number, seed: number): { x: Tensor; y: Tensor } {

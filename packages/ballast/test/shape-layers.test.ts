@@ -6,10 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ready, layers, Model, optimizers, tensor, loadModel, ArgumentError, ShapeError, type Tensor } from 'ballast';
+import { layers, Model, optimizers, tensor, loadModel, ArgumentError, ShapeError, type Tensor } from 'ballast';
 import { rng } from './reference.js';
+import './build.js';
 
-await ready({ threads: 2 });
 
 /** `n` random 6×6×2 images in 3 classes; the class shifts the mean of one channel in one corner. */
 function images(n: number, seed: number): { x: Tensor; y: Tensor } {
