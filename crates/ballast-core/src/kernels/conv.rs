@@ -789,19 +789,27 @@ mod tests {
     #[ignore]
     fn conv_timing() {
         let _guard = crate::parallel::tests::LIMIT_LOCK.lock().unwrap();
-        // The last two compare the dilated path with the plain one on the same layer.
+        // After the seed CNN's two layers: the dilated and grouped paths against the plain one
+        // on the same layer (a grouped layer does 1/groups of the plain one's FLOPs), and the
+        // plain kernels on one group's channels.
         let shapes = [
-            ("conv1 28x28x1->32", [128, 28, 28, 1], 32, 1),
-            ("conv2 13x13x32->64", [128, 13, 13, 32], 64, 1),
-            ("conv2 same", [128, 13, 13, 32], 64, 1),
-            ("conv2 same, dilation 2", [128, 13, 13, 32], 64, 2),
+            ("conv1 28x28x1->32", [128, 28, 28, 1], 32, 1, 1),
+            ("conv2 13x13x32->64", [128, 13, 13, 32], 64, 1, 1),
+            ("conv2 same", [128, 13, 13, 32], 64, 1, 1),
+            ("conv2 same, dilation 2", [128, 13, 13, 32], 64, 2, 1),
+            ("conv2 same, 2 groups", [128, 13, 13, 32], 64, 1, 2),
+            ("conv2 same, 4 groups", [128, 13, 13, 32], 64, 1, 4),
+            ("conv2 same, 8 groups", [128, 13, 13, 32], 64, 1, 8),
+            // One group of the 4- and 8-group layers as a plain convolution: what each group runs.
+            ("one group of 4: same 8->16", [128, 13, 13, 8], 16, 1, 1),
+            ("one group of 8: same 4->8", [128, 13, 13, 4], 8, 1, 1),
         ];
         for threads in [Some(1), None] {
             parallel::set_thread_limit(threads);
             let mut total = 0.0;
-            for (name, shape, oc, d) in shapes {
+            for (name, shape, oc, d, groups) in shapes {
                 let padding = if name.contains("same") { Padding::Same } else { Padding::Valid };
-                let g = general(&shape, (3, 3), oc, (1, 1), padding, (d, d), 1);
+                let g = general(&shape, (3, 3), oc, (1, 1), padding, (d, d), groups);
                 let c = Case::new(g, 1);
                 let mut out = vec![0.0; c.grad_out.len()];
                 let mut gi = vec![0.0; c.input.len()];
@@ -821,12 +829,19 @@ mod tests {
                 let bi = time(&mut || conv2d_backward_input(&g, &c.grad_out, &c.filter, &mut gi));
                 let bf = time(&mut || conv2d_backward_filter(&g, &c.input, &c.grad_out, &mut gf));
                 let bb = time(&mut || conv2d_backward_bias(&g, &c.grad_out, &mut gb));
-                if d == 1 && padding == Padding::Valid {
+                if d == 1 && groups == 1 && padding == Padding::Valid {
                     total += fwd + bi + bf + bb; // the seed CNN's layers
                 }
+                // Each of the three passes does one multiply-add per tap: 2 · outputs · taps.
+                let flops = 2.0 * (c.grad_out.len() * g.kh * g.kw * g.in_per_group()) as f64;
+                let rate = |ms: f64| flops / ms / 1e6;
                 println!(
-                    "{name} threads={}: forward {fwd:.2} ms, backward input {bi:.2} ms, backward filter {bf:.2} ms, bias {bb:.2} ms",
-                    parallel::threads()
+                    "{name} threads={}: forward {fwd:.2} ms ({:.1} GFLOP/s), backward input {bi:.2} ms ({:.1}), \
+                     backward filter {bf:.2} ms ({:.1}), bias {bb:.2} ms",
+                    parallel::threads(),
+                    rate(fwd),
+                    rate(bi),
+                    rate(bf)
                 );
             }
             println!("total (seed CNN) {total:.2} ms");
