@@ -3,6 +3,7 @@
 //! JS/WASM boundary once.
 
 use crate::autograd::Tape;
+use crate::data::Source;
 use crate::error::Error;
 use crate::graph::Graph;
 use crate::health::{norm, Clipping, LayerHealth};
@@ -351,6 +352,40 @@ impl Model {
         self.step(x, y, sample_weight, false)
     }
 
+    /// [`Model::train_step`] on rows `rows` of `x` and `y`, gathered from their storage (bytes
+    /// scaled, class indices one-hot) into the batch; `sample_weight` is the batch's.
+    pub fn train_rows(
+        &mut self,
+        x: &Source,
+        y: &Source,
+        rows: &[u32],
+        sample_weight: Option<&[f32]>,
+    ) -> Result<StepStats> {
+        let (bx, by) = (x.gather(rows)?, y.gather(rows)?);
+        self.train_step(&bx, &by, sample_weight)
+    }
+
+    /// [`Model::test_step`] on rows `rows` of `x` and `y`, as [`Model::train_rows`].
+    pub fn test_rows(
+        &mut self,
+        x: &Source,
+        y: &Source,
+        rows: &[u32],
+        sample_weight: Option<&[f32]>,
+    ) -> Result<StepStats> {
+        let (bx, by) = (x.gather(rows)?, y.gather(rows)?);
+        self.test_step(&bx, &by, sample_weight)
+    }
+
+    /// Precise-BN over batches of `batch_size` rows of `rows` of `x`, each gathered as it is used.
+    pub fn recalibrate_rows(&mut self, x: &Source, rows: &[u32], batch_size: usize) -> Result<usize> {
+        if batch_size < 2 {
+            return Err(Error::argument("recalibration needs batches of at least 2 examples"));
+        }
+        let batches: Vec<Tensor> = rows.chunks(batch_size).map(|r| x.gather(r)).collect::<Result<_>>()?;
+        self.recalibrate_batch_norm(&batches)
+    }
+
     /// Model outputs in inference mode (probabilities for a softmax model).
     pub fn predict(&mut self, x: &Tensor) -> Result<Tensor> {
         predict(&mut self.net, x)
@@ -429,6 +464,16 @@ pub fn predict(net: &mut Graph, x: &Tensor) -> Result<Tensor> {
     net.set_forward_ms(layer_ms);
     let shape: Vec<usize> = std::iter::once(n).chain(net.output_shape()?.iter().copied()).collect();
     Tensor::new(data, &shape)
+}
+
+/// [`predict`] on rows `rows` of `x` (all of them when `rows` is empty), gathered from its storage.
+pub fn predict_rows(net: &mut Graph, x: &Source, rows: &[u32]) -> Result<Tensor> {
+    if rows.is_empty() {
+        let all = x.to_tensor()?;
+        predict(net, &all)
+    } else {
+        predict(net, &x.gather(rows)?)
+    }
 }
 
 /// One forward pass over all of `x`.

@@ -1,6 +1,6 @@
 /** The public API, the same from every entry point. */
 export { BallastError, ShapeError, ArgumentError, DataError, NumericError, StateError } from './errors.js';
-export { Tensor, tensor, matmul, tidy, type MatmulOptions } from './tensor.js';
+export { Tensor, tensor, byteTensor, oneHot, matmul, tidy, type MatmulOptions, type Scaling, type Storage } from './tensor.js';
 export type { Env, ReadyOptions, BuildName } from './runtime.js';
 export { layers, Layer, SymbolicTensor } from './layers.js';
 export type * from './layers.js';

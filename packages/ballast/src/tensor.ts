@@ -1,10 +1,28 @@
 import type { Tensor as WasmTensor } from '../wasm/threads/ballast_wasm.js';
-import { ShapeError, StateError, guard } from './errors.js';
+import { ArgumentError, ShapeError, StateError, guard } from './errors.js';
+import { describeValue } from './options.js';
 import { wasm } from './runtime.js';
+
+/**
+ * How a tensor's values are kept in WASM memory: as float32, as bytes read through a
+ * {@link Scaling} (a quarter of the memory), or as class indices read as one-hot rows.
+ */
+export type Storage = 'float32' | 'uint8' | 'classes';
+
+/**
+ * How bytes become values: `{ scale, offset }` is `byte * scale + offset` (Keras'
+ * `Rescaling`); `{ mean, std }` is `(byte - mean) / std`, one number or one per channel (the
+ * last axis), in byte units (0 to 255). The default divides by 255, giving [0, 1].
+ */
+export type Scaling = { scale?: number; offset?: number } | { mean?: number | number[]; std?: number | number[] };
 
 /**
  * A float32 tensor stored in WASM memory. JavaScript holds only a handle: call
  * {@link Tensor.dispose} when done (a FinalizationRegistry frees forgotten ones eventually).
+ * Its values may be stored compactly ({@link Tensor.storage}): `fit`, `evaluate`, `predict`
+ * and `recalibrateBatchNorm` read batches straight from that storage, scaling bytes and
+ * making one-hot rows as each batch is gathered; `data()` and other ops see the float32
+ * values it stands for.
  */
 export class Tensor {
   #handle: WasmTensor | null;
@@ -29,12 +47,23 @@ export class Tensor {
     return this.shape.reduce((a, b) => a * b, 1);
   }
 
-  /** A copy of the values. */
+  /** How the values are kept: `float32`, `uint8` (bytes and a scaling) or `classes` (indices). */
+  get storage(): Storage {
+    return this.handle.storage as Storage;
+  }
+
+  /** Bytes of WASM memory the values take. */
+  get byteLength(): number {
+    return this.handle.byteLength;
+  }
+
+  /** A copy of the values, as float32 (bytes scaled, class indices as one-hot rows). */
   data(): Float32Array {
     return this.handle.data();
   }
 
   dispose(): void {
+    // Freed memory is reused by later tensors; WASM memory itself never shrinks.
     this.#handle?.free();
     this.#handle = null;
   }
@@ -85,15 +114,51 @@ export function tidy<T>(fn: () => T): T {
 
 /** A tensor holding a copy of `data`, with the given shape. */
 export function tensor(data: Float32Array | ArrayLike<number>, shape: readonly number[]): Tensor {
-  if (!Array.isArray(shape)) throw new ShapeError(`tensor: the shape must be an array of dimensions, got ${typeof shape}`);
-  // Dimensions cross as 32-bit integers: anything larger would wrap (2**32 + 3 becomes 3).
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0 || d > 0xffffffff) throw new ShapeError(`tensor: invalid shape [${shape.join(', ')}] (dimensions are whole numbers below 2^32)`);
-  }
+  checkShape('tensor', shape);
   const values = data instanceof Float32Array ? data : Float32Array.from(data);
   const size = shape.reduce((n, d) => n * d, 1);
   if (size !== values.length) throw new ShapeError(`tensor: shape [${shape.join(', ')}] needs ${size} values, got ${values.length}`);
   return new Tensor(guard(() => new (wasm().Tensor)(values, Uint32Array.from(shape))));
+}
+
+/**
+ * A tensor of `bytes` (row-major, the given shape) kept as bytes in WASM memory and read as
+ * float32 through `scaling` (default: divided by 255) when batches are gathered: images at a
+ * quarter of their float32 size.
+ */
+export function byteTensor(bytes: Uint8Array, shape: readonly number[], scaling?: Scaling): Tensor {
+  if (!(bytes instanceof Uint8Array)) throw new ArgumentError(`byteTensor: bytes must be a Uint8Array, got ${describeValue(bytes)}`);
+  checkShape('byteTensor', shape);
+  if (scaling !== undefined && (scaling === null || typeof scaling !== 'object')) {
+    throw new ArgumentError(`byteTensor: scaling must be { scale, offset } or { mean, std }, got ${describeValue(scaling)}`);
+  }
+  return new Tensor(guard(() => wasm().Tensor.fromBytes(bytes, Uint32Array.from(shape), scaling)));
+}
+
+/**
+ * One-hot rows `[n, numClasses]` for class indices `labels`, kept as the indices (4 bytes an
+ * example): each batch's rows are made as it is gathered.
+ */
+export function oneHot(labels: Uint32Array | readonly number[], numClasses: number): Tensor {
+  if (!Number.isInteger(numClasses) || numClasses < 1 || numClasses > 0xffffffff) {
+    throw new ArgumentError(`oneHot: numClasses must be a positive integer, got ${describeValue(numClasses)}`);
+  }
+  let indices: Uint32Array;
+  if (labels instanceof Uint32Array) indices = labels;
+  else if (Array.isArray(labels)) {
+    const bad = labels.findIndex((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff);
+    if (bad >= 0) throw new ArgumentError(`oneHot: label ${describeValue(labels[bad])} at index ${bad} is not a class index`);
+    indices = Uint32Array.from(labels);
+  } else throw new ArgumentError(`oneHot: labels must be a Uint32Array or an array of class indices, got ${describeValue(labels)}`);
+  return new Tensor(guard(() => wasm().oneHot(indices, numClasses)));
+}
+
+function checkShape(what: string, shape: readonly number[]): void {
+  if (!Array.isArray(shape)) throw new ShapeError(`${what}: the shape must be an array of dimensions, got ${typeof shape}`);
+  // Dimensions cross as 32-bit integers: anything larger would wrap (2**32 + 3 becomes 3).
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0 || d > 0xffffffff) throw new ShapeError(`${what}: invalid shape [${shape.join(', ')}] (dimensions are whole numbers below 2^32)`);
+  }
 }
 
 export interface MatmulOptions {
