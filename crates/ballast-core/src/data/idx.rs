@@ -494,6 +494,7 @@ mod tests {
         for file in [&valid, &valid_gz] {
             for cut in 0..file.len() {
                 assert!(parse_idx(&file[..cut], "cut").is_err(), "prefix of {cut} bytes parsed");
+                let _ = read_idx(file[..cut].to_vec(), "cut", Some(2));
             }
             assert!(parse_idx(file, "whole").is_ok());
         }
@@ -525,6 +526,7 @@ mod tests {
                 _ => {}
             }
             let _ = parse_idx(&bytes, "random");
+            let _ = read_idx(bytes, "random", Some(rng.below(4) as usize));
         }
     }
 }
