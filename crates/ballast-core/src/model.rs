@@ -2,6 +2,8 @@
 //! step that runs entirely in the core (forward, backward, update) so each batch crosses the
 //! JS/WASM boundary once.
 
+use std::borrow::Borrow;
+
 use crate::autograd::Tape;
 use crate::data::Source;
 use crate::error::Error;
@@ -377,13 +379,15 @@ impl Model {
         self.test_step(&bx, &by, sample_weight)
     }
 
-    /// Precise-BN over batches of `batch_size` rows of `rows` of `x`, each gathered as it is used.
+    /// Precise-BN over batches of `batch_size` rows of `rows` of `x`, each gathered as it is
+    /// used, so memory holds one batch at a time. The rows are checked before any statistic
+    /// changes.
     pub fn recalibrate_rows(&mut self, x: &Source, rows: &[u32], batch_size: usize) -> Result<usize> {
         if batch_size < 2 {
             return Err(Error::argument("recalibration needs batches of at least 2 examples"));
         }
-        let batches: Vec<Tensor> = rows.chunks(batch_size).map(|r| x.gather(r)).collect::<Result<_>>()?;
-        self.recalibrate_batch_norm(&batches)
+        x.check_rows(rows)?;
+        self.recalibrate_each(rows.chunks(batch_size).map(|r| x.gather(r)))
     }
 
     /// Model outputs in inference mode (probabilities for a softmax model).
@@ -394,6 +398,10 @@ impl Model {
     /// Precise-BN: recomputes every BN layer's population statistics from `batches` run in
     /// training mode (no weight update). Returns the number of batches used.
     pub fn recalibrate_batch_norm<'a>(&mut self, batches: impl IntoIterator<Item = &'a Tensor>) -> Result<usize> {
+        self.recalibrate_each(batches.into_iter().map(Ok))
+    }
+
+    fn recalibrate_each<T: Borrow<Tensor>>(&mut self, batches: impl Iterator<Item = Result<T>>) -> Result<usize> {
         let bns = |net: &mut Graph| -> Vec<*mut BatchNorm> {
             net.layers_mut().filter_map(|l| l.as_any_mut().downcast_mut::<BatchNorm>()).map(|b| b as *mut _).collect()
         };
@@ -405,8 +413,15 @@ impl Model {
         let mut count = 0;
         let mut result = Ok(());
         for x in batches {
+            let x = match x {
+                Ok(x) => x,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
             let mut tape = Tape::new();
-            let input = tape.constant(x.clone());
+            let input = tape.constant(x.borrow().clone());
             if let Err(e) = tape.no_grad(|t| self.net.forward(t, input, true, false, &mut self.rng)) {
                 result = Err(e);
                 break;

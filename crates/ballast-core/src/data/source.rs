@@ -248,7 +248,7 @@ impl Source {
     }
 
     /// Checks that `rows` can be taken: a batch axis, and every index below the row count.
-    fn check_rows(&self, rows: &[u32]) -> Result<()> {
+    pub fn check_rows(&self, rows: &[u32]) -> Result<()> {
         if let Source::F32(t) = self {
             if t.rank() == 0 {
                 return Err(Error::shape("rows can only be taken from a tensor with a batch axis (rank 1 or more)"));

@@ -380,7 +380,10 @@ fn compact_storage_trains_bitwise_as_float_tensors() {
     assert_eq!(predict_rows(&mut b.net, &new_x, &[]).unwrap(), predict_rows(&mut a.net, &old_x, &[]).unwrap());
     assert_eq!(a.recalibrate_rows(&old_x, &rows, 4).unwrap(), b.recalibrate_rows(&new_x, &rows, 4).unwrap());
     assert_eq!(weights(&a), weights(&b));
-    // Bad rows are refused before any step runs.
+    // Bad rows are refused before any step runs or any statistic changes.
+    let e = b.recalibrate_rows(&new_x, &[0, 1, 2, 99], 2).unwrap_err();
+    assert!(e.message.contains("batch row 99 (position 3)"), "{e}");
+    assert_eq!(weights(&a), weights(&b));
     let e = b.train_rows(&new_x, &new_y, &[0, 20], None).unwrap_err();
     assert!(e.message.contains("batch row 20 (position 1) is out of range for 20 examples"), "{e}");
     assert_eq!(weights(&a), weights(&b));
