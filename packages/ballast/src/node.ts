@@ -23,7 +23,9 @@ async function importGlue(build: BuildName): Promise<WasmGlue> {
 /** The file's bytes, or null when there is no such path; other failures name the path. */
 async function readFileIfExists(path: string): Promise<Uint8Array | null> {
   try {
-    return new Uint8Array(await fsReadFile(path));
+    const buffer = await fsReadFile(path);
+    // A view, not a copy: a Buffer is a Uint8Array already.
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
