@@ -88,8 +88,8 @@ if (missing.length) {
 try {
   const env = await ready(threads === undefined ? {} : { threads });
   console.log(`Ballast: ${env.build} build, ${env.threads} thread(s), SIMD ${env.simd ? 'on' : 'off'}`);
-  const load = async (images, labels, n) =>
-    datasets.limit(await datasets.idx({ images: join(dataDir, images), labels: join(dataDir, labels), numClasses: 10 }), n);
+  // Only the first n examples are decoded.
+  const load = (images, labels, n) => datasets.idx({ images: join(dataDir, images), labels: join(dataDir, labels), numClasses: 10, limit: n });
   const train = await load(FILES.trainImages, FILES.trainLabels, trainLimit);
   const test = await load(FILES.testImages, FILES.testLabels, testLimit);
   const n = train.labels.length;

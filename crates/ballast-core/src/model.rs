@@ -2,7 +2,10 @@
 //! step that runs entirely in the core (forward, backward, update) so each batch crosses the
 //! JS/WASM boundary once.
 
+use std::borrow::Borrow;
+
 use crate::autograd::Tape;
+use crate::data::Source;
 use crate::error::Error;
 use crate::graph::Graph;
 use crate::health::{norm, Clipping, LayerHealth};
@@ -351,6 +354,42 @@ impl Model {
         self.step(x, y, sample_weight, false)
     }
 
+    /// [`Model::train_step`] on rows `rows` of `x` and `y`, gathered from their storage (bytes
+    /// scaled, class indices one-hot) into the batch; `sample_weight` is the batch's.
+    pub fn train_rows(
+        &mut self,
+        x: &Source,
+        y: &Source,
+        rows: &[u32],
+        sample_weight: Option<&[f32]>,
+    ) -> Result<StepStats> {
+        let (bx, by) = (x.gather(rows)?, y.gather(rows)?);
+        self.train_step(&bx, &by, sample_weight)
+    }
+
+    /// [`Model::test_step`] on rows `rows` of `x` and `y`, as [`Model::train_rows`].
+    pub fn test_rows(
+        &mut self,
+        x: &Source,
+        y: &Source,
+        rows: &[u32],
+        sample_weight: Option<&[f32]>,
+    ) -> Result<StepStats> {
+        let (bx, by) = (x.gather(rows)?, y.gather(rows)?);
+        self.test_step(&bx, &by, sample_weight)
+    }
+
+    /// Precise-BN over batches of `batch_size` rows of `rows` of `x`, each gathered as it is
+    /// used, so memory holds one batch at a time. The rows are checked before any statistic
+    /// changes.
+    pub fn recalibrate_rows(&mut self, x: &Source, rows: &[u32], batch_size: usize) -> Result<usize> {
+        if batch_size < 2 {
+            return Err(Error::argument("recalibration needs batches of at least 2 examples"));
+        }
+        x.check_rows(rows)?;
+        self.recalibrate_each(rows.chunks(batch_size).map(|r| x.gather(r)))
+    }
+
     /// Model outputs in inference mode (probabilities for a softmax model).
     pub fn predict(&mut self, x: &Tensor) -> Result<Tensor> {
         predict(&mut self.net, x)
@@ -359,6 +398,10 @@ impl Model {
     /// Precise-BN: recomputes every BN layer's population statistics from `batches` run in
     /// training mode (no weight update). Returns the number of batches used.
     pub fn recalibrate_batch_norm<'a>(&mut self, batches: impl IntoIterator<Item = &'a Tensor>) -> Result<usize> {
+        self.recalibrate_each(batches.into_iter().map(Ok))
+    }
+
+    fn recalibrate_each<T: Borrow<Tensor>>(&mut self, batches: impl Iterator<Item = Result<T>>) -> Result<usize> {
         let bns = |net: &mut Graph| -> Vec<*mut BatchNorm> {
             net.layers_mut().filter_map(|l| l.as_any_mut().downcast_mut::<BatchNorm>()).map(|b| b as *mut _).collect()
         };
@@ -370,8 +413,15 @@ impl Model {
         let mut count = 0;
         let mut result = Ok(());
         for x in batches {
+            let x = match x {
+                Ok(x) => x,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
             let mut tape = Tape::new();
-            let input = tape.constant(x.clone());
+            let input = tape.constant(x.borrow().clone());
             if let Err(e) = tape.no_grad(|t| self.net.forward(t, input, true, false, &mut self.rng)) {
                 result = Err(e);
                 break;
@@ -429,6 +479,16 @@ pub fn predict(net: &mut Graph, x: &Tensor) -> Result<Tensor> {
     net.set_forward_ms(layer_ms);
     let shape: Vec<usize> = std::iter::once(n).chain(net.output_shape()?.iter().copied()).collect();
     Tensor::new(data, &shape)
+}
+
+/// [`predict`] on rows `rows` of `x` (all of them when `rows` is empty), gathered from its storage.
+pub fn predict_rows(net: &mut Graph, x: &Source, rows: &[u32]) -> Result<Tensor> {
+    if rows.is_empty() {
+        let all = x.to_tensor()?;
+        predict(net, &all)
+    } else {
+        predict(net, &x.gather(rows)?)
+    }
 }
 
 /// One forward pass over all of `x`.

@@ -1,14 +1,17 @@
-//! Data sets: IDX files parsed by the core (plain or gzip), one-hot labels.
+//! Data sets: IDX files parsed by the core (plain or gzip), kept compact in WASM memory.
 
 use wasm_bindgen::prelude::*;
 
-use crate::errors::IntoJs;
-use crate::tensor::Tensor;
+use ballast_core::data::{Classes, Source};
 
-/// Images `[n, h, w, c]` (u8 scaled to [0, 1]) and labels, from a pair of IDX files.
+use crate::errors::IntoJs;
+use crate::tensor::{scaling_of, Tensor};
+
+/// Images `[n, h, w, c]` (u8 files kept as bytes, read through their scaling) and labels,
+/// from a pair of IDX files.
 #[wasm_bindgen]
 pub struct IdxDataset {
-    images: Option<Tensor>,
+    images: Option<Source>,
     labels: Vec<u32>,
     num_classes: u32,
 }
@@ -18,7 +21,7 @@ impl IdxDataset {
     /// Takes the images tensor out (a second call returns undefined).
     #[wasm_bindgen(js_name = takeImages)]
     pub fn take_images(&mut self) -> Option<Tensor> {
-        self.images.take()
+        self.images.take().map(|inner| Tensor { inner })
     }
     #[wasm_bindgen(getter)]
     pub fn labels(&self) -> Vec<u32> {
@@ -30,21 +33,27 @@ impl IdxDataset {
     }
 }
 
+/// Parses a pair of IDX files (given whole, so a plain file's bytes become the images in
+/// place), keeping the first `limit` examples when given, u8 images read through `scaling`.
 #[wasm_bindgen(js_name = parseIdxPair)]
 pub fn parse_idx_pair(
-    images: &[u8],
+    images: Vec<u8>,
     images_name: &str,
-    labels: &[u8],
+    labels: Vec<u8>,
     labels_name: &str,
+    limit: Option<u32>,
+    scaling: JsValue,
 ) -> Result<IdxDataset, JsValue> {
-    let d = ballast_core::data::load_idx_pair(images, images_name, labels, labels_name).js()?;
-    Ok(IdxDataset { images: Some(Tensor { inner: d.images }), labels: d.labels, num_classes: d.num_classes as u32 })
+    let scaling = if scaling.is_undefined() { None } else { Some(scaling_of(&scaling)?) };
+    let limit = limit.map(|l| l as usize);
+    let d = ballast_core::data::load_idx_pair(images, images_name, labels, labels_name, limit, scaling).js()?;
+    Ok(IdxDataset { images: Some(d.images), labels: d.labels, num_classes: d.num_classes as u32 })
 }
 
-/// `[n, classes]` one-hot rows.
+/// `[n, classes]` one-hot rows, stored as the class indices.
 #[wasm_bindgen(js_name = oneHot)]
-pub fn one_hot(labels: &[u32], num_classes: u32) -> Result<Tensor, JsValue> {
-    Ok(Tensor { inner: ballast_core::data::one_hot(labels, num_classes as usize).js()? })
+pub fn one_hot(labels: Vec<u32>, num_classes: u32) -> Result<Tensor, JsValue> {
+    Ok(Tensor { inner: Source::Classes(Classes::new(labels, num_classes as usize).js()?) })
 }
 
 /// The order of examples for one epoch: a seeded permutation (identity without shuffle);

@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::errors::{to_js, IntoJs};
 use crate::json::{self, record};
-use crate::tensor::{gather, Tensor};
+use crate::tensor::Tensor;
 
 enum State {
     Net(Graph),
@@ -39,8 +39,9 @@ impl TensorList {
     pub fn new() -> TensorList {
         TensorList::default()
     }
-    pub fn push(&mut self, t: &Tensor) {
-        self.items.push(t.inner.clone());
+    pub fn push(&mut self, t: &Tensor) -> Result<(), JsValue> {
+        self.items.push(t.f32()?.into_owned());
+        Ok(())
     }
 }
 
@@ -316,9 +317,8 @@ impl Model {
         rows: &[u32],
         sample_weight: &[f32],
     ) -> Result<Vec<f32>, JsValue> {
-        let (bx, by) = (gather(&x.inner, rows)?, gather(&y.inner, rows)?);
         let w = (!sample_weight.is_empty()).then_some(sample_weight);
-        let s = self.compiled()?.train_step(&bx, &by, w).js()?;
+        let s = self.compiled()?.train_rows(&x.inner, &y.inner, rows, w).js()?;
         Ok(std::iter::once(s.loss).chain(s.metrics).collect())
     }
 
@@ -331,32 +331,20 @@ impl Model {
         rows: &[u32],
         sample_weight: &[f32],
     ) -> Result<Vec<f32>, JsValue> {
-        let (bx, by) = (gather(&x.inner, rows)?, gather(&y.inner, rows)?);
         let w = (!sample_weight.is_empty()).then_some(sample_weight);
-        let s = self.compiled()?.test_step(&bx, &by, w).js()?;
+        let s = self.compiled()?.test_rows(&x.inner, &y.inner, rows, w).js()?;
         Ok(std::iter::once(s.loss).chain(s.metrics).collect())
     }
 
     /// Outputs for rows `rows` of `x` (all rows when empty), in inference mode.
     pub fn predict(&mut self, x: &Tensor, rows: &[u32]) -> Result<Tensor, JsValue> {
-        let out = if rows.is_empty() {
-            core_model::predict(self.net_mut(), &x.inner)
-        } else {
-            let bx = gather(&x.inner, rows)?;
-            core_model::predict(self.net_mut(), &bx)
-        };
-        Ok(Tensor { inner: out.js()? })
+        Ok(core_model::predict_rows(self.net_mut(), &x.inner, rows).js()?.into())
     }
 
     /// Precise-BN over the given batches of rows (each `batchSize` rows of `rows`).
     #[wasm_bindgen(js_name = recalibrateBatchNorm)]
     pub fn recalibrate_batch_norm(&mut self, x: &Tensor, rows: &[u32], batch_size: u32) -> Result<u32, JsValue> {
-        if batch_size < 2 {
-            return Err(to_js(Error::argument("recalibration needs batches of at least 2 examples")));
-        }
-        let batches: Vec<CoreTensor> =
-            rows.chunks(batch_size as usize).map(|r| gather(&x.inner, r)).collect::<Result<_, _>>()?;
-        Ok(self.compiled()?.recalibrate_batch_norm(&batches).js()? as u32)
+        Ok(self.compiled()?.recalibrate_rows(&x.inner, rows, batch_size as usize).js()? as u32)
     }
 
     /// Folds every BN fed only by a linear Conv2D/Dense into it (for inference); returns
@@ -540,7 +528,7 @@ impl Model {
         let mut rng = self.apply_rng.clone();
         let out = self.net_mut().apply_layer(name, &inputs.items, training, &mut rng).js()?;
         self.apply_rng = rng;
-        Ok(Tensor { inner: out })
+        Ok(out.into())
     }
 }
 

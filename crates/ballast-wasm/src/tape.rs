@@ -48,15 +48,15 @@ impl Tape {
     }
 
     /// A leaf that gets a gradient.
-    pub fn variable(&mut self, t: &Tensor) -> u32 {
-        let v = self.inner.leaf(t.inner.clone(), true);
-        self.push(v)
+    pub fn variable(&mut self, t: &Tensor) -> Result<u32, JsValue> {
+        let v = self.inner.leaf(t.f32()?.into_owned(), true);
+        Ok(self.push(v))
     }
 
     /// A leaf without a gradient (inputs, labels).
-    pub fn constant(&mut self, t: &Tensor) -> u32 {
-        let v = self.inner.constant(t.inner.clone());
-        self.push(v)
+    pub fn constant(&mut self, t: &Tensor) -> Result<u32, JsValue> {
+        let v = self.inner.constant(t.f32()?.into_owned());
+        Ok(self.push(v))
     }
 
     /// Records op `name` on `inputs` with numeric `params`; returns the output's id.
@@ -172,7 +172,7 @@ impl Tape {
     }
 
     pub fn value(&self, id: u32) -> Result<Tensor, JsValue> {
-        Ok(Tensor { inner: self.inner.value(self.var(id)?).clone() })
+        Ok(self.inner.value(self.var(id)?).clone().into())
     }
 
     #[wasm_bindgen(js_name = valueShape)]
@@ -190,7 +190,7 @@ impl Tape {
     pub fn grad(&self, id: u32) -> Result<Tensor, JsValue> {
         let v = self.var(id)?;
         let g = self.inner.grad(v).cloned();
-        Ok(Tensor { inner: g.unwrap_or_else(|| ballast_core::Tensor::zeros(self.inner.value(v).shape())) })
+        Ok(g.unwrap_or_else(|| ballast_core::Tensor::zeros(self.inner.value(v).shape())).into())
     }
 }
 

@@ -1,14 +1,30 @@
+use std::borrow::Cow;
+
 use wasm_bindgen::prelude::*;
 
-use ballast_core::data::gather_rows;
-use ballast_core::Error;
+use crate::errors::IntoJs;
+use ballast_core::data::{Bytes, Classes, Scaling, Source};
 
-use crate::errors::{to_js, IntoJs};
-
-/// A tensor living in WASM memory; JavaScript holds it as a handle.
+/// A float32 tensor living in WASM memory; JavaScript holds it as a handle. Its values may be
+/// stored compactly (bytes read through a scaling, class indices read as one-hot rows): the
+/// training steps gather batches straight from that storage, other ops read the float32
+/// tensor it stands for.
 #[wasm_bindgen]
 pub struct Tensor {
-    pub(crate) inner: ballast_core::Tensor,
+    pub(crate) inner: Source,
+}
+
+impl From<ballast_core::Tensor> for Tensor {
+    fn from(t: ballast_core::Tensor) -> Tensor {
+        Tensor { inner: Source::F32(t) }
+    }
+}
+
+impl Tensor {
+    /// The float32 tensor, made from the compact storage when there is one.
+    pub(crate) fn f32(&self) -> Result<Cow<'_, ballast_core::Tensor>, JsValue> {
+        self.inner.to_tensor().js()
+    }
 }
 
 #[wasm_bindgen]
@@ -17,8 +33,22 @@ impl Tensor {
     #[wasm_bindgen(constructor)]
     pub fn new(data: &[f32], shape: &[u32]) -> Result<Tensor, JsValue> {
         let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-        let inner = ballast_core::Tensor::new(data.to_vec(), &shape).js()?;
-        Ok(Tensor { inner })
+        Ok(ballast_core::Tensor::new(data.to_vec(), &shape).js()?.into())
+    }
+
+    /// Bytes of shape `shape`, read through `scaling`: `{ scale, offset }`, `{ mean, std }`
+    /// (per channel, the last axis) or undefined for `byte / 255`.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(data: Vec<u8>, shape: &[u32], scaling: JsValue) -> Result<Tensor, JsValue> {
+        let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+        let bytes = Bytes::new(data, &shape, scaling_of(&scaling)?).js()?;
+        Ok(Tensor { inner: Source::U8(bytes) })
+    }
+
+    /// Class indices, read as one-hot rows `[n, classes]`.
+    #[wasm_bindgen(js_name = fromClasses)]
+    pub fn from_classes(labels: Vec<u32>, classes: u32) -> Result<Tensor, JsValue> {
+        Ok(Tensor { inner: Source::Classes(Classes::new(labels, classes as usize).js()?) })
     }
 
     #[wasm_bindgen(getter)]
@@ -26,38 +56,41 @@ impl Tensor {
         self.inner.shape().iter().map(|&d| d as u32).collect()
     }
 
-    /// A copy of the values, as a `Float32Array`.
-    pub fn data(&self) -> Vec<f32> {
-        self.inner.data().to_vec()
+    /// How the values are stored: `float32`, `uint8` or `classes`.
+    #[wasm_bindgen(getter)]
+    pub fn storage(&self) -> String {
+        self.inner.storage().to_string()
+    }
+
+    /// Bytes of WASM memory the values take.
+    #[wasm_bindgen(getter, js_name = byteLength)]
+    pub fn byte_length(&self) -> f64 {
+        self.inner.byte_len() as f64
+    }
+
+    /// A copy of the values, as a `Float32Array` (scaled bytes, one-hot rows).
+    pub fn data(&self) -> Result<Vec<f32>, JsValue> {
+        Ok(self.f32()?.data().to_vec())
     }
 }
 
 /// `op(a)·op(b)` for rank-2 tensors.
 #[wasm_bindgen]
 pub fn matmul(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: bool) -> Result<Tensor, JsValue> {
-    let inner = a.inner.matmul(&b.inner, transpose_a, transpose_b).js()?;
-    Ok(Tensor { inner })
+    let (a, b) = (a.f32()?, b.f32()?);
+    Ok(a.matmul(&b, transpose_a, transpose_b).js()?.into())
 }
 
-/// Rows `rows` of `t` (along the first axis), as a new tensor.
+/// Rows `rows` of `t` (along the first axis), as a new tensor stored as `t` is.
 #[wasm_bindgen(js_name = takeRows)]
 pub fn take_rows(t: &Tensor, rows: &[u32]) -> Result<Tensor, JsValue> {
-    Ok(Tensor { inner: gather(&t.inner, rows)? })
+    Ok(Tensor { inner: t.inner.take_rows(rows).js()? })
 }
 
-/// Checks batch row indices against the number of rows, then gathers them.
-pub(crate) fn gather(t: &ballast_core::Tensor, rows: &[u32]) -> Result<ballast_core::Tensor, JsValue> {
-    if t.rank() == 0 {
-        return Err(to_js(Error::shape("rows can only be taken from a tensor with a batch axis (rank 1 or more)")));
+/// A scaling from its JavaScript options (undefined or null: `byte / 255`).
+pub(crate) fn scaling_of(spec: &JsValue) -> Result<Scaling, JsValue> {
+    if spec.is_undefined() {
+        return Ok(Scaling::unit());
     }
-    let n = t.shape().first().copied().unwrap_or(0);
-    if let Some((i, &r)) = rows.iter().enumerate().find(|(_, &r)| r as usize >= n) {
-        return Err(to_js(Error::argument(format!("batch row {r} (position {i}) is out of range for {n} examples"))));
-    }
-    let row_len = t.len() / n.max(1);
-    let mut data = Vec::new();
-    gather_rows(t.data(), row_len, rows, &mut data);
-    let mut shape = t.shape().to_vec();
-    shape[0] = rows.len();
-    ballast_core::Tensor::new(data, &shape).js()
+    Scaling::from_json(&crate::json::from_js(spec, "scaling").js()?).js()
 }

@@ -74,11 +74,12 @@ function loadData(baseUrl, trainLimit, testLimit) {
   dataLoading ??= (async () => {
     const started = performance.now();
     const url = (name) => new URL(name, baseUrl).href;
+    // Only the examples kept are decompressed; pixels stay bytes, labels class indices.
     const [train, test] = await Promise.all([
-      datasets.idx({ images: url(FILES.trainImages), labels: url(FILES.trainLabels), numClasses: 10 }),
-      datasets.idx({ images: url(FILES.testImages), labels: url(FILES.testLabels), numClasses: 10 }),
+      datasets.idx({ images: url(FILES.trainImages), labels: url(FILES.trainLabels), numClasses: 10, limit: trainLimit }),
+      datasets.idx({ images: url(FILES.testImages), labels: url(FILES.testLabels), numClasses: 10, limit: testLimit }),
     ]);
-    data = { train: datasets.limit(train, trainLimit), test: datasets.limit(test, testLimit) };
+    data = { train, test };
     post({
       type: 'data',
       train: data.train.labels.length,

@@ -18,7 +18,7 @@ await ready({ threads: 2 });
 describe('ResNet on Fashion-MNIST', () => {
   it('a ResNet-8 learns from 2,048 images in 2 epochs, and saves and loads as a graph', async () => {
     const file = (name) => join(data, name);
-    const train = datasets.limit(await datasets.idx({ images: file('train-images-idx3-ubyte.gz'), labels: file('train-labels-idx1-ubyte.gz'), numClasses: 10 }), 2048);
+    const train = await datasets.idx({ images: file('train-images-idx3-ubyte.gz'), labels: file('train-labels-idx1-ubyte.gz'), numClasses: 10, limit: 2048 });
     const model = resnet({ depth: 8, seed: 3 });
     expect(model.layers.filter((l) => l.className === 'Add')).toHaveLength(3);
     const history = await model.fit(train.x, train.y, { batchSize: 64, epochs: 2 });
@@ -38,7 +38,7 @@ describe('ResNet on Fashion-MNIST', () => {
 
   it('a MobileNet-style network of depthwise-separable blocks learns from the same images', async () => {
     const file = (name) => join(data, name);
-    const train = datasets.limit(await datasets.idx({ images: file('train-images-idx3-ubyte.gz'), labels: file('train-labels-idx1-ubyte.gz'), numClasses: 10 }), 2048);
+    const train = await datasets.idx({ images: file('train-images-idx3-ubyte.gz'), labels: file('train-labels-idx1-ubyte.gz'), numClasses: 10, limit: 2048 });
     const model = mobilenet({ alpha: 0.5, seed: 3 });
     expect(model.layers.filter((l) => l.className === 'DepthwiseConv2D')).toHaveLength(5);
     const history = await model.fit(train.x, train.y, { batchSize: 64, epochs: 2 });

@@ -1,7 +1,7 @@
 /** The public API, the same from every entry point. */
 export { BallastError, ShapeError, ArgumentError, DataError, NumericError, StateError } from './errors.js';
-export { Tensor, matmul, tidy, type MatmulOptions } from './tensor.js';
-export { tensor, type TensorLike, type NestedNumbers, type TypedNumbers, type ShapedValues } from './inputs.js';
+export { Tensor, matmul, tidy, type MatmulOptions, type Scaling, type Storage } from './tensor.js';
+export { tensor, byteTensor, oneHot, type TensorLike, type NestedNumbers, type TypedNumbers, type ShapedValues } from './inputs.js';
 export type { Env, ReadyOptions, BuildName } from './runtime.js';
 export { layers, Layer, SymbolicTensor } from './layers.js';
 export type * from './layers.js';

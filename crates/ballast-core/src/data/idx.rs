@@ -73,42 +73,84 @@ pub struct IdxArray {
     pub dtype: IdxType,
 }
 
+/// An IDX file's values as stored (big-endian elements), or only those of its first rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdxRaw {
+    /// The shape of the values kept: `shape[0]` is the number of rows kept.
+    pub shape: Vec<usize>,
+    /// Rows in the file (its first dimension).
+    pub file_rows: usize,
+    pub dtype: IdxType,
+    /// The kept rows' elements, big-endian, `dtype.size()` bytes each.
+    pub payload: Vec<u8>,
+}
+
+impl IdxRaw {
+    /// The values converted to f32 (no scaling).
+    pub fn to_f32(&self) -> Vec<f32> {
+        convert(&self.payload, self.dtype)
+    }
+}
+
 /// Parses an IDX file, plain or gzipped. `what` names the file in error messages.
 pub fn parse_idx(bytes: &[u8], what: &str) -> Result<IdxArray> {
+    let raw = read_idx(bytes.to_vec(), what, None)?;
+    Ok(IdxArray { data: raw.to_f32(), shape: raw.shape, dtype: raw.dtype })
+}
+
+/// Reads an IDX file, plain or gzipped, keeping its values as stored; with `limit`, only its
+/// first `limit` rows are kept, and a gzipped file is decompressed only as far as they go (so
+/// what lies after them is not checked). A plain file's bytes are reused in place for the
+/// values, so loading costs no copy of them.
+pub fn read_idx(bytes: Vec<u8>, what: &str, limit: Option<usize>) -> Result<IdxRaw> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        let plain = gunzip(bytes, what, MAX_DECOMPRESSED_BYTES)?;
-        parse_plain(&plain, what)
+        read_gzip(&bytes, what, limit, MAX_DECOMPRESSED_BYTES)
     } else {
-        parse_plain(bytes, what)
+        read_plain(bytes, what, limit)
     }
 }
 
-/// Decompresses a gzip stream (all members), refusing outputs longer than `limit` bytes.
-pub(crate) fn gunzip(bytes: &[u8], what: &str, limit: usize) -> Result<Vec<u8>> {
-    // The trailer's ISIZE (output length mod 2^32) lets us allocate once instead of doubling,
-    // which matters near the limit on wasm32. It is untrusted, so cap it by what deflate can do.
-    let hint = match bytes.len().checked_sub(4).and_then(|i| bytes.get(i..)) {
-        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]) as usize,
-        _ => 0,
-    };
-    let hint = hint.min(bytes.len().saturating_mul(MAX_DEFLATE_RATIO)).min(limit);
-    let mut out = Vec::new();
-    // A failed reservation is not an error yet: read_to_end reports it if memory really runs out.
-    let _ = out.try_reserve_exact(hint);
-    let cap = (limit as u64).saturating_add(1);
-    MultiGzDecoder::new(bytes)
-        .take(cap)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::data(format!("{what}: corrupt gzip data ({e})")))?;
-    if out.len() > limit {
-        return Err(Error::data(format!(
-            "{what}: gzip data decompresses to more than {limit} bytes; refusing to load it"
-        )));
-    }
-    Ok(out)
+/// What an IDX header says.
+struct Header {
+    dtype: IdxType,
+    shape: Vec<usize>,
+    /// Bytes of the header itself.
+    len: usize,
+    /// Bytes of data the shape calls for.
+    data_len: usize,
 }
 
-fn parse_plain(bytes: &[u8], what: &str) -> Result<IdxArray> {
+impl Header {
+    fn row_bytes(&self) -> usize {
+        self.data_len.checked_div(self.shape[0]).unwrap_or(0)
+    }
+    /// The rows to keep under `limit`, and their bytes.
+    fn kept(&self, limit: Option<usize>) -> (usize, usize) {
+        let rows = limit.map_or(self.shape[0], |l| l.min(self.shape[0]));
+        (rows, rows * self.row_bytes())
+    }
+    fn kept_shape(&self, rows: usize) -> Vec<usize> {
+        std::iter::once(rows).chain(self.shape[1..].iter().copied()).collect()
+    }
+    fn truncated(&self, what: &str, found: usize) -> Error {
+        Error::data(format!(
+            "{what}: truncated: shape {} of {} values: expected {} bytes of data after the header, found {found}",
+            shape_str(&self.shape),
+            self.dtype.name(),
+            self.data_len
+        ))
+    }
+    fn trailing(&self, what: &str, extra: u64) -> Error {
+        Error::data(format!(
+            "{what}: {extra} bytes of trailing garbage after the {} bytes of data for shape {}",
+            self.data_len,
+            shape_str(&self.shape)
+        ))
+    }
+}
+
+/// Reads the header at the start of `bytes` (which may hold more after it).
+fn parse_header(bytes: &[u8], what: &str) -> Result<Header> {
     let magic = match bytes.get(..4) {
         Some(&[a, b, c, d]) => [a, b, c, d],
         _ => {
@@ -136,38 +178,84 @@ fn parse_plain(bytes: &[u8], what: &str) -> Result<IdxArray> {
     if ndims == 0 {
         return Err(Error::data(format!("{what}: IDX header declares 0 dimensions")));
     }
-    let header_len = 4 + 4 * ndims; // ndims ≤ 255: cannot overflow
-    let dim_bytes = bytes.get(4..header_len).ok_or_else(|| {
+    let len = 4 + 4 * ndims; // ndims ≤ 255: cannot overflow
+    let dim_bytes = bytes.get(4..len).ok_or_else(|| {
         Error::data(format!(
-            "{what}: {} bytes is too short for an IDX header with {ndims} dimensions \
-             ({header_len} bytes needed)",
+            "{what}: {} bytes is too short for an IDX header with {ndims} dimensions ({len} bytes needed)",
             bytes.len()
         ))
     })?;
     let shape: Vec<usize> =
         dim_bytes.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
     // Checked: dims come from the file, and their product overflows usize on wasm32 easily.
-    let expected = shape.iter().try_fold(dtype.size(), |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
+    let data_len = shape.iter().try_fold(dtype.size(), |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
         Error::data(format!("{what}: IDX dimensions {} are too large (the data size overflows)", shape_str(&shape)))
     })?;
-    let payload = &bytes[header_len..]; // header_len ≤ bytes.len(): checked by the get above
-    if payload.len() < expected {
-        return Err(Error::data(format!(
-            "{what}: truncated: shape {} of {} values: expected {expected} bytes of data after the \
-             header, found {}",
-            shape_str(&shape),
-            dtype.name(),
-            payload.len()
-        )));
+    Ok(Header { dtype, shape, len, data_len })
+}
+
+fn read_plain(mut bytes: Vec<u8>, what: &str, limit: Option<usize>) -> Result<IdxRaw> {
+    let h = parse_header(&bytes, what)?;
+    let found = bytes.len() - h.len; // h.len ≤ bytes.len(): checked by parse_header
+    if found < h.data_len {
+        return Err(h.truncated(what, found));
     }
-    if payload.len() > expected {
-        return Err(Error::data(format!(
-            "{what}: {} bytes of trailing garbage after the {expected} bytes of data for shape {}",
-            payload.len() - expected,
-            shape_str(&shape)
-        )));
+    if found > h.data_len {
+        return Err(h.trailing(what, (found - h.data_len) as u64));
     }
-    Ok(IdxArray { data: convert(payload, dtype), shape, dtype })
+    let (rows, kept) = h.kept(limit);
+    bytes.copy_within(h.len..h.len + kept, 0);
+    bytes.truncate(kept);
+    if bytes.capacity() > 2 * kept {
+        bytes.shrink_to_fit();
+    }
+    Ok(IdxRaw { shape: h.kept_shape(rows), file_rows: h.shape[0], dtype: h.dtype, payload: bytes })
+}
+
+/// Decompresses a gzip stream (all members) as far as the kept rows, refusing files that would
+/// decompress to more than `max` bytes.
+fn read_gzip(bytes: &[u8], what: &str, limit: Option<usize>, max: usize) -> Result<IdxRaw> {
+    let corrupt = |e: std::io::Error| Error::data(format!("{what}: corrupt gzip data ({e})"));
+    let too_big =
+        || Error::data(format!("{what}: gzip data decompresses to more than {max} bytes; refusing to load it"));
+    let mut dec = MultiGzDecoder::new(bytes);
+    // The longest header (255 dimensions) is 1024 bytes; what follows it is data.
+    let mut payload = Vec::new();
+    (&mut dec).take(4 + 4 * 255).read_to_end(&mut payload).map_err(corrupt)?;
+    let h = parse_header(&payload, what)?;
+    let (rows, kept) = h.kept(limit);
+    if h.len.checked_add(kept).is_none_or(|total| total > max) {
+        return Err(too_big());
+    }
+    payload.drain(..h.len);
+    let mut extra = payload.len().saturating_sub(kept) as u64;
+    payload.truncate(kept);
+    // The trailer's ISIZE (output length mod 2^32) lets us allocate once instead of doubling,
+    // which matters near the limit on wasm32. It is untrusted, so cap it by what deflate can do.
+    let hint = match bytes.len().checked_sub(4).and_then(|i| bytes.get(i..)) {
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]) as usize,
+        _ => 0,
+    };
+    let hint = hint.min(bytes.len().saturating_mul(MAX_DEFLATE_RATIO)).min(kept);
+    // A failed reservation is not an error yet: read_to_end reports it if memory really runs out.
+    let _ = payload.try_reserve_exact(hint.saturating_sub(payload.len()));
+    let missing = (kept - payload.len()) as u64;
+    (&mut dec).take(missing).read_to_end(&mut payload).map_err(corrupt)?;
+    if payload.len() < kept {
+        return Err(h.truncated(what, payload.len()));
+    }
+    if rows == h.shape[0] {
+        // Everything was asked for: read to the end, which checks the CRC and what follows.
+        let room = (max - h.len - kept) as u64;
+        extra += std::io::copy(&mut (&mut dec).take(room + 1), &mut std::io::sink()).map_err(corrupt)?;
+        if extra > room {
+            return Err(too_big());
+        }
+        if extra > 0 {
+            return Err(h.trailing(what, extra));
+        }
+    }
+    Ok(IdxRaw { shape: h.kept_shape(rows), file_rows: h.shape[0], dtype: h.dtype, payload })
 }
 
 /// Big-endian elements to f32; `payload.len()` is a multiple of the element size.
@@ -354,10 +442,45 @@ mod tests {
     #[test]
     fn decompression_is_bounded() {
         let gz = gzip(&u8_idx(&[1000], &[0; 1000]));
-        let e = gunzip(&gz, "big-file", 500).unwrap_err();
+        let e = read_gzip(&gz, "big-file", None, 500).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Data);
         assert!(e.message.contains("big-file") && e.message.contains("more than 500 bytes"), "{e}");
-        assert_eq!(gunzip(&gz, "big-file", 1008).unwrap().len(), 1008);
+        assert_eq!(read_gzip(&gz, "big-file", None, 1008).unwrap().payload.len(), 1000);
+        // Garbage after the data counts too: 1008 bytes of file and 50 more.
+        let long = gzip(&[u8_idx(&[1000], &[0; 1000]), vec![0; 50]].concat());
+        assert!(read_gzip(&long, "big-file", None, 1030).unwrap_err().message.contains("more than 1030"));
+        assert!(read_gzip(&long, "big-file", None, 2000).unwrap_err().message.contains("50 bytes of trailing garbage"));
+    }
+
+    #[test]
+    fn a_limit_keeps_the_first_rows_only() {
+        let values: Vec<u8> = (0..60).collect();
+        let plain = u8_idx(&[10, 2, 3], &values);
+        for file in [plain.clone(), gzip(&plain)] {
+            let raw = read_idx(file.clone(), "x", Some(4)).unwrap();
+            assert_eq!((raw.shape.clone(), raw.file_rows, raw.dtype), (vec![4, 2, 3], 10, IdxType::U8));
+            assert_eq!(raw.payload, values[..24]);
+            assert_eq!(read_idx(file.clone(), "x", Some(10)).unwrap(), read_idx(file.clone(), "x", None).unwrap());
+            assert_eq!(read_idx(file.clone(), "x", Some(99)).unwrap().shape, vec![10, 2, 3]);
+            assert_eq!(read_idx(file, "x", Some(0)).unwrap().payload.len(), 0);
+        }
+        // A plain file is checked whole even so; a gzip one only as far as the rows kept.
+        let mut long = plain.clone();
+        long.push(7);
+        assert!(read_idx(long.clone(), "x", Some(2)).unwrap_err().message.contains("1 bytes of trailing garbage"));
+        assert_eq!(read_idx(gzip(&long), "x", Some(2)).unwrap().payload, values[..12]);
+        assert!(read_idx(gzip(&long), "x", None).unwrap_err().message.contains("1 bytes of trailing garbage"));
+        // A gzip file that ends before the kept rows is truncated.
+        let short = gzip(&plain[..plain.len() - 40]);
+        let e = read_idx(short, "x", Some(5)).unwrap_err();
+        assert!(e.message.contains("x: truncated") && e.message.contains("found 20"), "{e}");
+        // Wider elements: rows of i16.
+        let mut payload = Vec::new();
+        for v in 0..6i16 {
+            payload.extend_from_slice(&(v - 3).to_be_bytes());
+        }
+        let raw = read_idx(gzip(&idx_bytes(0x0B, &[3, 2], &payload)), "x", Some(2)).unwrap();
+        assert_eq!((raw.shape.clone(), raw.to_f32()), (vec![2, 2], vec![-3.0, -2.0, -1.0, 0.0]));
     }
 
     #[test]
@@ -371,6 +494,7 @@ mod tests {
         for file in [&valid, &valid_gz] {
             for cut in 0..file.len() {
                 assert!(parse_idx(&file[..cut], "cut").is_err(), "prefix of {cut} bytes parsed");
+                let _ = read_idx(file[..cut].to_vec(), "cut", Some(2));
             }
             assert!(parse_idx(file, "whole").is_ok());
         }
@@ -402,6 +526,7 @@ mod tests {
                 _ => {}
             }
             let _ = parse_idx(&bytes, "random");
+            let _ = read_idx(bytes, "random", Some(rng.below(4) as usize));
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::autograd::gradcheck::{normal, Check};
-use crate::model::{Loss, Model};
+use crate::model::{predict_rows, Loss, Model};
 use crate::nn::config::Json;
 use crate::optim::Adam;
 use serde_json::json;
@@ -343,4 +343,48 @@ fn an_embedding_model_learns_which_classes_go_together() {
     );
     let after: Vec<Tensor> = model.net.weights().iter().map(|p| p.value.clone()).collect();
     assert_eq!(before, after);
+}
+
+#[test]
+fn compact_storage_trains_bitwise_as_float_tensors() {
+    use crate::data::{batch_order, Bytes, Classes, Scaling, Source};
+    let make = || {
+        let adam = Adam::new(1e-2, 0.9, 0.999, 1e-7).unwrap();
+        Model::new(small_resnet(), Loss::parse("categoricalCrossentropy").unwrap(), Box::new(adam), 1).unwrap()
+    };
+    let mut rng = Rng::new(17);
+    let n = 20;
+    let bytes: Vec<u8> = (0..n * 72).map(|_| rng.next_u32() as u8).collect();
+    let labels: Vec<u32> = (0..n as u32).map(|i| (bytes[i as usize * 72] as u32 + i) % 3).collect();
+    // The earlier loader: floats divided by 255 at load time, one-hot rows for all examples.
+    let floats = Tensor::new(bytes.iter().map(|&b| b as f32 / 255.0).collect(), &[n, 6, 6, 2]).unwrap();
+    let (old_x, old_y) = (Source::F32(floats), Source::F32(crate::data::one_hot(&labels, 3).unwrap()));
+    let new_x = Source::U8(Bytes::new(bytes, &[n, 6, 6, 2], Scaling::unit()).unwrap());
+    let new_y = Source::Classes(Classes::new(labels, 3).unwrap());
+    let (mut a, mut b) = (make(), make());
+    for epoch in 0..2 {
+        let order = batch_order(n, true, 5, epoch);
+        for rows in order.chunks(8) {
+            let sa = a.train_rows(&old_x, &old_y, rows, None).unwrap();
+            let sb = b.train_rows(&new_x, &new_y, rows, None).unwrap();
+            assert_eq!(sa.loss.to_bits(), sb.loss.to_bits());
+        }
+    }
+    let weights =
+        |m: &Model| m.net.weights().iter().flat_map(|p| p.value.data().to_vec()).map(f32::to_bits).collect::<Vec<_>>();
+    assert_eq!(weights(&a), weights(&b));
+    let rows: Vec<u32> = (0..n as u32).rev().collect();
+    assert_eq!(a.test_rows(&old_x, &old_y, &rows, None).unwrap(), b.test_rows(&new_x, &new_y, &rows, None).unwrap());
+    let (pa, pb) = (predict_rows(&mut a.net, &old_x, &rows).unwrap(), predict_rows(&mut b.net, &new_x, &rows).unwrap());
+    assert_eq!(pa, pb);
+    assert_eq!(predict_rows(&mut b.net, &new_x, &[]).unwrap(), predict_rows(&mut a.net, &old_x, &[]).unwrap());
+    assert_eq!(a.recalibrate_rows(&old_x, &rows, 4).unwrap(), b.recalibrate_rows(&new_x, &rows, 4).unwrap());
+    assert_eq!(weights(&a), weights(&b));
+    // Bad rows are refused before any step runs or any statistic changes.
+    let e = b.recalibrate_rows(&new_x, &[0, 1, 2, 99], 2).unwrap_err();
+    assert!(e.message.contains("batch row 99 (position 3)"), "{e}");
+    assert_eq!(weights(&a), weights(&b));
+    let e = b.train_rows(&new_x, &new_y, &[0, 20], None).unwrap_err();
+    assert!(e.message.contains("batch row 20 (position 1) is out of range for 20 examples"), "{e}");
+    assert_eq!(weights(&a), weights(&b));
 }
