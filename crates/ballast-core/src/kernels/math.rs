@@ -6,9 +6,9 @@
 //! to SIMD128 in the wasm builds and to SSE natively — one source, no separate scalar path to
 //! keep in step, and the same bits from every build (no fused multiply-add is ever formed).
 
-/// Below this eˣ is under f32's smallest normal; inputs are raised to it.
+/// Below this eˣ is under f32's smallest normal: [`exp`] gives 0.
 const EXP_MIN: f32 = -87.3;
-/// Above this eˣ nears f32::MAX; inputs are lowered to it.
+/// Above this eˣ is within 2^0.6 of f32::MAX: [`exp`] gives ∞.
 const EXP_MAX: f32 = 88.3;
 /// 1.5 · 2²³: adding it rounds a float of magnitude below 2²² to an integer, which then sits
 /// in the low mantissa bits (the classic round-to-nearest without a rounding instruction).
@@ -18,19 +18,33 @@ const ROUND: f32 = 12_582_912.0;
 const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
 
-/// eˣ to within 2 ulp over [−87.3, 88.3]; inputs outside are clamped to that range (so the
-/// result is never 0 or ∞), and NaN stays NaN.
+/// x = n ln 2 + r with n an integer and |r| ≤ ln 2 / 2, for x in [EXP_MIN, EXP_MAX]: returns
+/// r and 2ⁿ (built from its exponent bits). NaN gives a NaN r.
+#[inline(always)]
+fn reduce(x: f32) -> (f32, f32) {
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let n = shifted - ROUND;
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    // The integer n is in the low mantissa bits of `shifted`; 2ⁿ has exponent field n + 127.
+    let n_int = (shifted.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    (r, f32::from_bits((n_int.wrapping_add(127) as u32) << 23))
+}
+
+/// eˣ to within 2 ulp over [−87.3, 88.3]; 0 below that range and ∞ above it (where eˣ is
+/// below f32's smallest normal, or near f32::MAX), so that `x · exp(−x)` and `1 / (1 + exp(x))`
+/// go to 0 rather than to a small number times a huge x; NaN stays NaN.
 ///
 /// eˣ = 2ⁿ · eʳ with n = round(x / ln 2) and |r| ≤ ln 2 / 2; eʳ is its Taylor series to r⁷
 /// (truncation error below 6e-9 relative), 2ⁿ is built from its exponent bits.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    // Comparisons, not min/max: `f32::max(NaN, a)` is `a`, and a NaN must come through.
+    // The polynomial runs on x clamped into range (selects, which vectorize), and the ends are
+    // put back at the end. Comparisons, not min/max: `f32::max(NaN, a)` is `a`, and a NaN must
+    // come through.
+    let input = x;
     let x = if x < EXP_MIN { EXP_MIN } else { x };
     let x = if x > EXP_MAX { EXP_MAX } else { x };
-    let shifted = x * std::f32::consts::LOG2_E + ROUND;
-    let n = shifted - ROUND;
-    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let (r, scale) = reduce(x);
     let p = 1.0 / 5040.0;
     let p = p * r + 1.0 / 720.0;
     let p = p * r + 1.0 / 120.0;
@@ -39,33 +53,40 @@ pub fn exp(x: f32) -> f32 {
     let p = p * r + 0.5;
     let p = p * r + 1.0;
     let p = p * r + 1.0;
-    // The integer n is in the low mantissa bits of `shifted`; 2ⁿ has exponent field n + 127.
-    let n_int = (shifted.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
-    let scale = f32::from_bits((n_int.wrapping_add(127) as u32) << 23);
-    p * scale
+    let y = p * scale;
+    let y = if input < EXP_MIN { 0.0 } else { y };
+    if input > EXP_MAX {
+        f32::INFINITY
+    } else {
+        y
+    }
 }
 
-/// eˣ − 1 to within 3 ulp, accurate near 0 where `exp(x) − 1` would cancel: the Taylor
-/// series to x¹⁰ for |x| < ln 2 (truncation below 1e-9 relative), `exp(x) − 1` beyond, where
-/// eˣ ≤ ½ or ≥ 2 and at most one bit is lost to the subtraction.
+/// eˣ − 1 to within 3 ulp, accurate near 0 where `exp(x) − 1` would cancel; −1 below −87.3
+/// and ∞ above 88.3, as [`exp`]. With the same reduction x = n ln 2 + r, eˣ − 1 is
+/// 2ⁿ (eʳ − 1) + (2ⁿ − 1): eʳ − 1 is its Taylor series to r⁸ (|r| ≤ ln 2 / 2: truncation below
+/// 2e-10 relative), which for n = 0 is the whole answer, and for n ≠ 0 the sum loses at most a
+/// bit.
 #[inline(always)]
 pub fn expm1(x: f32) -> f32 {
-    let p = 1.0 / 3_628_800.0;
-    let p = p * x + 1.0 / 362_880.0;
-    let p = p * x + 1.0 / 40320.0;
-    let p = p * x + 1.0 / 5040.0;
-    let p = p * x + 1.0 / 720.0;
-    let p = p * x + 1.0 / 120.0;
-    let p = p * x + 1.0 / 24.0;
-    let p = p * x + 1.0 / 6.0;
-    let p = p * x + 0.5;
-    let near_zero = (p * x) * x + x;
-    let far = exp(x) - 1.0;
-    // Both are computed and one selected: a select vectorizes, a branch would not.
-    if x.abs() < std::f32::consts::LN_2 {
-        near_zero
+    let input = x;
+    let x = if x < EXP_MIN { EXP_MIN } else { x };
+    let x = if x > EXP_MAX { EXP_MAX } else { x };
+    let (r, scale) = reduce(x);
+    let p = 1.0 / 40320.0;
+    let p = p * r + 1.0 / 5040.0;
+    let p = p * r + 1.0 / 720.0;
+    let p = p * r + 1.0 / 120.0;
+    let p = p * r + 1.0 / 24.0;
+    let p = p * r + 1.0 / 6.0;
+    let p = p * r + 0.5;
+    let em1_r = (p * r) * r + r;
+    let y = scale * em1_r + (scale - 1.0);
+    let y = if input < EXP_MIN { -1.0 } else { y };
+    if input > EXP_MAX {
+        f32::INFINITY
     } else {
-        far
+        y
     }
 }
 
@@ -98,8 +119,7 @@ pub fn ln_1p(u: f32) -> f32 {
     k * LN2_HI + (ln_m + (lost + k * LN2_LO))
 }
 
-/// The logistic function 1 / (1 + e⁻ˣ), within 3 ulp. Far out it saturates as the clamped
-/// [`exp`] does: about 6e-39 below x = −88.3 (not 0), and 1 above x = 17.
+/// The logistic function 1 / (1 + e⁻ˣ), within 3 ulp; 0 below x = −88.3, 1 above x = 17.
 #[inline(always)]
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + exp(-x))
@@ -156,12 +176,13 @@ mod tests {
     }
 
     #[test]
-    fn exp_clamps_the_ends_and_keeps_nan() {
+    fn exp_saturates_at_the_ends_and_keeps_nan() {
         assert!(exp(f32::NAN).is_nan());
-        assert_eq!(exp(f32::NEG_INFINITY), exp(EXP_MIN));
-        assert_eq!(exp(1000.0), exp(EXP_MAX));
-        assert!(exp(f32::NEG_INFINITY) > 0.0 && exp(f32::NEG_INFINITY).is_normal());
-        assert!(exp(f32::INFINITY).is_finite() && exp(f32::INFINITY) > 1e38);
+        assert_eq!((exp(f32::NEG_INFINITY), exp(-88.0), exp(-1e30)), (0.0, 0.0, 0.0));
+        assert_eq!((exp(f32::INFINITY), exp(89.0), exp(1e30)), (f32::INFINITY, f32::INFINITY, f32::INFINITY));
+        assert!(exp(EXP_MIN).is_normal() && exp(EXP_MAX).is_finite() && exp(EXP_MAX) > 1e38);
+        // What the saturation is for: x · σ(x) and friends go to 0 at huge |x|.
+        assert_eq!((sigmoid(-1e30), sigmoid(1e30), -1e30 * sigmoid(-1e30)), (0.0, 1.0, 0.0));
     }
 
     #[test]
@@ -189,6 +210,7 @@ mod tests {
             .fold(0.0, f64::max);
         assert!(worst <= 3.0, "expm1: worst {worst} ulp");
         assert_eq!(expm1(1e-30), 1e-30);
+        assert_eq!((expm1(-1e30), expm1(1e30)), (-1.0, f32::INFINITY));
         let worst = sweep(-12.0, 12.0, 400_000)
             .chain(sweep(-1e-3, 1e-3, 10_000))
             .map(|x| ulps(tanh(x), (x as f64).tanh()))

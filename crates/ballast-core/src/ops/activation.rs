@@ -67,6 +67,31 @@ where
     tape.push(value, &[x], Box::new(move |g, inputs, _| vec![Some(par_zip(g, inputs[0], |g, x| g * df(x)))]))
 }
 
+/// Like [`elementwise`], with a derivative `df(x, y)` that may reuse the output `y = f(x)`
+/// instead of recomputing what it shares with `f`.
+fn elementwise_with_output<F, D>(tape: &mut Tape, x: Var, f: F, df: D) -> Var
+where
+    F: Fn(f32) -> f32 + Sync + Send,
+    D: Fn(f32, f32) -> f32 + Sync + Send + 'static,
+{
+    let value = par_map(tape.value(x), f);
+    tape.push(
+        value,
+        &[x],
+        Box::new(move |g, inputs, y| {
+            let mut out = Tensor::zeros(g.shape());
+            let (gs, xs, ys) = (g.data(), inputs[0].data(), y.data());
+            parallel::for_each_chunk_mut(out.data_mut(), 1 << 16, |i, dst| {
+                let at = i << 16..(i << 16) + dst.len();
+                for (((d, &g), &x), &y) in dst.iter_mut().zip(&gs[at.clone()]).zip(&xs[at.clone()]).zip(&ys[at]) {
+                    *d = g * df(x, y);
+                }
+            });
+            vec![Some(out)]
+        }),
+    )
+}
+
 /// log(1 + eˣ) without overflow: max(x, 0) + log1p(e^−|x|).
 fn softplus_of(x: f32) -> f32 {
     x.max(0.0) + math::ln_1p(math::exp(-x.abs()))
@@ -179,7 +204,14 @@ pub fn gelu(tape: &mut Tape, x: Var, approximate: bool) -> Var {
     }
     // Φ(x) = erfc(−x/√2) / 2; its derivative is the density e^(−x²/2) / √(2π).
     let cdf = |v: f32| 0.5 * math::erfc(-v * std::f32::consts::FRAC_1_SQRT_2);
-    elementwise(tape, x, move |v| v * cdf(v), move |v| cdf(v) + v * INV_SQRT_2PI * math::exp(-0.5 * v * v))
+    // Φ(x) is y/x from the output (exact to rounding: no cancellation), which saves the
+    // backward pass an erfc; at x = 0, where y/x is 0/0, Φ is ½.
+    elementwise_with_output(
+        tape,
+        x,
+        move |v| v * cdf(v),
+        |v, y| (if v == 0.0 { 0.5 } else { y / v }) + v * INV_SQRT_2PI * math::exp(-0.5 * v * v),
+    )
 }
 
 /// SiLU, also called swish: `x · σ(x)`.
