@@ -9,6 +9,7 @@ import type * as Glue from '../wasm/threads/ballast_wasm.js';
 import { ArgumentError, StateError } from './errors.js';
 
 export type BuildName = 'threads' | 'simd';
+/** @internal */
 export type WasmGlue = typeof Glue;
 
 /** What {@link ready} got. */
@@ -31,6 +32,7 @@ export interface ReadyOptions {
   threads?: number | boolean;
 }
 
+/** @internal How an entry point (Node or web) loads builds and starts workers. */
 export interface Platform {
   /** Cores available to the pool. */
   cores(): number;
@@ -89,7 +91,7 @@ async function load(platform: Platform, wanted: number): Promise<Loaded> {
   return { env, glue, platform, memory: exports.memory };
 }
 
-/** Loads the core once; later calls return the same environment. */
+/** @internal Loads the core once; later calls return the same environment. */
 export async function readyWith(platform: Platform, options: ReadyOptions = {}): Promise<Env> {
   const wanted = threadCount(platform, options.threads);
   const key = String(wanted);
@@ -101,19 +103,19 @@ export async function readyWith(platform: Platform, options: ReadyOptions = {}):
   return { ...(await loading).env };
 }
 
-/** The loaded glue; throws when {@link readyWith} has not finished. */
+/** @internal The loaded glue; throws when {@link readyWith} has not finished. */
 export function wasm(): WasmGlue {
   if (!loaded) throw new StateError('Ballast is not loaded: `await ready()` first');
   return loaded.glue;
 }
 
-/** The platform (file access) of the loaded core. */
+/** @internal The platform (file access) of the loaded core. */
 export function platform(): Platform {
   if (!loaded) throw new StateError('Ballast is not loaded: `await ready()` first');
   return loaded.platform;
 }
 
-/** Bytes of WASM linear memory (it only grows; a steady value means no leak). */
+/** @internal Bytes of WASM linear memory (it only grows; a steady value means no leak). */
 export function memoryBytes(): number {
   if (!loaded) throw new StateError('Ballast is not loaded: `await ready()` first');
   return loaded.memory.buffer.byteLength;
