@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test: set-up (idempotent), the Rust core natively, then the npm package against the
-# real WASM builds in Node and in Chromium.
+# real WASM builds in Node and in Chromium, the packed tarball in fresh consumer projects.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$BALLAST_ROOT"
@@ -11,6 +11,9 @@ cargo test --workspace --exclude ballast-wasm --release
 
 echo "== vitest (Node + Chromium, against the WASM builds)"
 pnpm --filter ballast exec vitest run
+
+echo "== consumers (the packed tarball in fresh projects: Node, TypeScript, publint, attw, bundlers in Chromium)"
+bash scripts/consumers.sh
 
 echo "== mnist-browser (the example app built and trained in Chromium)"
 pnpm --filter mnist-browser test
