@@ -76,8 +76,31 @@ function threadCount(platform: Platform, threads: ReadyOptions['threads']): numb
   return threads;
 }
 
+/** A function returning a `v128.const`: valid only where WebAssembly has SIMD128. */
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // types: () -> v128
+  0x03, 0x02, 0x01, 0x00, // one function of type 0
+  0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, ...new Array<number>(16).fill(0), 0x0b, // body: v128.const 0
+]);
+
+/** Why this runtime cannot run a threaded build (no shared WebAssembly memory), or null. */
+function sharedMemoryMissing(): string | null {
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return null;
+  } catch {
+    return "this runtime's WebAssembly cannot share memory between threads (shared WebAssembly.Memory is unavailable)";
+  }
+}
+
 async function load(platform: Platform, wanted: number): Promise<Loaded> {
-  const reason = wanted > 1 ? platform.threadsUnavailable() : null;
+  if (!WebAssembly.validate(SIMD_PROBE)) {
+    throw new StateError(
+      "this runtime's WebAssembly has no SIMD128, which both of Ballast's builds need (Node 20+, Chrome 91+, Firefox 89+, Safari 16.4+, Bun and Deno have it)",
+    );
+  }
+  const reason = wanted > 1 ? (platform.threadsUnavailable() ?? sharedMemoryMissing()) : null;
   const build: BuildName = wanted > 1 && reason === null ? 'threads' : 'simd';
   const { glue, module } = await platform.load(build);
   const exports = glue.initSync({ module });
