@@ -12,9 +12,9 @@
  *            cross-origin-isolated page, SIMD-only otherwise, no console errors or warnings
  *
  * Usage: node consumers/run.mjs [--only node,types,lint,web] [--keep]
- * Env:   BALLAST_CONSUMER_CACHE  npm cache directory (default: the caller's choice, see
- *        scripts/consumers.sh); BALLAST_CONSUMER_NODE  extra Node binaries (colon-separated)
- *        that also run the `node` checks.
+ * Env:   BALLAST_CONSUMER_CACHE  npm cache directory (scripts/consumers.sh sets it);
+ *        BALLAST_CONSUMER_RUNTIMES  more runtimes for the `node` checks, as
+ *        "node=PATH bun=PATH deno=PATH" (scripts/runtimes.sh sets it).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -118,11 +118,13 @@ if (['node', 'types', 'lint'].some((c) => only.includes(c))) {
 const installed = join(project, 'node_modules/ballast');
 
 if (only.includes('node')) {
-  const nodes = [process.execPath, ...(process.env.BALLAST_CONSUMER_NODE ?? '').split(':').filter(Boolean)];
-  for (const node of nodes) {
-    const version = run(node, ['--version']).out.trim();
-    check(`node ${version}: ESM import, a tiny training`, () => succeeds(project, node, ['esm.mjs']));
-    check(`node ${version}: CommonJS require('ballast')`, () => succeeds(project, node, ['cjs.cjs']));
+  // This Node, then the runtimes of BALLAST_CONSUMER_RUNTIMES ("node=PATH bun=PATH deno=PATH").
+  const runtimes = [['node', process.execPath], ...(process.env.BALLAST_CONSUMER_RUNTIMES ?? '').split(/\s+/).filter(Boolean).map((r) => r.split('='))];
+  for (const [kind, bin] of runtimes) {
+    const version = run(bin, ['--version']).out.trim().split('\n')[0];
+    const argv = (file) => (kind === 'deno' ? ['run', '--allow-all', file] : [file]);
+    check(`${kind} ${version}: ESM import, a tiny training on the threaded build`, () => succeeds(project, bin, argv('esm.mjs')));
+    check(`${kind} ${version}: CommonJS require('ballast')`, () => succeeds(project, bin, argv('cjs.cjs')));
   }
 }
 
@@ -150,6 +152,20 @@ if (only.includes('types')) {
         }, null, 2));
         return succeeds(project, process.execPath, [tsc, '-p', config]);
       });
+    }
+  }
+  for (const [resolution, module] of Object.entries(resolutions).filter(([r]) => r !== 'bundler')) {
+    const config = join(project, 'types', `tsconfig.cjs.${resolution}.json`);
+    writeFileSync(config, JSON.stringify({
+      compilerOptions: { target: 'ES2022', module, moduleResolution: resolution, lib: ['ES2022'], types: ['node'], strict: true, skipLibCheck: false, noEmit: true },
+      files: ['cjs.cts'],
+    }, null, 2));
+    const r = run(process.execPath, [tsc, '-p', config], { cwd: project });
+    if (resolution === 'nodenext') {
+      check(`tsc ${VERSIONS.typescript}: a CommonJS .cts file imports the package under nodenext`, () => (r.status === 0 ? null : r.out));
+    } else {
+      check(`tsc ${VERSIONS.typescript}: under node16 a CommonJS .cts file is told to use import() (TS1479), as the README says`, () =>
+        (r.status !== 0 && r.out.includes('TS1479') ? null : `expected error TS1479, got exit ${r.status}:\n${r.out}`));
     }
   }
   check('types: no @internal member in the public .d.ts', () => {
