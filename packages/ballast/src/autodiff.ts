@@ -16,8 +16,16 @@ import { Tensor } from './tensor.js';
 
 /** A value recorded on the current tape. */
 export class Variable {
+  /** @internal The tape that recorded this value. */
+  readonly tape: WasmTape;
+  /** @internal Its index on the tape. */
+  readonly id: number;
+
   /** @internal */
-  constructor(readonly tape: WasmTape, readonly id: number) {}
+  constructor(tape: WasmTape, id: number) {
+    this.tape = tape;
+    this.id = id;
+  }
   get shape(): number[] {
     return Array.from(guard(() => this.tape.valueShape(this.id)));
   }

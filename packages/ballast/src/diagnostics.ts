@@ -3,7 +3,9 @@ import { memoryBytes, wasm } from './runtime.js';
 
 /** Bytes of WASM linear memory: it grows when needed and never shrinks, so a value that stays
  * the same from one epoch to the next shows that training does not leak. */
-export const wasmMemoryBytes = memoryBytes;
+export function wasmMemoryBytes(): number {
+  return memoryBytes();
+}
 
 /** Use the SIMD128 kernels (true, the default) or the scalar ones. */
 export function setSimd(enabled: boolean): void {

@@ -343,7 +343,7 @@ export interface EmbeddingConfig extends CommonConfig {
   embeddingsRegularizer?: RegularizerSpec | null;
 }
 
-/** What a built layer needs from its model to run on its own. */
+/** @internal What a built layer needs from its model to run on its own. */
 export interface LayerOwner {
   applyLayer(name: string, inputs: Tensor[], training: boolean): Tensor;
   getWeights(): Array<{ name: string; shape: number[]; values: Float32Array }>;

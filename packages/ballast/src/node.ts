@@ -58,7 +58,10 @@ const node: Platform = {
     const url = new URL('./pool-worker-node.js', import.meta.url);
     await Promise.all(
       Array.from({ length: count }, () => {
-        const worker = new Worker(url, { workerData: { build, module, memory } });
+        // Workers inherit the process's flags; `--input-type` (node --input-type=module -e ...)
+        // is refused for a worker started from a file, so it is left out.
+        const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'));
+        const worker = new Worker(url, { workerData: { build, module, memory }, execArgv });
         // Pool threads block in WASM forever; they must not keep the process alive.
         worker.unref();
         return new Promise<void>((resolve, reject) => {

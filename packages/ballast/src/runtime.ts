@@ -9,6 +9,7 @@ import type * as Glue from '../wasm/threads/ballast_wasm.js';
 import { ArgumentError, StateError } from './errors.js';
 
 export type BuildName = 'threads' | 'simd';
+/** @internal */
 export type WasmGlue = typeof Glue;
 
 /** What {@link ready} got. */
@@ -31,6 +32,7 @@ export interface ReadyOptions {
   threads?: number | boolean;
 }
 
+/** @internal How an entry point (Node or web) loads builds and starts workers. */
 export interface Platform {
   /** Cores available to the pool. */
   cores(): number;
@@ -80,8 +82,31 @@ function threadCount(platform: Platform, threads: ReadyOptions['threads']): numb
   return threads;
 }
 
+/** A function returning a `v128.const`: valid only where WebAssembly has SIMD128. */
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // types: () -> v128
+  0x03, 0x02, 0x01, 0x00, // one function of type 0
+  0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, ...new Array<number>(16).fill(0), 0x0b, // body: v128.const 0
+]);
+
+/** Why this runtime cannot run a threaded build (no shared WebAssembly memory), or null. */
+function sharedMemoryMissing(): string | null {
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return null;
+  } catch {
+    return "this runtime's WebAssembly cannot share memory between threads (shared WebAssembly.Memory is unavailable)";
+  }
+}
+
 async function load(platform: Platform, wanted: number): Promise<Loaded> {
-  const reason = wanted > 1 ? platform.threadsUnavailable() : null;
+  if (!WebAssembly.validate(SIMD_PROBE)) {
+    throw new StateError(
+      "this runtime's WebAssembly has no SIMD128, which both of Ballast's builds need (Node 20+, Chrome 91+, Firefox 89+, Safari 16.4+, Bun and Deno have it)",
+    );
+  }
+  const reason = wanted > 1 ? (platform.threadsUnavailable() ?? sharedMemoryMissing()) : null;
   const build: BuildName = wanted > 1 && reason === null ? 'threads' : 'simd';
   const { glue, module } = await platform.load(build);
   const exports = glue.initSync({ module });
@@ -95,7 +120,7 @@ async function load(platform: Platform, wanted: number): Promise<Loaded> {
   return { env, glue, platform, memory: exports.memory };
 }
 
-/** Loads the core once; later calls return the same environment. */
+/** @internal Loads the core once; later calls return the same environment. */
 export async function readyWith(platform: Platform, options: ReadyOptions = {}): Promise<Env> {
   const wanted = threadCount(platform, options.threads);
   const key = String(wanted);
@@ -107,19 +132,19 @@ export async function readyWith(platform: Platform, options: ReadyOptions = {}):
   return { ...(await loading).env };
 }
 
-/** The loaded glue; throws when {@link readyWith} has not finished. */
+/** @internal The loaded glue; throws when {@link readyWith} has not finished. */
 export function wasm(): WasmGlue {
   if (!loaded) throw new StateError('Ballast is not loaded: `await ready()` first');
   return loaded.glue;
 }
 
-/** The platform (file access) of the loaded core. */
+/** @internal The platform (file access) of the loaded core. */
 export function platform(): Platform {
   if (!loaded) throw new StateError('Ballast is not loaded: `await ready()` first');
   return loaded.platform;
 }
 
-/** Bytes of WASM linear memory (it only grows; a steady value means no leak). */
+/** @internal Bytes of WASM linear memory (it only grows; a steady value means no leak). */
 export function memoryBytes(): number {
   if (!loaded) throw new StateError('Ballast is not loaded: `await ready()` first');
   return loaded.memory.buffer.byteLength;

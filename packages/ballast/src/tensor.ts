@@ -76,6 +76,14 @@ export class Tensor {
   }
 }
 
+// `Symbol.dispose` (explicit resource management) is declared here as @types/node declares it,
+// so that the types need neither Node's types nor the ESNext lib.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+}
+
 /** Tensors created inside each active `tidy` call, innermost last. */
 const scopes: Tensor[][] = [];
 

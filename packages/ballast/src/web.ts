@@ -5,18 +5,56 @@
  */
 import { DataError, StateError } from './errors.js';
 import { readyWith, type BuildName, type Env, type Platform, type ReadyOptions, type WasmGlue } from './runtime.js';
+// Both glue modules are imported statically (they are small; the .wasm files are fetched only
+// when used): a dynamic import() would make bundlers split the user's Worker into chunks,
+// which Vite 6's default classic-script workers (worker.format 'iife') cannot be.
+import * as threadsGlue from '../wasm/threads/ballast_wasm.js';
+import * as simdGlue from '../wasm/simd/ballast_wasm.js';
 
 export * from './api.js';
+
+/**
+ * Vite's dev server pre-bundles dependencies into `node_modules/.vite/deps/`, away from the
+ * files that `new URL(..., import.meta.url)` names, but still serves the package's own files
+ * from `node_modules/ballast/`: there, `file` (a path inside the package) is taken from
+ * there. Everywhere else `url` is right (bundlers rewrite the literal URLs as assets).
+ */
+const here = import.meta.url;
+const viteDeps = /\/node_modules\/\.vite\/deps[^/]*\/[^/]+$/.test(new URL(here).pathname);
+function packageFile(url: URL, file: string): URL {
+  // `here`, not `import.meta.url`: bundlers would take the computed URL for an asset pattern.
+  return viteDeps ? new URL('../../ballast/' + file, here) : url;
+}
+
+/** How to fix a setup that does not serve Ballast's files where its modules expect them. */
+function bundlerHint(url: URL): string {
+  return url.pathname.includes('/.vite/')
+    ? "Vite pre-bundled Ballast away from its .wasm files: add optimizeDeps: { exclude: ['ballast'] } to vite.config"
+    : "the bundler or server must serve Ballast's wasm/ and dist/ files as the package lays them out (see the package README, Bundlers)";
+}
 
 async function compile(build: BuildName): Promise<WebAssembly.Module> {
   // Literal URLs so that bundlers see and copy both files.
   const url =
     build === 'threads'
-      ? new URL('../wasm/threads/ballast_wasm_bg.wasm', import.meta.url)
-      : new URL('../wasm/simd/ballast_wasm_bg.wasm', import.meta.url);
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`could not fetch ${url}: HTTP ${response.status}`);
-  return WebAssembly.compileStreaming(response);
+      ? packageFile(new URL('../wasm/threads/ballast_wasm_bg.wasm', import.meta.url), 'wasm/threads/ballast_wasm_bg.wasm')
+      : packageFile(new URL('../wasm/simd/ballast_wasm_bg.wasm', import.meta.url), 'wasm/simd/ballast_wasm_bg.wasm');
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new DataError(`could not fetch Ballast's WebAssembly from ${url}: ${(e as Error).message}`);
+  }
+  if (!response.ok) throw new DataError(`could not fetch Ballast's WebAssembly from ${url}: HTTP ${response.status}; ${bundlerHint(url)}`);
+  const type = response.headers.get('content-type') ?? '';
+  if (type.split(';')[0]!.trim() === 'application/wasm') return WebAssembly.compileStreaming(response);
+  // A server that sends .wasm with another type: compile the bytes when they are WebAssembly.
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const magic = bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d;
+  if (!magic) {
+    throw new DataError(`${url} is not WebAssembly (served as '${type || 'no type'}', ${bytes.length} bytes); ${bundlerHint(url)}`);
+  }
+  return WebAssembly.compile(bytes);
 }
 
 const web: Platform = {
@@ -31,21 +69,25 @@ const web: Platform = {
     return null;
   },
   async load(build) {
-    const [glue, module] = await Promise.all([
-      build === 'threads'
-        ? import('../wasm/threads/ballast_wasm.js')
-        : (import('../wasm/simd/ballast_wasm.js') as unknown as Promise<WasmGlue>),
-      compile(build),
-    ]);
-    return { glue, module };
+    const glue = build === 'threads' ? threadsGlue : (simdGlue as unknown as WasmGlue);
+    return { glue, module: await compile(build) };
   },
   async startWorkers(build, module, memory, count) {
     await Promise.all(
       Array.from({ length: count }, () => {
-        const worker = new Worker(new URL('./pool-worker-web.js', import.meta.url), { type: 'module' });
+        // The literal `new Worker(new URL(...))` is what bundlers look for to bundle the worker.
+        const worker = viteDeps
+          ? new Worker(packageFile(new URL(here), 'dist/pool-worker-web.js'), { type: 'module' })
+          : new Worker(new URL('./pool-worker-web.js', import.meta.url), { type: 'module' });
+        const url = packageFile(new URL('./pool-worker-web.js', here), 'dist/pool-worker-web.js');
         return new Promise<void>((resolve, reject) => {
           worker.addEventListener('message', () => resolve(), { once: true });
-          worker.addEventListener('error', (e) => reject(new Error(`pool worker failed: ${e.message}`)), { once: true });
+          worker.addEventListener(
+            'error',
+            // A script that fails to load gives an error event without a message.
+            (e) => reject(new StateError(`Ballast's pool worker ${url} failed${e.message ? `: ${e.message}` : ' to load'}; ${bundlerHint(url)}`)),
+            { once: true },
+          );
           worker.postMessage({ build, module, memory });
         });
       }),
