@@ -105,6 +105,21 @@ describe('fitDataset trains as fit does', () => {
     b.dispose();
   });
 
+  it('the next batch is requested before the current one has trained', async () => {
+    const data = plainData(12, 6);
+    const events: string[] = [];
+    const model = smallModel();
+    await model.fitDataset(datasets.fromGenerator(async function* () {
+      let i = 0;
+      for (const batch of plainBatches(data, 4)) {
+        events.push(`made ${i++}`);
+        yield batch;
+      }
+    }), { verbose: 0, callbacks: { onBatchEnd: (b) => { events.push(`trained ${b}`); } } });
+    expect(events).toEqual(['made 0', 'made 1', 'trained 0', 'made 2', 'trained 1', 'trained 2']);
+    model.dispose();
+  });
+
   it('batchesPerEpoch runs one iterator across epochs; running out warns and stops as TF.js', async () => {
     const data = plainData(30, 4);
     const model = smallModel();
