@@ -441,7 +441,26 @@ export class Model {
    * hooks are awaited; setting `model.stopTraining = true` in one ends training after the
    * current batch.
    */
-  async fit(x: TensorLike, y: TensorLike, options: FitOptions = {}): Promise<History> {
+  async fit(x: TensorLike, y: TensorLike, options?: FitOptions): Promise<History>;
+  /**
+   * Trains on an async-iterable dataset of `{ xs, ys }` batches, as Keras' `fit(dataset)`:
+   * `fitDataset` with `stepsPerEpoch` as its `batchesPerEpoch`. Batch size, shuffling,
+   * validationSplit and sampleWeight belong to the dataset, and are refused here.
+   */
+  async fit(dataset: AsyncIterable<unknown>, options?: FitOptions): Promise<History>;
+  async fit(x: TensorLike | AsyncIterable<unknown>, y?: TensorLike | FitOptions, options: FitOptions = {}): Promise<History> {
+    if (x !== null && typeof x === 'object' && !Array.isArray(x) && typeof (x as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function') {
+      const o = (y ?? {}) as FitOptions;
+      checkOptions('fit', o, ['epochs', 'initialEpoch', 'validationData', 'validationBatchSize', 'classWeight', 'stepsPerEpoch', 'callbacks', 'yieldEvery', 'verbose', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'sampleWeight']);
+      const misplaced = (['batchSize', 'shuffle', 'seed', 'validationSplit', 'sampleWeight'] as const).find((k) => o[k] !== undefined);
+      if (misplaced) throw new ArgumentError(`fit: ${misplaced} does not apply to a dataset; shape the dataset instead (batch, shuffle, take)`);
+      const { stepsPerEpoch, ...rest } = o;
+      return this.fitDataset(x as AsyncIterable<unknown>, { ...rest, ...(stepsPerEpoch !== undefined ? { batchesPerEpoch: stepsPerEpoch } : {}) });
+    }
+    return this.#fitArrays(x as TensorLike, y as TensorLike, options);
+  }
+
+  async #fitArrays(x: TensorLike, y: TensorLike, options: FitOptions = {}): Promise<History> {
     checkOptions('fit', options, ['batchSize', 'epochs', 'initialEpoch', 'shuffle', 'seed', 'validationData', 'validationSplit', 'validationBatchSize', 'classWeight', 'sampleWeight', 'stepsPerEpoch', 'callbacks', 'yieldEvery', 'verbose']);
     this.#requireCompiled('fit');
     // Plain-JavaScript data becomes tensors for this call only.
@@ -551,7 +570,7 @@ export class Model {
         validate = () => this.#evaluateStream(openValidation(), options.validationBatches ?? Infinity);
       }
       const verbose = options.verbose === undefined ? (platform().progressOutput().isTTY ? 1 : 0) : verbosity(options.verbose);
-      const hooks = this.#callbackList(options.callbacks, verbose, { epochs, steps: batchesPerEpoch, verbose });
+      const hooks = this.#callbackList(options.callbacks, verbose, { epochs, steps: batchesPerEpoch, verbose }, 'fitDataset');
       // With batchesPerEpoch, one iterator across epochs (TF.js); without, a new one each epoch.
       const stream = new BatchStream(open, 'fitDataset');
       const epochSource = (epoch: number): EpochSource => {
@@ -737,20 +756,20 @@ export class Model {
   #metricNames: string[] = [];
 
   /** The callbacks of a fit, normalized to a list, each bound to this model. */
-  #callbackList(given: Callbacks | undefined, verbose: 0 | 1 | 2, params: TrainParams): HookList {
+  #callbackList(given: Callbacks | undefined, verbose: 0 | 1 | 2, params: TrainParams, what = 'fit'): HookList {
     const list = given === undefined ? [] : Array.isArray(given) ? [...given] : [given];
     list.forEach((c, i) => {
-      if (c === null || typeof c !== 'object') throw new ArgumentError(`fit: callback ${i} must be an object of hooks or a Callback, got ${describeValue(c)}`);
+      if (c === null || typeof c !== 'object') throw new ArgumentError(`${what}: callback ${i} must be an object of hooks or a Callback, got ${describeValue(c)}`);
       if (c instanceof Callback) {
         c.setModel(this);
         c.setParams(params);
         return;
       }
       const unknown = Object.keys(c).find((k) => !(HOOKS as readonly string[]).includes(k));
-      if (unknown !== undefined) throw new ArgumentError(`fit: unknown callback hook '${unknown}' (hooks: ${HOOKS.join(', ')})`);
+      if (unknown !== undefined) throw new ArgumentError(`${what}: unknown callback hook '${unknown}' (hooks: ${HOOKS.join(', ')})`);
       for (const k of HOOKS) {
         const hook = (c as Record<string, unknown>)[k];
-        if (hook !== undefined && typeof hook !== 'function') throw new ArgumentError(`fit: callback hook '${k}' must be a function`);
+        if (hook !== undefined && typeof hook !== 'function') throw new ArgumentError(`${what}: callback hook '${k}' must be a function`);
       }
     });
     // The progress line comes first, so what other callbacks print at an epoch's end follows it.

@@ -67,6 +67,20 @@ describe('fitDataset trains as fit does', () => {
     y.dispose();
   });
 
+  it('fit(dataset) is Keras\' form of fitDataset: stepsPerEpoch as batchesPerEpoch, batching left to the dataset', async () => {
+    const { x, y } = tensors(32, 8);
+    const ds = datasets.fromArrays(x, y).batch(8).repeat();
+    const a = smallModel();
+    const b = smallModel();
+    await a.fitDataset(ds, { epochs: 2, batchesPerEpoch: 3, verbose: 0 });
+    const h = await b.fit(ds, { epochs: 2, stepsPerEpoch: 3, verbose: 0 });
+    expect(weightsOf(b)).toEqual(weightsOf(a));
+    expect(h.epoch).toEqual([0, 1]);
+    await expect(b.fit(ds, { batchSize: 4 })).rejects.toThrow(/fit: batchSize does not apply to a dataset/);
+    a.dispose();
+    b.dispose();
+  });
+
   it('compact tensors (u8 images, class indices) stream through the gather as fit reads them', async () => {
     const r = rng(5);
     const n = 32;
