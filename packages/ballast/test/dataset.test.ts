@@ -50,16 +50,20 @@ describe('fitDataset trains as fit does', () => {
     const { x, y } = tensors(48, 1);
     const a = smallModel();
     const b = smallModel();
-    const viaFit = await a.fit(x, y, { batchSize: 8, epochs: 3, shuffle: false, verbose: 0 });
+    const v = tensors(12, 12);
+    const common = { epochs: 3, verbose: 0 as const, classWeight: { 1: 2.5 }, validationData: [v.x, v.y] as [Tensor, Tensor], validationBatchSize: 5 };
+    const viaFit = await a.fit(x, y, { batchSize: 8, shuffle: false, ...common });
     const ds = datasets.fromArrays(x, y).batch(8);
     const first = (await ds.take(1).toArray())[0];
     expect(first).toBeInstanceOf(RowBatch); // rows for the core's gather, no copy
     expect(first.xs.shape).toEqual([8, FEATURES]);
     const seen: number[] = [];
-    const viaDataset = await b.fitDataset(ds, { epochs: 3, verbose: 0, callbacks: { onBatchEnd: (_b, logs) => { seen.push(logs.size!); } } });
+    const viaDataset = await b.fitDataset(ds, { ...common, callbacks: { onBatchEnd: (_b, logs) => { seen.push(logs.size!); } } });
     expect(weightsOf(b)).toEqual(weightsOf(a));
     expect(viaDataset.history.loss).toEqual(viaFit.history.loss);
     expect(viaDataset.history.accuracy).toEqual(viaFit.history.accuracy);
+    expect(viaDataset.history.val_loss).toEqual(viaFit.history.val_loss);
+    expect(viaDataset.history.val_loss).toHaveLength(3);
     expect(seen).toEqual(new Array(18).fill(8));
     a.dispose();
     b.dispose();
