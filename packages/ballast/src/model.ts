@@ -620,7 +620,7 @@ export class Model {
       try {
         return guard(run);
       } catch (err) {
-        throw named_error(err, where);
+        throw inBatch(err, where);
       }
     };
     if (value instanceof RowBatch) {
@@ -1194,7 +1194,7 @@ class BatchStream {
 }
 
 /** A core error of a streamed batch, of the same class, naming the batch. */
-function named_error(err: unknown, where: string): unknown {
+function inBatch(err: unknown, where: string): unknown {
   if (err instanceof BallastError) {
     const Kind = err.constructor as new (message: string, options?: ErrorOptions) => BallastError;
     return new Kind(`${where}: ${err.message}`, { cause: err });
