@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // its own process, so each can load the build it is about. The layer and model files (those
 // importing test/build.ts) run twice: on the threaded build, and again on the SIMD-only one.
 const onEitherBuild = [
-  'activations', 'autodiff', 'conv-layers', 'conv-transpose', 'graph', 'health', 'model', 'norm-layers', 'shape-layers',
+  'activations', 'autodiff', 'conv-layers', 'conv-transpose', 'dataset', 'graph', 'health', 'model', 'norm-layers', 'shape-layers',
 ].map((name) => `test/${name}.test.ts`);
 
 export default defineConfig({

@@ -458,6 +458,8 @@ export class ProgbarLogger extends Callback {
   #lastDraw = -Infinity;
   #drawn = false;
   #batches = 0;
+  /** Whether the epoch's batch count is known (a dataset without batchesPerEpoch: not until it ends). */
+  #known = true;
   #seen = 0;
   #examples = 0;
   /** Size-weighted sums of the batch values, for the running means shown during an epoch. */
@@ -498,6 +500,7 @@ export class ProgbarLogger extends Callback {
   override onBatchEnd(batch: number, logs: Logs): void {
     const size = logs.size ?? 1;
     this.#seen = batch + 1;
+    this.#known = logs.batches !== undefined;
     this.#batches = logs.batches ?? this.#seen;
     this.#examples += size;
     for (const name of this.#names()) {
@@ -505,7 +508,7 @@ export class ProgbarLogger extends Callback {
     }
     if (!this.#tty) return;
     const now = performance.now();
-    if (now - this.#lastDraw < REDRAW_MS && this.#seen < this.#batches) return;
+    if (now - this.#lastDraw < REDRAW_MS && (!this.#known || this.#seen < this.#batches)) return;
     this.#lastDraw = now;
     const running: Logs = {};
     for (const [k, s] of this.#sums) running[k] = s / this.#examples;
@@ -530,6 +533,13 @@ export class ProgbarLogger extends Callback {
     const elapsed = (now - this.#epochStart) / 1000;
     const step = elapsed / this.#seen;
     const values = Object.keys(logs).sort().map((k) => ` - ${k}: ${value(logs[k])}`).join('');
+    if (!finished && !this.#known) {
+      // As Keras for a dataset of unknown length: the count so far, no bar.
+      // (Only a terminal is redrawn during an epoch.)
+      this.#write(`\r${bold(`${this.#seen}/Unknown`)} ${bold(`${elapsed.toFixed(0)}s`)} ${perStep(step)}${values}\x1b[K`);
+      this.#drawn = true;
+      return;
+    }
     const digits = String(this.#batches).length;
     const count = `${String(this.#seen).padStart(digits)}/${this.#batches}`;
     if (this.verbose === 2) {

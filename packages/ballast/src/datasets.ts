@@ -12,6 +12,7 @@ import { ArgumentError, DataError, guard } from './errors.js';
 import { checkOptions, describeValue } from './options.js';
 import { platform, wasm } from './runtime.js';
 import { Tensor, type Scaling } from './tensor.js';
+import { fromArrays, fromGenerator } from './dataset.js';
 
 export interface LabelledData {
   /** Images `[n, h, w, c]`; u8 files are kept as bytes and read scaled (by default to [0, 1]). */
@@ -188,4 +189,4 @@ function limit(data: Pick<LabelledData, 'x' | 'y' | 'labels' | 'numClasses'>, n?
   return labelled(x, y, data.labels.slice(0, n), data.numClasses);
 }
 
-export const datasets = { idx, mnist, limit };
+export const datasets = { idx, mnist, limit, fromArrays, fromGenerator };

@@ -16,6 +16,7 @@ import type { OptimizerConfig } from './optimizers.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
 import { Tensor } from './tensor.js';
 import { Inputs, tensor, type TensorLike } from './inputs.js';
+import { RowBatch, fieldsOf } from './dataset.js';
 import { platform, wasm } from './runtime.js';
 
 export interface CompileOptions {
@@ -88,6 +89,32 @@ export interface FitOptions {
   verbose?: 0 | 1 | 2;
 }
 
+export interface FitDatasetOptions {
+  /** The epoch to stop before (with `initialEpoch`, the number of the last). Default 1. */
+  epochs?: number;
+  /**
+   * Batches per epoch (TF.js' name; Keras says `steps_per_epoch`). Given, one iterator runs
+   * across epochs, each taking this many batches; if it runs out first, training stops with a
+   * warning, as in TF.js. Omitted, each epoch iterates the dataset afresh to its end.
+   */
+  batchesPerEpoch?: number;
+  /** Resume at this epoch (the history's epoch numbers follow). Default 0. */
+  initialEpoch?: number;
+  /** Evaluated after each epoch, logged with a `val_` prefix: a dataset of batches, or `[x, y]`. */
+  validationData?: AsyncIterable<unknown> | Iterable<unknown> | [TensorLike, TensorLike];
+  /** Batch size when `validationData` is `[x, y]`; default 256. */
+  validationBatchSize?: number;
+  /** Batches of a `validationData` dataset to evaluate (default: all). */
+  validationBatches?: number;
+  /** Weights of the loss per class index (missing classes weigh 1). */
+  classWeight?: Record<number, number> | number[];
+  callbacks?: Callbacks;
+  /** Resolves between batches; lets a page pause training or a Worker handle messages. */
+  yieldEvery?: number;
+  /** As `fit`'s. */
+  verbose?: 0 | 1 | 2;
+}
+
 export interface History {
   epoch: number[];
   /** Each epoch's logs by key: `loss`, the metrics, `val_` ones, `learning_rate`, `seconds`. */
@@ -156,6 +183,32 @@ interface SavedExtras {
   modelClass?: string;
   seed?: number;
   compile?: CompileOptions;
+}
+
+/** One batch for the training loop: rows of `x` and `y` for the core to gather. */
+interface TrainBatch {
+  x: Tensor;
+  y: Tensor;
+  rows: Uint32Array;
+  weights: Float32Array;
+  /** Runs the core's step, mapping its errors (fitDataset names the batch). */
+  step?: <T>(run: () => T) => T;
+  /** Frees what was made for this batch, after its step. */
+  release?: () => void;
+}
+
+/** The batches of one epoch. */
+interface EpochSource {
+  /** Batches in the epoch, when known. */
+  batches?: number;
+  /** Examples in the epoch, when known. */
+  examples?: number;
+  /** The next batch, or null when the epoch is over. */
+  next(epoch: number, batch: number): Promise<TrainBatch | null>;
+  /** Called when the epoch ends, however it ends. */
+  close(): Promise<void>;
+  /** Whether the data ran out (training stops). */
+  ranOut?(): boolean;
 }
 
 /** Batches of `batchSize` rows; a last batch of one example joins the previous one, because
@@ -388,7 +441,26 @@ export class Model {
    * hooks are awaited; setting `model.stopTraining = true` in one ends training after the
    * current batch.
    */
-  async fit(x: TensorLike, y: TensorLike, options: FitOptions = {}): Promise<History> {
+  async fit(x: TensorLike, y: TensorLike, options?: FitOptions): Promise<History>;
+  /**
+   * Trains on an async-iterable dataset of `{ xs, ys }` batches, as Keras' `fit(dataset)`:
+   * `fitDataset` with `stepsPerEpoch` as its `batchesPerEpoch`. Batch size, shuffling,
+   * validationSplit and sampleWeight belong to the dataset, and are refused here.
+   */
+  async fit(dataset: AsyncIterable<unknown>, options?: FitOptions): Promise<History>;
+  async fit(x: TensorLike | AsyncIterable<unknown>, y?: TensorLike | FitOptions, options: FitOptions = {}): Promise<History> {
+    if (x !== null && typeof x === 'object' && !Array.isArray(x) && typeof (x as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function') {
+      const o = (y ?? {}) as FitOptions;
+      checkOptions('fit', o, ['epochs', 'initialEpoch', 'validationData', 'validationBatchSize', 'classWeight', 'stepsPerEpoch', 'callbacks', 'yieldEvery', 'verbose', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'sampleWeight']);
+      const misplaced = (['batchSize', 'shuffle', 'seed', 'validationSplit', 'sampleWeight'] as const).find((k) => o[k] !== undefined);
+      if (misplaced) throw new ArgumentError(`fit: ${misplaced} does not apply to a dataset; shape the dataset instead (batch, shuffle, take)`);
+      const { stepsPerEpoch, ...rest } = o;
+      return this.fitDataset(x as AsyncIterable<unknown>, { ...rest, ...(stepsPerEpoch !== undefined ? { batchesPerEpoch: stepsPerEpoch } : {}) });
+    }
+    return this.#fitArrays(x as TensorLike, y as TensorLike, options);
+  }
+
+  async #fitArrays(x: TensorLike, y: TensorLike, options: FitOptions = {}): Promise<History> {
     checkOptions('fit', options, ['batchSize', 'epochs', 'initialEpoch', 'shuffle', 'seed', 'validationData', 'validationSplit', 'validationBatchSize', 'classWeight', 'sampleWeight', 'stepsPerEpoch', 'callbacks', 'yieldEvery', 'verbose']);
     this.#requireCompiled('fit');
     // Plain-JavaScript data becomes tensors for this call only.
@@ -436,7 +508,180 @@ export class Model {
     const hooks = this.#callbackList(options.callbacks, verbose, { epochs, steps, verbose });
     const validationBatchSize = options.validationBatchSize ?? Math.max(batchSize, 256);
     positiveInteger('fit', 'validationBatchSize', validationBatchSize);
-    const [classes, classWeights] = options.classWeight === undefined ? [new Float64Array(0), new Float32Array(0)] : classWeightPairs(options.classWeight);
+    const epochSource = (epoch: number): EpochSource => {
+      const order = wasm().batchOrder(n, shuffle, seed, epoch);
+      let batches = batchesOf(order, batchSize);
+      if (options.stepsPerEpoch !== undefined) batches = batches.slice(0, options.stepsPerEpoch);
+      let b = 0;
+      return {
+        batches: batches.length,
+        examples: batches.reduce((s, r) => s + r.length, 0),
+        next: async () => {
+          if (b >= batches.length) return null;
+          const rows = batches[b++];
+          return { x, y, rows, weights: gatherWeights(sampleWeight, rows) };
+        },
+        close: async () => {},
+      };
+    };
+    const validate = validationData || held > 0
+      ? () => {
+        const [vx, vy, rows] = validationData ? [validationData[0], validationData[1], null] : [x, y, range(n, total)];
+        return this.#evaluateRows(vx, vy, rows, validationBatchSize, Infinity, rows ? sampleWeight : null);
+      }
+      : null;
+    return this.#trainLoop({ what: 'fit', epochs, initialEpoch, yieldEvery, hooks, classWeight: options.classWeight, epochSource, validate });
+  }
+
+  /**
+   * Trains on batches streamed from `dataset` (TF.js' `fitDataset`): anything async-iterable
+   * or iterable whose elements are `{ xs, ys }` (or `{ x, y }`) batches of tensors, typed
+   * arrays shaped by the model, nested arrays or `{ values, shape }`, such as
+   * `datasets.fromArrays(x, y).batch(32)`. Each batch is checked before it trains (its shape,
+   * its values, a non-empty batch); a refused batch is an error naming it, with the model as
+   * it was after the batch before. The next batch is requested while the current one trains.
+   * Tensors made from plain batches are freed after their step. Callbacks, progress, history
+   * and NumericError are as in `fit`.
+   */
+  async fitDataset(dataset: AsyncIterable<unknown> | Iterable<unknown>, options: FitDatasetOptions = {}): Promise<History> {
+    checkOptions('fitDataset', options, ['epochs', 'batchesPerEpoch', 'initialEpoch', 'validationData', 'validationBatchSize', 'validationBatches', 'classWeight', 'callbacks', 'yieldEvery', 'verbose']);
+    this.#requireCompiled('fitDataset');
+    const open = iteratorOf(dataset, 'fitDataset', 'dataset');
+    const { epochs = 1, initialEpoch = 0, yieldEvery = 1, batchesPerEpoch } = options;
+    count('fitDataset', 'epochs', epochs);
+    count('fitDataset', 'initialEpoch', initialEpoch);
+    count('fitDataset', 'yieldEvery', yieldEvery);
+    if (batchesPerEpoch !== undefined) positiveInteger('fitDataset', 'batchesPerEpoch', batchesPerEpoch);
+    if (options.validationBatches !== undefined) positiveInteger('fitDataset', 'validationBatches', options.validationBatches);
+    const validationBatchSize = options.validationBatchSize ?? 256;
+    positiveInteger('fitDataset', 'validationBatchSize', validationBatchSize);
+    const v = options.validationData;
+    const inputs = new Inputs('fitDataset');
+    try {
+      let validate: (() => Promise<Record<string, number>>) | null = null;
+      if (Array.isArray(v)) {
+        if (v.length !== 2) throw new ArgumentError(`fitDataset: validationData must be a dataset or [x, y], got an array of ${v.length}`);
+        const vx = inputs.tensor(v[0], 'validationData[0]', [this.inputShape]);
+        const vy = inputs.tensor(v[1], 'validationData[1]', this.#labelRows, vx.shape[0]);
+        this.#checkData(vx, vy, 'fitDataset validationData');
+        validate = () => this.#evaluateRows(vx, vy, null, validationBatchSize, Infinity, null);
+      } else if (v !== undefined) {
+        const openValidation = iteratorOf(v, 'fitDataset', 'validationData');
+        validate = () => this.#evaluateStream(openValidation(), options.validationBatches ?? Infinity);
+      }
+      const verbose = options.verbose === undefined ? (platform().progressOutput().isTTY ? 1 : 0) : verbosity(options.verbose);
+      const hooks = this.#callbackList(options.callbacks, verbose, { epochs, steps: batchesPerEpoch, verbose }, 'fitDataset');
+      // With batchesPerEpoch, one iterator across epochs (TF.js); without, a new one each epoch.
+      const stream = new BatchStream(open, 'fitDataset');
+      const epochSource = (epoch: number): EpochSource => {
+        if (batchesPerEpoch === undefined) stream.restart();
+        let taken = 0;
+        let ranOut = false;
+        return {
+          batches: batchesPerEpoch,
+          next: async (e, b) => {
+            if (batchesPerEpoch !== undefined && taken >= batchesPerEpoch) return null;
+            const where = `fitDataset: epoch ${e} batch ${b}`;
+            const value = await stream.next(where, batchesPerEpoch === undefined || taken + 1 < batchesPerEpoch || e + 1 < epochs);
+            if (value === DONE) {
+              if (batchesPerEpoch !== undefined) {
+                ranOut = true;
+                this.stopTraining = true;
+                console.warn(`fitDataset: batchesPerEpoch is ${batchesPerEpoch}, but the dataset ran out after ${b} batches in epoch ${e}; training stops. ` +
+                  `Make sure the dataset yields at least batchesPerEpoch * epochs batches (dataset.repeat()).`);
+              } else if (b === 0) {
+                throw new DataError(`fitDataset: the dataset yielded no batches in epoch ${e}` +
+                  (e > initialEpoch ? ' (an iterator or generator object can be iterated once; use datasets.fromGenerator(fn) to start it again each epoch)' : ''));
+              }
+              return null;
+            }
+            taken++;
+            return this.#streamBatch(value, where);
+          },
+          close: async () => {
+            if (batchesPerEpoch === undefined || this.stopTraining || epoch + 1 >= epochs) await stream.close();
+          },
+          ranOut: () => ranOut,
+        };
+      };
+      try {
+        return await this.#trainLoop({ what: 'fitDataset', epochs, initialEpoch, yieldEvery, hooks, classWeight: options.classWeight, epochSource, validate });
+      } finally {
+        await stream.close();
+      }
+    } finally {
+      inputs.dispose();
+    }
+  }
+
+  /** A streamed batch checked against the model and made ready for the core; `where` names it. */
+  #streamBatch(value: unknown, where: string): TrainBatch {
+    const step = <T>(run: () => T): T => {
+      try {
+        return guard(run);
+      } catch (err) {
+        throw inBatch(err, where);
+      }
+    };
+    if (value instanceof RowBatch) {
+      if (value.rows.length === 0) throw new ShapeError(`${where}: an empty batch`);
+      const x = value.x;
+      const y = value.y;
+      this.#checkData(x, y, where);
+      return { x, y, rows: value.rows, weights: NO_WEIGHTS, step };
+    }
+    const f = fieldsOf(value);
+    if (!f) throw new ArgumentError(`${where}: a batch must be { xs, ys } (or { x, y }), got ${describeValue(value)}`);
+    const inputs = new Inputs(where);
+    try {
+      const x = inputs.tensor(f.xs, 'xs', [this.inputShape]);
+      if (x.shape[0] === 0) throw new ShapeError(`${where}: an empty batch (xs has shape [${x.shape.join(', ')}])`);
+      const y = inputs.tensor(f.ys, 'ys', this.#labelRows, x.shape[0]);
+      this.#checkData(x, y, where);
+      return { x, y, rows: wasm().batchOrder(x.shape[0], false, 0, 0), weights: NO_WEIGHTS, step, release: () => inputs.dispose() };
+    } catch (err) {
+      inputs.dispose();
+      throw err;
+    }
+  }
+
+  /** Loss and metrics over the batches of a validation dataset, by name. */
+  async #evaluateStream(it: AsyncIterator<unknown>, most: number): Promise<Record<string, number>> {
+    const stream = new BatchStream(() => it, 'fitDataset');
+    guard(() => this.#handle.resetMetrics());
+    let b = 0;
+    try {
+      for (; b < most; b++) {
+        const where = `fitDataset: validationData batch ${b}`;
+        const value = await stream.next(where, b + 1 < most);
+        if (value === DONE) break;
+        const batch = this.#streamBatch(value, where);
+        try {
+          batch.step!(() => this.#handle.testStep(batch.x.handle, batch.y.handle, batch.rows, batch.weights));
+        } finally {
+          batch.release?.();
+        }
+        await nextTick();
+      }
+    } finally {
+      await stream.close();
+    }
+    if (b === 0) throw new DataError('fitDataset: validationData yielded no batches');
+    return named(this.#metricNames, guard(() => this.#handle.metricResults()));
+  }
+
+  /**
+   * The epoch and batch loop of `fit` and `fitDataset`: callbacks, metrics, `stopTraining`,
+   * validation at each epoch's end and the history. Each epoch's batches come from
+   * `epochSource`; a batch is trained by the core's gather of its rows.
+   */
+  async #trainLoop(o: {
+    what: string; epochs: number; initialEpoch: number; yieldEvery: number; hooks: HookList;
+    classWeight: FitOptions['classWeight']; epochSource: (epoch: number) => EpochSource;
+    validate: (() => Promise<Record<string, number>>) | null;
+  }): Promise<History> {
+    const { epochs, initialEpoch, yieldEvery, hooks } = o;
+    const [classes, classWeights] = o.classWeight === undefined ? [new Float64Array(0), new Float32Array(0)] : classWeightPairs(o.classWeight, o.what);
     guard(() => this.#handle.setClassWeight(classes, classWeights));
     const history: History = { epoch: [], history: {} };
     this.stopTraining = false;
@@ -446,34 +691,47 @@ export class Model {
       let last: Logs = {};
       for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
         await hooks.call('onEpochBegin', epoch, {});
-        const order = wasm().batchOrder(n, shuffle, seed, epoch);
-        let batches = batchesOf(order, batchSize);
-        if (options.stepsPerEpoch !== undefined) batches = batches.slice(0, options.stepsPerEpoch);
-        const examples = batches.reduce((s, b) => s + b.length, 0);
+        const source = o.epochSource(epoch);
         const start = performance.now();
         let seen = 0;
+        let trained = 0;
         guard(() => this.#handle.resetMetrics());
-        for (let b = 0; b < batches.length && !this.stopTraining; b++) {
-          const rows = batches[b];
-          await hooks.call('onBatchBegin', b, { batch: b, size: rows.length });
-          const values = guard(() => this.#handle.trainStep(x.handle, y.handle, rows, gatherWeights(sampleWeight, rows)));
-          seen += rows.length;
-          if (hooks.wants('onBatchEnd')) {
-            const seconds = (performance.now() - start) / 1000;
-            const rate = seen / Math.max(seconds, 1e-9);
-            const logs: Logs = {
-              ...named(names, values), epoch, batch: b, size: rows.length, batches: batches.length,
-              examplesPerSecond: rate, etaSeconds: (examples - seen) / rate,
-            };
-            await hooks.call('onBatchEnd', b, logs);
+        try {
+          for (let b = 0; !this.stopTraining; b++) {
+            const batch = await source.next(epoch, b);
+            if (batch === null) break;
+            const { rows } = batch;
+            try {
+              await hooks.call('onBatchBegin', b, { batch: b, size: rows.length });
+              const values = batch.step
+                ? batch.step(() => this.#handle.trainStep(batch.x.handle, batch.y.handle, rows, batch.weights))
+                : guard(() => this.#handle.trainStep(batch.x.handle, batch.y.handle, rows, batch.weights));
+              seen += rows.length;
+              trained += 1;
+              if (hooks.wants('onBatchEnd')) {
+                const seconds = (performance.now() - start) / 1000;
+                const rate = seen / Math.max(seconds, 1e-9);
+                const logs: Logs = { ...named(names, values), epoch, batch: b, size: rows.length };
+                if (source.batches !== undefined) logs.batches = source.batches;
+                logs.examplesPerSecond = rate;
+                if (source.examples !== undefined) logs.etaSeconds = (source.examples - seen) / rate;
+                else if (source.batches !== undefined) logs.etaSeconds = ((source.batches - trained) * seconds) / trained;
+                await hooks.call('onBatchEnd', b, logs);
+              }
+            } finally {
+              batch.release?.();
+            }
+            if (yieldEvery > 0 && (b + 1) % yieldEvery === 0) await nextTick();
           }
-          if (yieldEvery > 0 && (b + 1) % yieldEvery === 0) await nextTick();
+        } finally {
+          await source.close();
         }
+        // An iterator that ran out before this epoch's first batch ends training here.
+        if (trained === 0 && source.ranOut?.()) break;
         const logs: Logs = named(names, guard(() => this.#handle.metricResults()));
         logs.seconds = (performance.now() - start) / 1000;
-        if (validationData || held > 0) {
-          const [vx, vy, rows] = validationData ? [validationData[0], validationData[1], null] : [x, y, range(n, total)];
-          const val = await this.#evaluateRows(vx, vy, rows, validationBatchSize, Infinity, rows ? sampleWeight : null);
+        if (o.validate) {
+          const val = await o.validate();
           for (const [k, v] of Object.entries(val)) logs[`val_${k}`] = v;
         }
         logs.learning_rate = this.learningRate;
@@ -498,20 +756,20 @@ export class Model {
   #metricNames: string[] = [];
 
   /** The callbacks of a fit, normalized to a list, each bound to this model. */
-  #callbackList(given: Callbacks | undefined, verbose: 0 | 1 | 2, params: TrainParams): HookList {
+  #callbackList(given: Callbacks | undefined, verbose: 0 | 1 | 2, params: TrainParams, what = 'fit'): HookList {
     const list = given === undefined ? [] : Array.isArray(given) ? [...given] : [given];
     list.forEach((c, i) => {
-      if (c === null || typeof c !== 'object') throw new ArgumentError(`fit: callback ${i} must be an object of hooks or a Callback, got ${describeValue(c)}`);
+      if (c === null || typeof c !== 'object') throw new ArgumentError(`${what}: callback ${i} must be an object of hooks or a Callback, got ${describeValue(c)}`);
       if (c instanceof Callback) {
         c.setModel(this);
         c.setParams(params);
         return;
       }
       const unknown = Object.keys(c).find((k) => !(HOOKS as readonly string[]).includes(k));
-      if (unknown !== undefined) throw new ArgumentError(`fit: unknown callback hook '${unknown}' (hooks: ${HOOKS.join(', ')})`);
+      if (unknown !== undefined) throw new ArgumentError(`${what}: unknown callback hook '${unknown}' (hooks: ${HOOKS.join(', ')})`);
       for (const k of HOOKS) {
         const hook = (c as Record<string, unknown>)[k];
-        if (hook !== undefined && typeof hook !== 'function') throw new ArgumentError(`fit: callback hook '${k}' must be a function`);
+        if (hook !== undefined && typeof hook !== 'function') throw new ArgumentError(`${what}: callback hook '${k}' must be a function`);
       }
     });
     // The progress line comes first, so what other callbacks print at an epoch's end follows it.
@@ -842,11 +1100,11 @@ function count(what: string, key: string, v: unknown): void {
  * Keras' class weights (`{ classIndex: weight }` or a list) as two arrays for the core, which
  * owns the rules (the classes of the model, missing ones weighing 1, the ranges).
  */
-function classWeightPairs(given: Record<number, number> | number[]): [Float64Array, Float32Array] {
-  if (given === null || typeof given !== 'object') throw new ArgumentError(`fit: classWeight must map class indices to weights, got ${describeValue(given)}`);
+function classWeightPairs(given: Record<number, number> | number[], what: string): [Float64Array, Float32Array] {
+  if (given === null || typeof given !== 'object') throw new ArgumentError(`${what}: classWeight must map class indices to weights, got ${describeValue(given)}`);
   const entries = Object.entries(given);
   for (const [key, value] of entries) {
-    if (typeof value !== 'number') throw new ArgumentError(`fit: classWeight for class ${key} must be a non-negative number, got ${describeValue(value)}`);
+    if (typeof value !== 'number') throw new ArgumentError(`${what}: classWeight for class ${key} must be a non-negative number, got ${describeValue(value)}`);
   }
   // Object keys are strings: a key that is not a number reaches the core as NaN, which it refuses.
   return [Float64Array.from(entries, ([key]) => (key.trim() === '' ? NaN : Number(key))), Float32Array.from(entries, ([, v]) => v)];
@@ -863,6 +1121,87 @@ function weightsFor(what: string, w: Float32Array | number[], n: number): Float3
 }
 
 const NO_WEIGHTS = new Float32Array(0);
+
+const DONE: unique symbol = Symbol('done');
+
+/** `source` as a way to start an iteration; anything else is refused. */
+function iteratorOf(source: unknown, what: string, name: string): () => AsyncIterator<unknown> {
+  const s = source as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null;
+  if (s !== null && typeof s === 'object' && !(s instanceof Tensor) && !ArrayBuffer.isView(s)) {
+    if (typeof s[Symbol.asyncIterator] === 'function') return () => s[Symbol.asyncIterator]!();
+    if (typeof s[Symbol.iterator] === 'function') {
+      return () => {
+        const it = s[Symbol.iterator]!();
+        return { next: async () => it.next(), return: async () => it.return?.() ?? { done: true, value: undefined } };
+      };
+    }
+  }
+  throw new ArgumentError(`${what}: ${name} must be a dataset (async-iterable or iterable batches { xs, ys }), got ${describeValue(source)}`);
+}
+
+/**
+ * Batches pulled from an iterator one ahead: the next is requested as soon as the current one
+ * is handed out, so an iterator that waits (files, the network) does so while a step runs.
+ * What the iterator throws becomes a DataError naming the batch, with the error as its cause.
+ */
+class BatchStream {
+  #it: AsyncIterator<unknown> | null = null;
+  #pending: Promise<IteratorResult<unknown>> | null = null;
+  constructor(
+    private readonly open: () => AsyncIterator<unknown>,
+    private readonly what: string,
+  ) {}
+  restart(): void {
+    if (this.#it) throw new StateError(`${this.what}: internal: restart before close`);
+  }
+  #request(): Promise<IteratorResult<unknown>> {
+    const it = (this.#it ??= this.open());
+    const p = (async () => it.next())();
+    p.catch(() => {}); // awaited when its turn comes; not unhandled meanwhile
+    return p;
+  }
+  /** The next value, or DONE; `more` says whether another will be wanted after it. */
+  async next(where: string, more: boolean): Promise<unknown> {
+    const p = this.#pending ?? this.#request();
+    this.#pending = null;
+    let r: IteratorResult<unknown>;
+    try {
+      r = await p;
+    } catch (err) {
+      await this.close();
+      throw new DataError(`${where}: the dataset threw while producing it: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (r.done) {
+      this.#it = null;
+      return DONE;
+    }
+    if (more) this.#pending = this.#request();
+    return r.value;
+  }
+  /** Ends the iteration (its `return()`), dropping a batch requested ahead. */
+  async close(): Promise<void> {
+    const it = this.#it;
+    this.#it = null;
+    this.#pending = null;
+    if (it && typeof it.return === 'function') {
+      try {
+        await it.return();
+      } catch {
+        // An iterator that fails to end changes nothing for the model.
+      }
+    }
+  }
+}
+
+/** A core error of a streamed batch, of the same class, naming the batch. */
+function inBatch(err: unknown, where: string): unknown {
+  if (err instanceof BallastError) {
+    const Kind = err.constructor as new (message: string, options?: ErrorOptions) => BallastError;
+    return new Kind(`${where}: ${err.message}`, { cause: err });
+  }
+  return err;
+}
+
 
 function gatherWeights(w: Float32Array | null, rows: Uint32Array): Float32Array {
   if (!w) return NO_WEIGHTS;

@@ -107,6 +107,15 @@ describe('the progress line (Keras ProgbarLogger)', () => {
     expect(line()).toBe(`\r 5/20 ${'━'.repeat(20)} 3s 200ms/step - loss: 1.0000`);
   });
 
+  it('a dataset of unknown length: n/Unknown while the epoch runs, then the finished line', async () => {
+    const { writes, stream } = fakeStream(true);
+    const batches = [0, 2, 4].map((i) => ({ xs: x.data().slice(i * 3, i * 3 + 6), ys: y.data().slice(i * 2, i * 2 + 4) }));
+    await model().fitDataset(batches, { callbacks: [new ProgbarLogger({ stream })] });
+    const plain = writes.map((s) => s.replace(/\x1b\[[0-9;]*[mK]/g, ''));
+    expect(plain[0]).toMatch(/^\r1\/Unknown \d+s \d+(ms|us)\/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}$/);
+    expect(plain.at(-1)).toMatch(/^\r3\/3 ━{20} \d+s \d+(ms|us)\/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}\n$/);
+  });
+
   it('verbose 2: one line per epoch in Keras form', async () => {
     const { writes, stream } = fakeStream(true);
     const h = await model().fit(x, y, { ...fitOptions, callbacks: [callbacks.progbarLogger({ verbose: 2, stream })] });
