@@ -1,5 +1,6 @@
 import type { Tensor as WasmTensor } from '../wasm/threads/ballast_wasm.js';
-import { StateError, guard } from './errors.js';
+import { ArgumentError, StateError, guard } from './errors.js';
+import { checkOptions, describeValue } from './options.js';
 import { wasm } from './runtime.js';
 
 /**
@@ -118,6 +119,12 @@ export interface MatmulOptions {
 
 /** `op(a) · op(b)` for two matrices. */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  if (!(a instanceof Tensor)) throw new ArgumentError(`matmul: a must be a Tensor, got ${describeValue(a)}`);
+  if (!(b instanceof Tensor)) throw new ArgumentError(`matmul: b must be a Tensor, got ${describeValue(b)}`);
+  checkOptions('matmul', options, ['transposeA', 'transposeB']);
   const { transposeA = false, transposeB = false } = options;
+  for (const [key, v] of [['transposeA', transposeA], ['transposeB', transposeB]] as const) {
+    if (typeof v !== 'boolean') throw new ArgumentError(`matmul: ${key} must be true or false, got ${describeValue(v)}`);
+  }
   return new Tensor(guard(() => wasm().matmul(a.handle, b.handle, transposeA, transposeB)));
 }

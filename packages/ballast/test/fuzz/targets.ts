@@ -372,7 +372,9 @@ export const targets: Target[] = [
       const [, shape, fn] = opCases[v % opCases.length];
       const p = tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i / 3 - 1), shape);
       try {
-        const r = valueAndGrads((x) => fn(x, ...(args[0] as unknown[])) as never, [p]);
+        // The op's arguments; one replaced whole by a bad value is passed as the one argument.
+        const opArgs = Array.isArray(args[0]) ? args[0] : [args[0]];
+        const r = valueAndGrads((x) => fn(x, ...opArgs) as never, [p]);
         r.grads.forEach((g) => g.dispose());
       } finally {
         p.dispose();
