@@ -211,7 +211,7 @@ export class ReduceLROnPlateau extends Callback {
     checkOptions(what, options, ['monitor', 'factor', 'patience', 'mode', 'minDelta', 'cooldown', 'minLr']);
     this.monitor = text(what, 'monitor', options.monitor, 'val_loss');
     this.factor = options.factor ?? 0.1;
-    if (!(this.factor > 0 && this.factor < 1)) throw new ArgumentError(`${what}: factor must be in (0, 1), got ${describeValue(options.factor)}`);
+    if (typeof this.factor !== 'number' || !(this.factor > 0 && this.factor < 1)) throw new ArgumentError(`${what}: factor must be in (0, 1), got ${describeValue(options.factor)}`);
     this.patience = nonNegative(what, 'patience', options.patience ?? 10, true);
     this.minDelta = nonNegative(what, 'minDelta', options.minDelta ?? 1e-4);
     this.cooldown = nonNegative(what, 'cooldown', options.cooldown ?? 0, true);
@@ -282,7 +282,7 @@ export class ModelCheckpoint extends Callback {
     super();
     const what = 'modelCheckpoint';
     checkOptions(what, options, ['filepath', 'monitor', 'saveBestOnly', 'mode', 'saveFreq']);
-    if (typeof options.filepath !== 'string' && typeof options.filepath !== 'function') {
+    if ((typeof options.filepath !== 'string' || options.filepath === '') && typeof options.filepath !== 'function') {
       throw new ArgumentError(`${what}: filepath must be a directory or a function that takes the files`);
     }
     this.filepath = options.filepath;

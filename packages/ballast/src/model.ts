@@ -418,12 +418,20 @@ export class Model {
     count('fit', 'epochs', epochs);
     count('fit', 'initialEpoch', initialEpoch);
     count('fit', 'yieldEvery', yieldEvery);
+    if (typeof shuffle !== 'boolean') throw new ArgumentError(`fit: shuffle must be true or false, got ${describeValue(shuffle)}`);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ArgumentError(`fit: seed must be an integer in [0, 2^32), got ${describeValue(seed)}`);
     if (options.stepsPerEpoch !== undefined) positiveInteger('fit', 'stepsPerEpoch', options.stepsPerEpoch);
     if (typeof validationSplit !== 'number' || !(validationSplit >= 0 && validationSplit < 1)) {
       throw new ArgumentError(`fit: validationSplit must be a number in [0, 1), got ${describeValue(validationSplit)}`);
     }
     if (validationData && validationSplit > 0) throw new ArgumentError('fit: give validationData or validationSplit, not both');
-    if (validationData !== undefined) this.#checkData(validationData[0], validationData[1], 'fit validationData');
+    if (validationData !== undefined) {
+      this.#checkData(validationData[0], validationData[1], 'fit validationData');
+      // Its labels are checked against the loss and metrics by the core, on one example in
+      // inference mode, before anything trains (not after the first epoch).
+      guard(() => this.#handle.testStep(validationData[0].handle, validationData[1].handle, Uint32Array.of(0), NO_WEIGHTS));
+      guard(() => this.#handle.resetMetrics());
+    }
     // Keras holds out the last examples, before any shuffling.
     const held = Math.floor(total * validationSplit);
     const n = total - held;

@@ -3,7 +3,7 @@
 // unusable; each is now a typed error before anything reaches the core.
 import { describe, expect, it } from 'vitest';
 import {
-  ArgumentError, Sequential, callbacks, layers, loadModel, matmul, modelFromFiles, ops, tensor, valueAndGrads,
+  ArgumentError, BallastError, Sequential, callbacks, layers, loadModel, matmul, modelFromFiles, ops, tensor, valueAndGrads,
 } from 'ballast';
 import '../build.js';
 import { UserThrow } from './harness.js';
@@ -104,6 +104,51 @@ describe('fuzz regressions', () => {
     expect(run((v) => ops.sum(ops.batchNorm(v, v, v, null as never)))).toThrow(ArgumentError);
     expect(run((v) => ops.add(v, 3 as never))).toThrow(/input 1 must be a Variable/);
     expect(valueAndGrads((v) => ops.sum(ops.sum(v, [1])), [p]).value).toBe(21);
+  });
+});
+
+describe('fuzz regressions (seeds 2 and 3, 50,000 cases each)', () => {
+  it('a weight too large for memory is an error naming its size, not a trap (was: "unreachable", then a model borrowed for good)', () => {
+    const build = () => new Sequential([layers.input({ shape: [4] }), layers.dense({ units: 1e9 })]);
+    expect(build).toThrow(ArgumentError);
+    expect(build).toThrow(/a weight of shape \[4, 1000000000\] \(4000000000 values, 15259 MiB of float32\) does not fit in memory/);
+    // The same through a saved model: a DataError naming the file, and the module still works.
+    const files = model().toFiles();
+    const spec = JSON.parse(files['model.json'] as string);
+    const dense = spec.nodes.find((n: { className: string }) => n.className === 'Dense');
+    dense.config.units = 1e9;
+    expect(() => modelFromFiles(JSON.stringify(spec), files['weights.safetensors'] as Uint8Array, 'saved')).toThrow(/saved\/model.json: .*does not fit in memory/);
+    expect(model().getWeights()).toHaveLength(2);
+  });
+
+  it('fit checks shuffle and seed (was: TypeError, or a seed wrapped modulo 2^32)', async () => {
+    const m = model();
+    await expect(m.fit(x, y, { seed: Object.create(null), verbose: 0 })).rejects.toThrow(/fit: seed must be an integer in \[0, 2\^32\), got an object/);
+    await expect(m.fit(x, y, { seed: 2 ** 32 + 1, verbose: 0 })).rejects.toThrow(ArgumentError);
+    await expect(m.fit(x, y, { seed: -1, verbose: 0 })).rejects.toThrow(ArgumentError);
+    await expect(m.fit(x, y, { shuffle: 'yes' as never, verbose: 0 })).rejects.toThrow(/shuffle must be true or false/);
+  });
+
+  it('reduceLROnPlateau checks that factor is a number, and Sequential its options (was: TypeError)', () => {
+    expect(() => callbacks.reduceLROnPlateau({ factor: Symbol('s') as never })).toThrow(/factor must be in \(0, 1\), got symbol/);
+    expect(() => callbacks.reduceLROnPlateau({ factor: Object.create(null) })).toThrow(ArgumentError);
+    expect(() => new Sequential([layers.input({ shape: [3] })], null as never)).toThrow(/new Sequential: options must be an object/);
+    expect(() => new Sequential([layers.input({ shape: [3] })], { sead: 3 } as never)).toThrow(/unknown option 'sead'/);
+  });
+});
+
+describe('fuzz regressions (seeds 2 to 4)', () => {
+  it('validation labels that do not fit the loss are refused before training (was: after an epoch had changed the weights)', async () => {
+    const m = model();
+    const before = m.getWeights();
+    // Two class indices where the loss needs one-hot rows: refused by the core's check.
+    await expect(m.fit(x, y, { validationData: [x, new Float32Array(2)], verbose: 0 })).rejects.toThrow(BallastError);
+    expect(m.getWeights()).toEqual(before);
+  });
+
+  it('a checkpoint or a save that cannot be written is a DataError naming the directory (was: raw ENOENT, TypeError)', async () => {
+    expect(() => callbacks.modelCheckpoint({ filepath: '' })).toThrow(ArgumentError);
+    await expect(model().save('bad\u0000name')).rejects.toThrow(/cannot write "bad\\u0000name"/);
   });
 });
 

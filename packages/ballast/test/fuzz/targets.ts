@@ -107,8 +107,31 @@ export function sharedModel(): Sequential {
       layers.dense({ units: 2, activation: 'softmax' }),
     ], { seed: 7 });
     shared.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    sharedInitial = shared.getWeights().map((w) => ({ name: w.name, values: w.values }));
   }
   return shared;
+}
+
+let sharedInitial: Array<{ name: string; values: Float32Array }> | null = null;
+/**
+ * Gives the shared model back its first weights, learning rate and trainable layers, so that
+ * what an accepted case set (any finite weights, a huge learning rate) does not make every
+ * later case fail for that reason instead of its own.
+ */
+export function restoreShared(): void {
+  if (!shared) return;
+  if (!sharedInitial) return;
+  shared.setWeights(sharedInitial);
+  shared.setLearningRate(0.001);
+  shared.setTrainable('dense', true);
+}
+
+/** A hook that stops the shared model's training after `n` batches. */
+function stopAfter(n: number): () => void {
+  let batches = 0;
+  return () => {
+    if (++batches >= n) sharedModel().stopTraining = true;
+  };
 }
 
 export const xRows = () => [[0, 1, 2], [1, 0, 1], [2, 2, 0], [0.5, 1, 1], [1, 1, 1], [0, 0, 2]];
@@ -134,6 +157,7 @@ const scheduleMakers = [
 /** Drops the models the targets share (after one was broken), so later cases get new ones. */
 export function resetModels(): void {
   shared = null;
+  sharedInitial = null;
   compiled = null;
 }
 
@@ -289,7 +313,8 @@ export const targets: Target[] = [
       batchSize: 2, epochs: 1, initialEpoch: 0, shuffle: true, seed: 1, validationBatchSize: 2, stepsPerEpoch: 2, yieldEvery: 1, verbose: 0,
       ...(v % 2 ? { validationData: [xRows().slice(0, 2), yRows().slice(0, 2)] } : { validationSplit: 0.34 }),
       ...(v % 3 ? { sampleWeight: [1, 2, 1, 2, 1, 2] } : { classWeight: { 0: 1, 1: 2 } }),
-      callbacks: [{ onBatchEnd: () => {}, onEpochEnd: () => {} }],
+      // Accepted huge epoch counts must still end: training stops after 40 batches.
+      callbacks: [{ onBatchEnd: stopAfter(40), onEpochEnd: () => {} }],
     }],
     call: (args) => sharedModel().fit(args[0] as never, args[1] as never, args[2] as never),
     model: sharedModel,
@@ -446,6 +471,12 @@ export const targets: Target[] = [
     ][v % 4]],
     call: async (args, v) => {
       const make = [callbacks.earlyStopping, callbacks.reduceLROnPlateau, callbacks.modelCheckpoint, callbacks.progbarLogger][v % 4];
+      // A checkpoint directory made of a bad value goes under the scratch directory, not the
+      // current one ('' and names with NUL stay as they are: their refusal is the point).
+      const o = args[0] as { filepath?: unknown } | null;
+      if (o && typeof o === 'object' && typeof o.filepath === 'string' && o.filepath !== '' && !o.filepath.includes('\0')) {
+        o.filepath = join(scratch, 'checkpoints', o.filepath.slice(0, 200));
+      }
       const cb = make(args[0] as never);
       await sharedModel().fit(xRows(), yRows(), { epochs: 2, batchSize: 3, callbacks: cb, verbose: 0 });
     },
