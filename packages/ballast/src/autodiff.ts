@@ -20,12 +20,21 @@ export class Variable {
   /** @internal */
   constructor(readonly tape: WasmTape, readonly id: number) {}
   get shape(): number[] {
-    return Array.from(guard(() => this.tape.valueShape(this.id)));
+    return Array.from(guard(() => live(this).valueShape(this.id)));
   }
   /** A copy of the current value. */
   value(): Tensor {
-    return new Tensor(guard(() => this.tape.value(this.id)));
+    return new Tensor(guard(() => live(this).value(this.id)));
   }
+}
+
+/** Tapes whose valueAndGrads call has returned (and freed them). */
+const finished = new WeakSet<WasmTape>();
+
+/** The variable's tape, refused once its call has returned. */
+function live(v: Variable): WasmTape {
+  if (finished.has(v.tape)) throw new StateError('a Variable is only usable inside the valueAndGrads call that made it');
+  return v.tape;
 }
 
 let current: WasmTape | null = null;
@@ -149,6 +158,7 @@ export function valueAndGrads(fn: (...params: Variable[]) => Variable, params: T
     return { value, grads, gradNorms };
   } finally {
     current = null;
+    finished.add(t);
     t.free();
   }
 }

@@ -94,15 +94,18 @@ function collect(value: unknown, keep: Set<Tensor>): void {
  * supported: the scope would close before their tensors exist.
  */
 export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new ArgumentError(`tidy() takes a function, got ${describeValue(fn)}`);
   if (fn.constructor.name === 'AsyncFunction') throw new StateError('tidy() takes a synchronous function');
   scopes.push([]);
   let result: T;
-  let created: Tensor[];
   try {
     result = fn();
-  } finally {
-    created = scopes.pop()!;
+  } catch (err) {
+    // What the function made before it threw is disposed too, as in TF.js.
+    for (const t of scopes.pop()!) t.dispose();
+    throw err;
   }
+  const created = scopes.pop()!;
   const keep = new Set<Tensor>();
   collect(result, keep);
   for (const t of created) {

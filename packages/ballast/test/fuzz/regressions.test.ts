@@ -3,7 +3,7 @@
 // unusable; each is now a typed error before anything reaches the core.
 import { describe, expect, it } from 'vitest';
 import {
-  ArgumentError, BallastError, Sequential, callbacks, layers, loadModel, matmul, modelFromFiles, ops, tensor, valueAndGrads,
+  ArgumentError, BallastError, Sequential, StateError, callbacks, layers, loadModel, matmul, modelFromFiles, ops, tensor, tidy, valueAndGrads, type Tensor,
 } from 'ballast';
 import '../build.js';
 import { UserThrow } from './harness.js';
@@ -149,6 +149,49 @@ describe('fuzz regressions (seeds 2 to 4)', () => {
   it('a checkpoint or a save that cannot be written is a DataError naming the directory (was: raw ENOENT, TypeError)', async () => {
     expect(() => callbacks.modelCheckpoint({ filepath: '' })).toThrow(ArgumentError);
     await expect(model().save('bad\u0000name')).rejects.toThrow(/cannot write "bad\\u0000name"/);
+  });
+});
+
+describe('fuzz regressions (the issue\'s examples the harness does not reach)', () => {
+  const m = tensor([[1, 2, 3], [4, 5, 6]]);
+  const grad = (fn: Parameters<typeof valueAndGrads>[0]) => Array.from(valueAndGrads(fn, [m]).grads[0].data());
+
+  it('axes of sum and mean count from the end and must be whole (was: -1 read as 0, 1.5 as 1)', () => {
+    // d/dm sum(sum(m, axis) * w): the weights w tell which axis was reduced.
+    const byLast = grad((v) => ops.sum(ops.mul(ops.sum(v, [-1]), ops.constant(tensor([1, 10])))));
+    expect(byLast).toEqual([1, 1, 1, 10, 10, 10]);
+    expect(grad((v) => ops.sum(ops.mul(ops.mean(v, [-2]), ops.constant(tensor([1, 2, 3])))))).toEqual([0.5, 1, 1.5, 0.5, 1, 1.5]);
+    expect(() => grad((v) => ops.sum(ops.sum(v, [1.5])))).toThrow(/sum: axis 1.5 is not a whole number/);
+    expect(() => grad((v) => ops.sum(ops.sum(v, [2])))).toThrow(/axis 2 is out of range for a tensor of rank 2/);
+    expect(() => grad((v) => ops.sum(ops.reshape(v, [NaN])))).toThrow(/reshape: dimension NaN is not a whole number/);
+    expect(() => grad((v) => ops.sum(ops.transpose(v, [-1, 0])))).toThrow(/transpose: -1 is negative/);
+  });
+
+  it('batchNorm refuses a non-positive epsilon and an axis out of range (was: NaN results)', () => {
+    const bn = (o: { axis?: number; epsilon?: number }) => () => grad((v) => ops.sum(ops.batchNorm(v, ops.constant(tensor([1, 1, 1])), ops.constant(tensor([0, 0, 0])), o)));
+    expect(bn({ epsilon: -1 })).toThrow(/epsilon must be a positive number, got -1/);
+    expect(bn({ epsilon: 0 })).toThrow(ArgumentError);
+    expect(bn({ axis: 5 })).toThrow(/axis 5 is out of range/);
+    expect(bn({ axis: 0.5 })).toThrow(ArgumentError);
+    expect(bn({})().every(Number.isFinite)).toBe(true);
+  });
+
+  it('a Variable used after its valueAndGrads returned is a StateError (was: "null pointer passed to rust")', () => {
+    let kept: Parameters<Parameters<typeof valueAndGrads>[0]>[0] | undefined;
+    valueAndGrads((v) => ((kept = v), ops.sum(v)), [m]);
+    expect(() => kept!.value()).toThrow(StateError);
+    expect(() => kept!.shape).toThrow(/only usable inside the valueAndGrads call that made it/);
+  });
+
+  it('tidy disposes what its function made when it throws, and refuses a non-function (was: leaked; TypeError)', () => {
+    let made: Tensor | undefined;
+    expect(() => tidy(() => {
+      made = tensor([1, 2]);
+      throw new Error('inside');
+    })).toThrow('inside');
+    expect(made!.isDisposed).toBe(true);
+    expect(() => tidy(5 as never)).toThrow(/tidy\(\) takes a function, got number 5/);
+    expect(tidy(() => tensor([3])).isDisposed).toBe(false);
   });
 });
 
