@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 // importing test/build.ts) run twice: on the threaded build, and again on the SIMD-only one.
 const onEitherBuild = [
   'activations', 'autodiff', 'conv-layers', 'conv-transpose', 'dataset', 'graph', 'health', 'model', 'norm-layers', 'shape-layers',
+  'fuzz/api.fuzz', 'fuzz/regressions',
 ].map((name) => `test/${name}.test.ts`);
 
 export default defineConfig({

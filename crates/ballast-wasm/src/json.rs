@@ -6,7 +6,21 @@
 use ballast_core::nn::config::{Json, Map};
 use ballast_core::Error;
 use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
+
+// The look-ups of the walk that run the user's code (a Proxy's traps, getters) return its
+// exception as an error: one crossing WASM uncaught would skip the unwinding of the call,
+// leaving the model it was made on borrowed for good.
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
+    fn object_keys(v: &JsValue) -> Result<Array, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = from)]
+    fn array_from(v: &JsValue) -> Result<Array, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
+    fn is_array(v: &JsValue) -> Result<bool, JsValue>;
+}
 
 /// Deep enough for any config; deeper is a cycle or a mistake.
 const MAX_DEPTH: usize = 32;
@@ -39,18 +53,21 @@ fn walk(v: &JsValue, what: &str, path: &str, depth: usize) -> Result<Json, Error
         return Ok(Json::String(s));
     }
     let child = |key: &str| if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
-    if Array::is_array(v) || v.is_instance_of::<js_sys::Uint32Array>() || v.is_instance_of::<js_sys::Int32Array>() {
-        let items = Array::from(v);
+    let unreadable = || Error::argument(format!("cannot read {} (reading it threw)", at()));
+    // Asked first: a Proxy whose trap throws is refused here, before `instanceof` would run it.
+    let proto = if v.is_object() { Some(Reflect::get_prototype_of(v).map_err(|_| unreadable())?) } else { None };
+    if is_array(v).map_err(|_| unreadable())?
+        || v.is_instance_of::<js_sys::Uint32Array>()
+        || v.is_instance_of::<js_sys::Int32Array>()
+    {
+        let items = array_from(v).map_err(|_| unreadable())?;
         let mut out = Vec::with_capacity(items.length() as usize);
         for (i, item) in items.iter().enumerate() {
             out.push(walk(&item, what, &format!("{}[{i}]", if path.is_empty() { "" } else { path }), depth + 1)?);
         }
         return Ok(Json::Array(out));
     }
-    let plain = v.is_object() && {
-        let proto = Object::get_prototype_of(v);
-        proto.is_null() || proto == Object::get_prototype_of(&Object::new().into())
-    };
+    let plain = proto.is_some_and(|p| p.is_null() || p == Object::get_prototype_of(&Object::new().into()));
     if !plain {
         let kind = match v.js_typeof().as_string().unwrap_or_default().as_str() {
             "undefined" => "undefined".to_string(),
@@ -64,7 +81,7 @@ fn walk(v: &JsValue, what: &str, path: &str, depth: usize) -> Result<Json, Error
     }
     let obj: &Object = v.unchecked_ref();
     let mut map = Map::new();
-    for key in Object::keys(obj).iter() {
+    for key in object_keys(obj).map_err(|_| unreadable())?.iter() {
         let k = key.as_string().unwrap_or_default();
         let value =
             Reflect::get(obj, &key).map_err(|_| Error::argument(format!("cannot read '{}' of {what}", child(&k))))?;

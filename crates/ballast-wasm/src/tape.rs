@@ -69,8 +69,46 @@ impl Tape {
                 Err(to_js(Error::argument(format!("op '{name}' takes {n} input(s), got {}", v.len()))))
             }
         };
-        let axes: Vec<usize> = params.iter().map(|&a| a as usize).collect();
+        // Axes and dimensions are whole numbers: a fraction, NaN or a negative number is refused
+        // here (a cast would read -1 as 0 and 1.5 as 1); axes of sum and mean may count from
+        // the end.
+        let whole = |what: &str| -> Result<Vec<isize>, JsValue> {
+            params
+                .iter()
+                .map(|&a| {
+                    if a.is_finite() && a.fract() == 0.0 && a.abs() < 2_147_483_648.0 {
+                        Ok(a as isize)
+                    } else {
+                        Err(to_js(Error::argument(format!("{name}: {what} {a} is not a whole number"))))
+                    }
+                })
+                .collect()
+        };
+        let rank_of = |t: &CoreTape, v: Var| t.value(v).rank() as isize;
         let t = &mut self.inner;
+        let axes: Vec<usize> = match name {
+            "sum" | "mean" => {
+                let rank = rank_of(t, v[0]);
+                whole("axis")?
+                    .into_iter()
+                    .map(|a| {
+                        let r = if a < 0 { rank + a } else { a };
+                        if (0..rank).contains(&r) {
+                            Ok(r as usize)
+                        } else {
+                            Err(to_js(Error::argument(format!(
+                                "{name}: axis {a} is out of range for a tensor of rank {rank}"
+                            ))))
+                        }
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            "reshape" | "transpose" => whole(if name == "reshape" { "dimension" } else { "axis" })?
+                .into_iter()
+                .map(|a| usize::try_from(a).map_err(|_| to_js(Error::argument(format!("{name}: {a} is negative")))))
+                .collect::<Result<_, _>>()?,
+            _ => Vec::new(),
+        };
         let out = match name {
             "add" | "sub" | "mul" | "div" | "matmul" => {
                 arity(2)?;
@@ -147,13 +185,21 @@ impl Tape {
             // inputs: x, gamma, beta; params: axis, epsilon
             "batchNorm" => {
                 arity(3)?;
-                let axis = params.first().copied().unwrap_or(-1.0) as isize;
+                let given = params.first().copied().unwrap_or(-1.0);
                 let rank = t.value(v[0]).rank() as isize;
+                let axis = if given.fract() == 0.0 && given.abs() < 1e9 { given as isize } else { isize::MAX };
                 let axis = if axis < 0 { rank + axis } else { axis };
-                if axis < 0 {
-                    return Err(to_js(Error::argument("batchNorm: axis out of range")));
+                if axis < 0 || axis >= rank {
+                    return Err(to_js(Error::argument(format!(
+                        "batchNorm: axis {given} is out of range for a tensor of rank {rank}"
+                    ))));
                 }
                 let eps = params.get(1).copied().unwrap_or(1e-3);
+                if !(eps > 0.0 && eps.is_finite()) {
+                    return Err(to_js(Error::argument(format!(
+                        "batchNorm: epsilon must be a positive number, got {eps}"
+                    ))));
+                }
                 norm::batch_norm_train(t, v[0], Some(v[1]), Some(v[2]), axis as usize, eps).js()?.0
             }
             // inputs: logits, one-hot labels (a constant)

@@ -11,6 +11,7 @@
  */
 import type { Tape as WasmTape } from '../wasm/threads/ballast_wasm.js';
 import { ArgumentError, ShapeError, StateError, guard } from './errors.js';
+import { describeValue, optionsObject } from './options.js';
 import { wasm } from './runtime.js';
 import { Tensor } from './tensor.js';
 
@@ -27,12 +28,21 @@ export class Variable {
     this.id = id;
   }
   get shape(): number[] {
-    return Array.from(guard(() => this.tape.valueShape(this.id)));
+    return Array.from(guard(() => live(this).valueShape(this.id)));
   }
   /** A copy of the current value. */
   value(): Tensor {
-    return new Tensor(guard(() => this.tape.value(this.id)));
+    return new Tensor(guard(() => live(this).value(this.id)));
   }
+}
+
+/** Tapes whose valueAndGrads call has returned (and freed them). */
+const finished = new WeakSet<WasmTape>();
+
+/** The variable's tape, refused once its call has returned. */
+function live(v: Variable): WasmTape {
+  if (finished.has(v.tape)) throw new StateError('a Variable is only usable inside the valueAndGrads call that made it');
+  return v.tape;
 }
 
 let current: WasmTape | null = null;
@@ -44,18 +54,36 @@ function tape(): WasmTape {
 
 function op(name: string, inputs: Variable[], params: number[] = []): Variable {
   const t = tape();
-  for (const v of inputs) {
+  if (!Array.isArray(params)) throw new ArgumentError(`op '${name}': expected a list of numbers, got ${describeValue(params)}`);
+  const bad = Array.from(params, (p) => typeof p).findIndex((k) => k !== 'number');
+  if (bad >= 0) throw new ArgumentError(`op '${name}': expected a list of numbers, got ${describeValue(params[bad])} at index ${bad}`);
+  for (const [i, v] of inputs.entries()) {
+    if (!(v instanceof Variable)) throw new ArgumentError(`op '${name}': input ${i} must be a Variable, got ${describeValue(v)}`);
     if (v.tape !== t) throw new StateError(`op '${name}': a variable from another valueAndGrads call`);
   }
   return new Variable(t, guard(() => t.op(name, Uint32Array.from(inputs.map((v) => v.id)), Float32Array.from(params))));
 }
 
 type Pair = number | [number, number];
-const pair = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : p);
+/** 'valid' or 'same' as the op's code; anything else is refused (not read as 'valid'). */
+function paddingCode(name: string, padding: unknown): number {
+  if (padding !== 'valid' && padding !== 'same') throw new ArgumentError(`op '${name}': padding must be 'valid' or 'same', got ${describeValue(padding)}`);
+  return padding === 'same' ? 1 : 0;
+}
+const pair = (p: Pair): [number, number] => {
+  if (typeof p === 'number') return [p, p];
+  if (Array.isArray(p) && p.length === 2) return p;
+  throw new ArgumentError(`expected a number or [height, width], got ${describeValue(p)}`);
+};
+/** The options object of an op: `{}` when omitted, refused when not an object. */
+const opOptions = <T>(name: string, o: T): T => optionsObject(name, o) as T;
 
 export const ops = {
   /** A tensor as a value without gradient (inputs, labels). */
-  constant: (t: Tensor) => new Variable(tape(), guard(() => tape().constant(t.handle))),
+  constant: (t: Tensor) => {
+    if (!(t instanceof Tensor)) throw new ArgumentError(`ops.constant takes a Tensor, got ${describeValue(t)}`);
+    return new Variable(tape(), guard(() => tape().constant(t.handle)));
+  },
   add: (a: Variable, b: Variable) => op('add', [a, b]),
   sub: (a: Variable, b: Variable) => op('sub', [a, b]),
   mul: (a: Variable, b: Variable) => op('mul', [a, b]),
@@ -70,7 +98,7 @@ export const ops = {
   elu: (x: Variable, alpha = 1) => op('elu', [x], [alpha]),
   selu: (x: Variable) => op('selu', [x]),
   /** Exact (erf) GELU; `{ approximate: true }` for the tanh form. */
-  gelu: (x: Variable, o: { approximate?: boolean } = {}) => op('gelu', [x], [o.approximate ? 1 : 0]),
+  gelu: (x: Variable, o: { approximate?: boolean } = {}) => op('gelu', [x], [opOptions('gelu', o).approximate ? 1 : 0]),
   /** `x · sigmoid(x)`, also called swish. */
   silu: (x: Variable) => op('silu', [x]),
   softplus: (x: Variable) => op('softplus', [x]),
@@ -93,13 +121,17 @@ export const ops = {
   /** `x·kernel + bias`, kernel `[in, out]`. */
   dense: (x: Variable, kernel: Variable, bias?: Variable) => op('dense', bias ? [x, kernel, bias] : [x, kernel]),
   /** NHWC input, HWIO filter. */
-  conv2d: (x: Variable, filter: Variable, bias?: Variable, o: { strides?: Pair; padding?: 'valid' | 'same' } = {}) =>
-    op('conv2d', bias ? [x, filter, bias] : [x, filter], [...pair(o.strides ?? 1), o.padding === 'same' ? 1 : 0]),
-  maxPool2d: (x: Variable, o: { poolSize?: Pair; strides?: Pair; padding?: 'valid' | 'same' } = {}) =>
-    op('maxPool2d', [x], [...pair(o.poolSize ?? 2), ...pair(o.strides ?? o.poolSize ?? 2), o.padding === 'same' ? 1 : 0]),
+  conv2d: (x: Variable, filter: Variable, bias?: Variable, o: { strides?: Pair; padding?: 'valid' | 'same' } = {}) => {
+    const { strides = 1, padding = 'valid' } = opOptions('conv2d', o);
+    return op('conv2d', bias ? [x, filter, bias] : [x, filter], [...pair(strides), paddingCode('conv2d', padding)]);
+  },
+  maxPool2d: (x: Variable, o: { poolSize?: Pair; strides?: Pair; padding?: 'valid' | 'same' } = {}) => {
+    const { poolSize = 2, strides = poolSize, padding = 'valid' } = opOptions('maxPool2d', o);
+    return op('maxPool2d', [x], [...pair(poolSize), ...pair(strides), paddingCode('maxPool2d', padding)]);
+  },
   /** Batch normalization with batch statistics (training mode). */
   batchNorm: (x: Variable, gamma: Variable, beta: Variable, o: { axis?: number; epsilon?: number } = {}) =>
-    op('batchNorm', [x, gamma, beta], [o.axis ?? -1, o.epsilon ?? 1e-3]),
+    op('batchNorm', [x, gamma, beta], [opOptions('batchNorm', o).axis ?? -1, o.epsilon ?? 1e-3]),
   /** Mean categorical cross-entropy of softmax(logits) against one-hot labels. */
   softmaxCrossEntropy: (logits: Variable, labels: Variable) => op('softmaxCrossEntropy', [logits, labels]),
   meanSquaredError: (pred: Variable, target: Variable) => op('meanSquaredError', [pred, target]),
@@ -134,6 +166,7 @@ export function valueAndGrads(fn: (...params: Variable[]) => Variable, params: T
     return { value, grads, gradNorms };
   } finally {
     current = null;
+    finished.add(t);
     t.free();
   }
 }

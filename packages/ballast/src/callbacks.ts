@@ -64,25 +64,25 @@ function maximizes(monitor: string, mode: Mode): boolean {
 
 function nonNegative(what: string, key: string, v: number, integer = false): number {
   if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    throw new ArgumentError(`${what}: ${key} must be a non-negative ${integer ? 'integer' : 'number'}, got ${String(v)}`);
+    throw new ArgumentError(`${what}: ${key} must be a non-negative ${integer ? 'integer' : 'number'}, got ${describeValue(v)}`);
   }
   return v;
 }
 
 function flag(what: string, key: string, v: unknown, fallback: boolean): boolean {
   if (v === undefined) return fallback;
-  if (typeof v !== 'boolean') throw new ArgumentError(`${what}: ${key} must be true or false, got ${String(v)}`);
+  if (typeof v !== 'boolean') throw new ArgumentError(`${what}: ${key} must be true or false, got ${describeValue(v)}`);
   return v;
 }
 
 function text(what: string, key: string, v: unknown, fallback: string): string {
   if (v === undefined) return fallback;
-  if (typeof v !== 'string' || v === '') throw new ArgumentError(`${what}: ${key} must be a non-empty string, got ${String(v)}`);
+  if (typeof v !== 'string' || v === '') throw new ArgumentError(`${what}: ${key} must be a non-empty string, got ${describeValue(v)}`);
   return v;
 }
 
 function mode(what: string, v: unknown): Mode {
-  if (v !== 'auto' && v !== 'min' && v !== 'max') throw new ArgumentError(`${what}: mode must be 'auto', 'min' or 'max', got ${String(v)}`);
+  if (v !== 'auto' && v !== 'min' && v !== 'max') throw new ArgumentError(`${what}: mode must be 'auto', 'min' or 'max', got ${describeValue(v)}`);
   return v;
 }
 
@@ -135,7 +135,7 @@ export class EarlyStopping extends Callback {
     this.patience = nonNegative(what, 'patience', options.patience ?? 0, true);
     this.startFromEpoch = nonNegative(what, 'startFromEpoch', options.startFromEpoch ?? 0, true);
     if (options.baseline !== undefined && !(typeof options.baseline === 'number' && Number.isFinite(options.baseline))) {
-      throw new ArgumentError(`${what}: baseline must be a finite number, got ${String(options.baseline)}`);
+      throw new ArgumentError(`${what}: baseline must be a finite number, got ${describeValue(options.baseline)}`);
     }
     this.baseline = options.baseline;
     this.restoreBestWeights = flag(what, 'restoreBestWeights', options.restoreBestWeights, false);
@@ -211,7 +211,7 @@ export class ReduceLROnPlateau extends Callback {
     checkOptions(what, options, ['monitor', 'factor', 'patience', 'mode', 'minDelta', 'cooldown', 'minLr']);
     this.monitor = text(what, 'monitor', options.monitor, 'val_loss');
     this.factor = options.factor ?? 0.1;
-    if (!(this.factor > 0 && this.factor < 1)) throw new ArgumentError(`${what}: factor must be in (0, 1), got ${String(options.factor)}`);
+    if (typeof this.factor !== 'number' || !(this.factor > 0 && this.factor < 1)) throw new ArgumentError(`${what}: factor must be in (0, 1), got ${describeValue(options.factor)}`);
     this.patience = nonNegative(what, 'patience', options.patience ?? 10, true);
     this.minDelta = nonNegative(what, 'minDelta', options.minDelta ?? 1e-4);
     this.cooldown = nonNegative(what, 'cooldown', options.cooldown ?? 0, true);
@@ -282,7 +282,7 @@ export class ModelCheckpoint extends Callback {
     super();
     const what = 'modelCheckpoint';
     checkOptions(what, options, ['filepath', 'monitor', 'saveBestOnly', 'mode', 'saveFreq']);
-    if (typeof options.filepath !== 'string' && typeof options.filepath !== 'function') {
+    if ((typeof options.filepath !== 'string' || options.filepath === '') && typeof options.filepath !== 'function') {
       throw new ArgumentError(`${what}: filepath must be a directory or a function that takes the files`);
     }
     this.filepath = options.filepath;
@@ -290,7 +290,7 @@ export class ModelCheckpoint extends Callback {
     this.saveBestOnly = flag(what, 'saveBestOnly', options.saveBestOnly, false);
     this.saveFreq = options.saveFreq ?? 'epoch';
     if (this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && this.saveFreq > 0)) {
-      throw new ArgumentError(`${what}: saveFreq must be 'epoch' or a positive number of batches, got ${String(options.saveFreq)}`);
+      throw new ArgumentError(`${what}: saveFreq must be 'epoch' or a positive number of batches, got ${describeValue(options.saveFreq)}`);
     }
     this.#max = maximizes(this.monitor, mode(what, options.mode ?? 'auto'));
   }

@@ -5,7 +5,7 @@
  * tensors to build a graph (`layers.add().apply([a, b])`), or listed in a `Sequential`;
  * once its model is built it knows its name and weights.
  */
-import { optionsObject } from './options.js';
+import { describeValue, optionsObject } from './options.js';
 import { ArgumentError, StateError, guard } from './errors.js';
 import { wasm } from './runtime.js';
 import { Tensor } from './tensor.js';
@@ -411,7 +411,7 @@ export class Layer {
     return this.#trainable;
   }
   set trainable(value: boolean) {
-    if (typeof value !== 'boolean') throw new ArgumentError(`trainable must be true or false, got ${String(value)}`);
+    if (typeof value !== 'boolean') throw new ArgumentError(`trainable must be true or false, got ${describeValue(value)}`);
     if (this.owner && this.#name) this.owner.setTrainable(this.#name, value);
     this.#trainable = value;
   }

@@ -257,7 +257,7 @@ export class Model {
   constructor(config: Source & { seed?: number }) {
     if (config === null || typeof config !== 'object') throw new ArgumentError('new Model({ inputs, outputs }) needs its inputs and outputs');
     this.seed = config.seed ?? 1;
-    if (!Number.isInteger(this.seed) || this.seed < 0 || this.seed > 0xffffffff) throw new ArgumentError(`seed must be an integer in [0, 2^32), got ${config.seed}`);
+    if (!Number.isInteger(this.seed) || this.seed < 0 || this.seed > 0xffffffff) throw new ArgumentError(`seed must be an integer in [0, 2^32), got ${describeValue(config.seed)}`);
     if ('handle' in config) {
       this.#model = config.handle;
       this.#adopt(null);
@@ -490,12 +490,20 @@ export class Model {
     count('fit', 'epochs', epochs);
     count('fit', 'initialEpoch', initialEpoch);
     count('fit', 'yieldEvery', yieldEvery);
+    if (typeof shuffle !== 'boolean') throw new ArgumentError(`fit: shuffle must be true or false, got ${describeValue(shuffle)}`);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ArgumentError(`fit: seed must be an integer in [0, 2^32), got ${describeValue(seed)}`);
     if (options.stepsPerEpoch !== undefined) positiveInteger('fit', 'stepsPerEpoch', options.stepsPerEpoch);
     if (typeof validationSplit !== 'number' || !(validationSplit >= 0 && validationSplit < 1)) {
-      throw new ArgumentError(`fit: validationSplit must be a number in [0, 1), got ${String(validationSplit)}`);
+      throw new ArgumentError(`fit: validationSplit must be a number in [0, 1), got ${describeValue(validationSplit)}`);
     }
     if (validationData && validationSplit > 0) throw new ArgumentError('fit: give validationData or validationSplit, not both');
-    if (validationData !== undefined) this.#checkData(validationData[0], validationData[1], 'fit validationData');
+    if (validationData !== undefined) {
+      this.#checkData(validationData[0], validationData[1], 'fit validationData');
+      // Its labels are checked against the loss and metrics by the core, on one example in
+      // inference mode, before anything trains (not after the first epoch).
+      guard(() => this.#handle.testStep(validationData[0].handle, validationData[1].handle, Uint32Array.of(0), NO_WEIGHTS));
+      guard(() => this.#handle.resetMetrics());
+    }
     // Keras holds out the last examples, before any shuffling.
     const held = Math.floor(total * validationSplit);
     const n = total - held;
@@ -876,13 +884,14 @@ export class Model {
   /** Freezes (false) or unfreezes a layer; a frozen BatchNormalization runs in inference mode. */
   setTrainable(layer: Layer | string, trainable: boolean): void {
     const name = typeof layer === 'string' ? layer : layer instanceof Layer ? layer.name : undefined;
-    if (name === undefined) throw new ArgumentError(`setTrainable needs a layer of this model or its name, got ${String(layer)}`);
-    if (typeof trainable !== 'boolean') throw new ArgumentError(`setTrainable: trainable must be true or false, got ${String(trainable)}`);
+    if (name === undefined) throw new ArgumentError(`setTrainable needs a layer of this model or its name, got ${describeValue(layer)}`);
+    if (typeof trainable !== 'boolean') throw new ArgumentError(`setTrainable: trainable must be true or false, got ${describeValue(trainable)}`);
     guard(() => this.#handle.setTrainable(name, trainable));
     this.#layers.find((l) => l.name === name)?.markTrainable(trainable);
   }
 
   setLearningRate(learningRate: number): void {
+    if (typeof learningRate !== 'number') throw new ArgumentError(`setLearningRate: the learning rate must be a number, got ${describeValue(learningRate)}`);
     guard(() => this.#handle.setLearningRate(learningRate));
   }
 
@@ -893,10 +902,14 @@ export class Model {
    */
   recalibrateBatchNorm(x: Tensor, options: { batchSize?: number; batches?: number; seed?: number } = {}): number {
     this.#requireCompiled('recalibrateBatchNorm');
+    checkOptions('recalibrateBatchNorm', options, ['batchSize', 'batches', 'seed']);
     const n = this.#checkData(x, null, 'recalibrateBatchNorm');
-    const batchSize = options.batchSize ?? 128;
-    const count = Math.min(options.batches ?? 100, Math.ceil(n / batchSize));
-    const order = wasm().batchOrder(n, true, options.seed ?? this.seed, 0).subarray(0, count * batchSize);
+    const { batchSize = 128, batches = 100, seed = this.seed } = options;
+    positiveInteger('recalibrateBatchNorm', 'batchSize', batchSize);
+    positiveInteger('recalibrateBatchNorm', 'batches', batches);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ArgumentError(`recalibrateBatchNorm: seed must be an integer in [0, 2^32), got ${describeValue(seed)}`);
+    const count = Math.min(batches, Math.ceil(n / batchSize));
+    const order = wasm().batchOrder(n, true, seed, 0).subarray(0, count * batchSize);
     return guard(() => this.#handle.recalibrateBatchNorm(x.handle, order, batchSize));
   }
 
@@ -984,11 +997,17 @@ export class Model {
 }
 
 function setWeightsOn(m: WasmModel, weights: Array<{ name: string; values: Float32Array | number[] }>): void {
-  if (!Array.isArray(weights)) throw new ArgumentError('setWeights takes a list of { name, values }');
-  weights.forEach((w, i) => {
-    if (w === null || typeof w !== 'object' || typeof w.name !== 'string') throw new ArgumentError(`setWeights: entry ${i} needs a string 'name'`);
+  if (!Array.isArray(weights)) throw new ArgumentError(`setWeights takes a list of { name, values }, got ${describeValue(weights)}`);
+  // A loop over indices, not forEach: holes in the list are entries too.
+  for (let i = 0; i < weights.length; i++) {
+    const w = weights[i];
+    if (w === null || typeof w !== 'object' || typeof w.name !== 'string') throw new ArgumentError(`setWeights: entry ${i} needs a string 'name', got ${describeValue(w)}`);
     if (!(w.values instanceof Float32Array || Array.isArray(w.values))) throw new ArgumentError(`setWeights: weight '${w.name}' needs 'values' as a Float32Array or an array of numbers`);
-  });
+    if (Array.isArray(w.values)) {
+      const bad = Array.from(w.values, (v) => typeof v).findIndex((t) => t !== 'number');
+      if (bad >= 0) throw new ArgumentError(`setWeights: weight '${w.name}' values[${bad}] must be a number, got ${describeValue(w.values[bad])}`);
+    }
+  }
   const all = new Float32Array(weights.reduce((s, w) => s + w.values.length, 0));
   let at = 0;
   for (const w of weights) {
@@ -1022,6 +1041,9 @@ export function registerModelClass(name: string, make: (handle: WasmModel, seed:
  * model); nothing is created if any check fails.
  */
 export function modelFromFiles(modelJson: string, weights: Uint8Array, source = 'model'): Model {
+  if (typeof source !== 'string') throw new ArgumentError(`modelFromFiles: source must be a string naming the model, got ${describeValue(source)}`);
+  if (typeof modelJson !== 'string') throw new ArgumentError(`modelFromFiles: model.json must be given as a string, got ${describeValue(modelJson)}`);
+  if (!(weights instanceof Uint8Array)) throw new ArgumentError(`modelFromFiles: the weights must be a Uint8Array, got ${describeValue(weights)}`);
   let saved: Record<string, unknown> & SavedExtras;
   try {
     saved = JSON.parse(modelJson);
@@ -1066,6 +1088,7 @@ export function modelFromFiles(modelJson: string, weights: Uint8Array, source = 
 
 /** Loads a model saved with `model.save(dir)`. */
 export async function loadModel(dir: string): Promise<Model> {
+  if (typeof dir !== 'string' || dir === '') throw new ArgumentError(`loadModel needs a directory (a path), got ${describeValue(dir)}`);
   const p = platform();
   const [json, weights] = await Promise.all([p.readFile(`${dir}/${MODEL_FILE}`), p.readFile(`${dir}/${WEIGHTS_FILE}`)]);
   return modelFromFiles(new TextDecoder().decode(json), weights, dir);
@@ -1089,11 +1112,11 @@ class HookList {
 }
 
 function positiveInteger(what: string, key: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(`${what}: ${key} must be a positive integer, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(`${what}: ${key} must be a positive integer, got ${describeValue(v)}`);
 }
 
 function count(what: string, key: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ArgumentError(`${what}: ${key} must be a non-negative integer, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ArgumentError(`${what}: ${key} must be a non-negative integer, got ${describeValue(v)}`);
 }
 
 /**
@@ -1114,9 +1137,11 @@ function classWeightPairs(given: Record<number, number> | number[], what: string
 function weightsFor(what: string, w: Float32Array | number[], n: number): Float32Array {
   if (!(w instanceof Float32Array) && !Array.isArray(w)) throw new ArgumentError(`${what}: sampleWeight must be a Float32Array or an array of numbers, got ${describeValue(w)}`);
   if (w.length !== n) throw new ShapeError(`${what}: sampleWeight has ${w.length} weights for ${n} examples`);
+  const notNumber = Array.isArray(w) ? Array.from(w, (v) => typeof v).findIndex((t) => t !== 'number') : -1;
+  if (notNumber >= 0) throw new ArgumentError(`${what}: sampleWeight[${notNumber}] must be a number, got ${describeValue(w[notNumber])}`);
   const out = Float32Array.from(w);
   const bad = out.findIndex((v) => !(v >= 0) || !Number.isFinite(v));
-  if (bad >= 0) throw new ArgumentError(`${what}: sampleWeight ${String(w[bad])} at index ${bad} is not a non-negative number`);
+  if (bad >= 0) throw new ArgumentError(`${what}: sampleWeight ${describeValue(w[bad])} at index ${bad} is not a non-negative number`);
   return out;
 }
 

@@ -75,11 +75,15 @@ const node: Platform = {
   readFileIfExists,
   missingDirectory,
   async writeFiles(dir, files) {
-    await mkdir(dir, { recursive: true });
-    // Write to temporary names, then rename: a crash never leaves a half-written model.
-    const names = Object.keys(files);
-    await Promise.all(names.map((n) => writeFile(join(dir, `${n}.tmp`), files[n])));
-    await Promise.all(names.map((n) => rename(join(dir, `${n}.tmp`), join(dir, n))));
+    try {
+      await mkdir(dir, { recursive: true });
+      // Write to temporary names, then rename: a crash never leaves a half-written model.
+      const names = Object.keys(files);
+      await Promise.all(names.map((n) => writeFile(join(dir, `${n}.tmp`), files[n])));
+      await Promise.all(names.map((n) => rename(join(dir, `${n}.tmp`), join(dir, n))));
+    } catch (err) {
+      throw new DataError(`cannot write ${JSON.stringify(dir)}: ${(err as Error).message}`);
+    }
   },
   yieldToEventLoop: () => new Promise((resolve) => setImmediate(resolve)),
   progressOutput: () => process.stdout,

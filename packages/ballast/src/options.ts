@@ -5,7 +5,11 @@ import { ArgumentError } from './errors.js';
 export function describeValue(v: unknown): string {
   if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  if (typeof v === 'object') {
+    // Read without trusting it: a `constructor` key may hold anything.
+    const name: unknown = (v as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === 'string' && name !== '' ? name : 'an object';
+  }
   return typeof v === 'string' ? JSON.stringify(v) : `${typeof v} ${String(v)}`;
 }
 

@@ -2,6 +2,7 @@
  * `Sequential`: a model that is a chain of layers, built by the same core graph as any
  * `Model` (one node after another).
  */
+import { checkOptions } from './options.js';
 import type { Model as WasmModel } from '../wasm/threads/ballast_wasm.js';
 import { ArgumentError } from './errors.js';
 import { Layer, SymbolicTensor } from './layers.js';
@@ -16,6 +17,7 @@ export class Sequential extends Model {
   /** @internal */
   constructor(layerList: { handle: WasmModel }, options?: { seed?: number });
   constructor(layerList: Array<Layer | SymbolicTensor> | { handle: WasmModel }, options: { seed?: number } = {}) {
+    checkOptions('new Sequential', options, ['seed']);
     if (!Array.isArray(layerList)) {
       if (layerList === null || typeof layerList !== 'object' || !('handle' in layerList)) {
         throw new ArgumentError('new Sequential([...]) takes a list of layers, starting with layers.input({ shape })');

@@ -1,5 +1,6 @@
 import type { Tensor as WasmTensor } from '../wasm/threads/ballast_wasm.js';
-import { StateError, guard } from './errors.js';
+import { ArgumentError, StateError, guard } from './errors.js';
+import { checkOptions, describeValue } from './options.js';
 import { wasm } from './runtime.js';
 
 /**
@@ -101,15 +102,18 @@ function collect(value: unknown, keep: Set<Tensor>): void {
  * supported: the scope would close before their tensors exist.
  */
 export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new ArgumentError(`tidy() takes a function, got ${describeValue(fn)}`);
   if (fn.constructor.name === 'AsyncFunction') throw new StateError('tidy() takes a synchronous function');
   scopes.push([]);
   let result: T;
-  let created: Tensor[];
   try {
     result = fn();
-  } finally {
-    created = scopes.pop()!;
+  } catch (err) {
+    // What the function made before it threw is disposed too, as in TF.js.
+    for (const t of scopes.pop()!) t.dispose();
+    throw err;
   }
+  const created = scopes.pop()!;
   const keep = new Set<Tensor>();
   collect(result, keep);
   for (const t of created) {
@@ -126,6 +130,12 @@ export interface MatmulOptions {
 
 /** `op(a) · op(b)` for two matrices. */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  if (!(a instanceof Tensor)) throw new ArgumentError(`matmul: a must be a Tensor, got ${describeValue(a)}`);
+  if (!(b instanceof Tensor)) throw new ArgumentError(`matmul: b must be a Tensor, got ${describeValue(b)}`);
+  checkOptions('matmul', options, ['transposeA', 'transposeB']);
   const { transposeA = false, transposeB = false } = options;
+  for (const [key, v] of [['transposeA', transposeA], ['transposeB', transposeB]] as const) {
+    if (typeof v !== 'boolean') throw new ArgumentError(`matmul: ${key} must be true or false, got ${describeValue(v)}`);
+  }
   return new Tensor(guard(() => wasm().matmul(a.handle, b.handle, transposeA, transposeB)));
 }

@@ -76,6 +76,22 @@ pub struct Graph {
     reserved: Vec<String>,
 }
 
+/// The most values one example may have at any node: 2^30 float32 are 4 GiB, all the
+/// memory a WASM instance can have, so a larger output could never be allocated.
+pub const MAX_EXAMPLE_VALUES: usize = 1 << 30;
+
+/// Refuses an output shape (without the batch axis) of more values than [`MAX_EXAMPLE_VALUES`].
+fn check_example_size(shape: &[usize]) -> Result<()> {
+    let values = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    match values {
+        Some(v) if v <= MAX_EXAMPLE_VALUES => Ok(()),
+        _ => Err(Error::argument(format!(
+            "its output [{}] per example has more than 2^30 values (4 GiB of float32), more than WASM memory can hold",
+            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
 impl Graph {
     pub fn new() -> Self {
         Self::default()
@@ -116,6 +132,7 @@ impl Graph {
             inputs.iter().map(|&i| (self.nodes[i].layer.name(), self.nodes[i].shape.as_slice())).collect();
         let with_inputs = |e: Error| layer_error(layer.as_ref(), naming_inputs(e, &named));
         let shape = layer.output_shape(&shapes).map_err(with_inputs)?;
+        check_example_size(&shape).map_err(|e| layer_error(layer.as_ref(), e))?;
         layer.build(&shapes, rng).map_err(|e| layer_error(layer.as_ref(), e))?;
         let id = self.nodes.len();
         if layer.as_any().is::<InputLayer>() {

@@ -495,7 +495,7 @@ impl Layer for PReluLayer {
     }
     fn build(&mut self, inputs: &[&[usize]], rng: &mut Rng) -> Result<()> {
         let shape = self.alpha_shape(inputs[0])?;
-        let alpha = self.config.alpha_initializer.init(&shape, fans(&shape), rng);
+        let alpha = self.config.alpha_initializer.init(&shape, fans(&shape), rng)?;
         self.weights = vec![Param::new(&self.name, "alpha", alpha)];
         Ok(())
     }

@@ -301,24 +301,25 @@ impl Layer for BatchNorm {
         let cfg = self.config;
         self.params.clear();
         if cfg.scale {
-            self.params.push(Param::new(&self.name, "gamma", cfg.gamma_initializer.init(&[c], (c, c), rng)));
+            self.params.push(Param::new(&self.name, "gamma", cfg.gamma_initializer.init(&[c], (c, c), rng)?));
         }
         if cfg.center {
-            self.params.push(Param::new(&self.name, "beta", cfg.beta_initializer.init(&[c], (c, c), rng)));
+            self.params.push(Param::new(&self.name, "beta", cfg.beta_initializer.init(&[c], (c, c), rng)?));
         }
         self.moving = vec![
-            Param::new(&self.name, "moving_mean", cfg.moving_mean_initializer.init(&[c], (c, c), rng)),
-            Param::new(&self.name, "moving_variance", cfg.moving_variance_initializer.init(&[c], (c, c), rng)),
+            Param::new(&self.name, "moving_mean", cfg.moving_mean_initializer.init(&[c], (c, c), rng)?),
+            Param::new(&self.name, "moving_variance", cfg.moving_variance_initializer.init(&[c], (c, c), rng)?),
         ];
         if cfg.renorm {
             // Keras initializes the standard deviations as √(moving_variance_initializer).
-            let stddev =
-                |rng: &mut Rng| cfg.moving_variance_initializer.init(&[c], (c, c), rng).map(|v| v.max(0.0).sqrt());
-            let moving_stddev = stddev(rng);
-            let renorm_mean = cfg.moving_mean_initializer.init(&[c], (c, c), rng);
+            let stddev = |rng: &mut Rng| -> Result<Tensor> {
+                Ok(cfg.moving_variance_initializer.init(&[c], (c, c), rng)?.map(|v| v.max(0.0).sqrt()))
+            };
+            let moving_stddev = stddev(rng)?;
+            let renorm_mean = cfg.moving_mean_initializer.init(&[c], (c, c), rng)?;
             self.moving.push(Param::new(&self.name, "moving_stddev", moving_stddev));
             self.moving.push(Param::new(&self.name, "renorm_mean", renorm_mean));
-            self.moving.push(Param::new(&self.name, "renorm_stddev", stddev(rng)));
+            self.moving.push(Param::new(&self.name, "renorm_stddev", stddev(rng)?));
         }
         self.batches_seen = 0;
         Ok(())

@@ -129,9 +129,9 @@ impl Layer for Conv2d {
         let Pair(kh, kw) = c.kernel_size;
         let fans = (kh * kw * in_c, kh * kw * c.filters);
         self.weights =
-            vec![Param::new(&self.name, "kernel", c.kernel_initializer.init(&[kh, kw, in_c, c.filters], fans, rng))];
+            vec![Param::new(&self.name, "kernel", c.kernel_initializer.init(&[kh, kw, in_c, c.filters], fans, rng)?)];
         if c.use_bias {
-            self.weights.push(Param::new(&self.name, "bias", c.bias_initializer.init(&[c.filters], fans, rng)));
+            self.weights.push(Param::new(&self.name, "bias", c.bias_initializer.init(&[c.filters], fans, rng)?));
         }
         Ok(())
     }

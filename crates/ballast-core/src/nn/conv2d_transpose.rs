@@ -93,9 +93,9 @@ impl Layer for Conv2dTranspose {
         // Keras reads the fans off the kernel's last two axes: in = filters, out = in_c.
         let fans = (kh * kw * c.filters, kh * kw * in_c);
         self.weights =
-            vec![Param::new(&self.name, "kernel", c.kernel_initializer.init(&[kh, kw, c.filters, in_c], fans, rng))];
+            vec![Param::new(&self.name, "kernel", c.kernel_initializer.init(&[kh, kw, c.filters, in_c], fans, rng)?)];
         if c.use_bias {
-            self.weights.push(Param::new(&self.name, "bias", c.bias_initializer.init(&[c.filters], fans, rng)));
+            self.weights.push(Param::new(&self.name, "bias", c.bias_initializer.init(&[c.filters], fans, rng)?));
         }
         Ok(())
     }

@@ -81,13 +81,13 @@ impl Layer for Dense {
         self.weights = vec![Param::new(
             &self.name,
             "kernel",
-            c.kernel_initializer.init(&[fan_in, c.units], (fan_in, c.units), rng),
+            c.kernel_initializer.init(&[fan_in, c.units], (fan_in, c.units), rng)?,
         )];
         if c.use_bias {
             self.weights.push(Param::new(
                 &self.name,
                 "bias",
-                c.bias_initializer.init(&[c.units], (fan_in, c.units), rng),
+                c.bias_initializer.init(&[c.units], (fan_in, c.units), rng)?,
             ));
         }
         Ok(())

@@ -125,10 +125,10 @@ impl Depthwise {
     }
 
     /// `[kh, kw, in, multiplier]`, with Keras' fans for that shape.
-    fn kernel(&self, layer: &str, in_c: usize, init: Initializer, rng: &mut Rng) -> Param {
+    fn kernel(&self, layer: &str, in_c: usize, init: Initializer, rng: &mut Rng) -> Result<Param> {
         let Pair(kh, kw) = self.kernel_size;
         let fans = (kh * kw * in_c, kh * kw * self.multiplier);
-        Param::new(layer, "depthwise_kernel", init.init(&[kh, kw, in_c, self.multiplier], fans, rng))
+        Ok(Param::new(layer, "depthwise_kernel", init.init(&[kh, kw, in_c, self.multiplier], fans, rng)?))
     }
 }
 
@@ -170,11 +170,11 @@ impl Layer for DepthwiseConv2d {
     fn build(&mut self, inputs: &[&[usize]], rng: &mut Rng) -> Result<()> {
         let c = self.config;
         let in_c = inputs[0][2];
-        let kernel = self.depthwise.kernel(&self.name, in_c, c.depthwise_initializer, rng);
+        let kernel = self.depthwise.kernel(&self.name, in_c, c.depthwise_initializer, rng)?;
         let fans = kernel_fans(&kernel);
         self.weights = vec![kernel];
         if c.use_bias {
-            let bias = c.bias_initializer.init(&[in_c * c.depth_multiplier], fans, rng);
+            let bias = c.bias_initializer.init(&[in_c * c.depth_multiplier], fans, rng)?;
             self.weights.push(Param::new(&self.name, "bias", bias));
         }
         Ok(())
@@ -261,11 +261,11 @@ impl Layer for SeparableConv2d {
         let c = self.config;
         let in_c = inputs[0][2];
         let mid = in_c * c.depth_multiplier;
-        let depthwise = self.depthwise.kernel(&self.name, in_c, c.depthwise_initializer, rng);
-        let pointwise = c.pointwise_initializer.init(&[1, 1, mid, c.filters], (mid, c.filters), rng);
+        let depthwise = self.depthwise.kernel(&self.name, in_c, c.depthwise_initializer, rng)?;
+        let pointwise = c.pointwise_initializer.init(&[1, 1, mid, c.filters], (mid, c.filters), rng)?;
         self.weights = vec![depthwise, Param::new(&self.name, "pointwise_kernel", pointwise)];
         if c.use_bias {
-            let bias = c.bias_initializer.init(&[c.filters], (mid, c.filters), rng);
+            let bias = c.bias_initializer.init(&[c.filters], (mid, c.filters), rng)?;
             self.weights.push(Param::new(&self.name, "bias", bias));
         }
         Ok(())

@@ -79,7 +79,7 @@ impl Layer for Embedding {
     fn build(&mut self, _: &[&[usize]], rng: &mut Rng) -> Result<()> {
         let c = self.config;
         let shape = [c.input_dim, c.output_dim];
-        let table = c.embeddings_initializer.init(&shape, (c.input_dim, c.output_dim), rng);
+        let table = c.embeddings_initializer.init(&shape, (c.input_dim, c.output_dim), rng)?;
         self.weights = vec![Param::new(&self.name, "embeddings", table)];
         Ok(())
     }

@@ -48,15 +48,15 @@ pub(super) fn affine_params(
     scale: Option<Initializer>,
     center: Option<Initializer>,
     rng: &mut Rng,
-) -> Vec<Param> {
+) -> Result<Vec<Param>> {
     let mut params = Vec::new();
     if let Some(init) = scale {
-        params.push(Param::new(layer, "gamma", init.init(&[c], (c, c), rng)));
+        params.push(Param::new(layer, "gamma", init.init(&[c], (c, c), rng)?));
     }
     if let Some(init) = center {
-        params.push(Param::new(layer, "beta", init.init(&[c], (c, c), rng)));
+        params.push(Param::new(layer, "beta", init.init(&[c], (c, c), rng)?));
     }
-    params
+    Ok(params)
 }
 
 /// The resolved `axis` of `input` and γ, β for its channels: what GroupNorm and LayerNorm
@@ -70,7 +70,7 @@ pub(super) fn axis_and_affine_params(
     rng: &mut Rng,
 ) -> Result<(usize, Vec<Param>)> {
     let axis = resolve_axis(axis, input)?;
-    Ok((axis, affine_params(layer, input[axis - 1], scale, center, rng)))
+    Ok((axis, affine_params(layer, input[axis - 1], scale, center, rng)?))
 }
 
 /// γ and β among a normalization layer's parameters on the tape, laid out as
