@@ -259,7 +259,8 @@ export class Dataset<T = unknown> implements AsyncIterable<T> {
   }
 
   /**
-   * Batches of `size` elements (the last one smaller, as TF.js' `smallLastBatch`). Rows of
+   * Batches of `size` elements (the last one smaller, as TF.js' `smallLastBatch`; a last lone
+   * row of `fromArrays` joins the batch before it, as in `fit`). Rows of
    * `fromArrays` become a {@link RowBatch} the core gathers; other elements (`{ xs, ys }`, or
    * plain values) are stacked into `{ values, shape }` with a first axis of the batch size,
    * and must agree in shape.
@@ -289,10 +290,27 @@ export class Dataset<T = unknown> implements AsyncIterable<T> {
         if (fields.some((f) => f !== null)) throw new ShapeError(`dataset.batch: ${at(fields.findIndex((f) => f === null))} is not { xs, ys } where others are`);
         return stack(g.map((v, i) => valuesOf(v, at(i))), at) as Out;
       };
+      // Batches of rows are held back one step, so that a last lone row can join the batch
+      // before it, as in fit's batches: BatchNormalization cannot train on one example, and
+      // fromArrays(x, y).batch(n) then trains exactly as fit(x, y, { batchSize: n }) does.
+      let held: RowBatch | null = null;
       for await (const v of source) {
         group.push(v);
-        if (group.length === size) yield emit();
+        if (group.length < size) continue;
+        const out = emit();
+        if (!(out instanceof RowBatch)) {
+          yield out;
+          continue;
+        }
+        if (held) yield held as Out;
+        held = out;
       }
+      const last = group[0];
+      if (held && group.length === 1 && last instanceof ExampleRow && last.source === held.source) {
+        yield new RowBatch(held.source, Uint32Array.from([...held.rows, last.row])) as Out;
+        return;
+      }
+      if (held) yield held as Out;
       if (group.length) yield emit();
     });
   }

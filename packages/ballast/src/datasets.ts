@@ -86,8 +86,8 @@ async function idx(files: IdxOptions): Promise<LabelledData> {
   checkOptions('datasets.idx', files, ['images', 'labels', 'numClasses', 'limit', 'scaling']);
   checkLimit('datasets.idx', 'limit', files.limit);
   checkScaling('datasets.idx', files.scaling);
-  if (files.numClasses !== undefined && (!Number.isInteger(files.numClasses) || files.numClasses < 1)) {
-    throw new ArgumentError(`datasets.idx: numClasses must be a positive integer, got ${describeValue(files.numClasses)}`);
+  if (files.numClasses !== undefined && (!Number.isInteger(files.numClasses) || files.numClasses < 1 || files.numClasses > 0xffffffff)) {
+    throw new ArgumentError(`datasets.idx: numClasses must be a positive integer below 2^32, got ${describeValue(files.numClasses)}`);
   }
   const [images, labels] = await inOrder([bytesOf(files.images, 'images'), bytesOf(files.labels, 'labels')]);
   return fromBytes(images, nameOf(files.images, 'images'), labels, nameOf(files.labels, 'labels'), files);

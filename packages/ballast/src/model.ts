@@ -416,6 +416,17 @@ export class Model {
     return guard(() => this.#handle.learningRate());
   }
 
+  /**
+   * Validation data checked as training data is, and its labels against the loss and metrics
+   * by the core, on one example in inference mode, before anything trains (not after the first
+   * epoch has changed the weights).
+   */
+  #checkValidationData(x: Tensor, y: Tensor, what: string): void {
+    this.#checkData(x, y, what);
+    guard(() => this.#handle.testStep(x.handle, y.handle, Uint32Array.of(0), NO_WEIGHTS));
+    guard(() => this.#handle.resetMetrics());
+  }
+
   #checkData(x: Tensor, y: Tensor | null, what: string): number {
     if (!(x instanceof Tensor)) throw new ArgumentError(`${what}: x must be a Tensor (make one with tensor(data, shape)), got ${describeValue(x)}`);
     if (y !== null && !(y instanceof Tensor)) throw new ArgumentError(`${what}: y must be a Tensor, got ${describeValue(y)}`);
@@ -498,11 +509,7 @@ export class Model {
     }
     if (validationData && validationSplit > 0) throw new ArgumentError('fit: give validationData or validationSplit, not both');
     if (validationData !== undefined) {
-      this.#checkData(validationData[0], validationData[1], 'fit validationData');
-      // Its labels are checked against the loss and metrics by the core, on one example in
-      // inference mode, before anything trains (not after the first epoch).
-      guard(() => this.#handle.testStep(validationData[0].handle, validationData[1].handle, Uint32Array.of(0), NO_WEIGHTS));
-      guard(() => this.#handle.resetMetrics());
+      this.#checkValidationData(validationData[0], validationData[1], 'fit validationData');
     }
     // Keras holds out the last examples, before any shuffling.
     const held = Math.floor(total * validationSplit);
@@ -513,9 +520,10 @@ export class Model {
     const sampleWeight = options.sampleWeight === undefined ? null : weightsFor('fit', options.sampleWeight, total);
     const verbose = options.verbose === undefined ? (platform().progressOutput().isTTY ? 1 : 0) : verbosity(options.verbose);
     const steps = Math.min(batchesOf(new Uint32Array(n), batchSize).length, options.stepsPerEpoch ?? Infinity);
-    const hooks = this.#callbackList(options.callbacks, verbose, { epochs, steps, verbose });
     const validationBatchSize = options.validationBatchSize ?? Math.max(batchSize, 256);
     positiveInteger('fit', 'validationBatchSize', validationBatchSize);
+    // Last: binding the callbacks to this model changes them, so every check comes first.
+    const hooks = this.#callbackList(options.callbacks, verbose, { epochs, steps, verbose });
     const epochSource = (epoch: number): EpochSource => {
       const order = wasm().batchOrder(n, shuffle, seed, epoch);
       let batches = batchesOf(order, batchSize);
@@ -571,9 +579,15 @@ export class Model {
         if (v.length !== 2) throw new ArgumentError(`fitDataset: validationData must be a dataset or [x, y], got an array of ${v.length}`);
         const vx = inputs.tensor(v[0], 'validationData[0]', [this.inputShape]);
         const vy = inputs.tensor(v[1], 'validationData[1]', this.#labelRows, vx.shape[0]);
-        this.#checkData(vx, vy, 'fitDataset validationData');
+        if (options.validationBatches !== undefined) {
+          throw new ArgumentError('fitDataset: validationBatches is for a validation dataset; with validationData [x, y], give validationBatchSize');
+        }
+        this.#checkValidationData(vx, vy, 'fitDataset validationData');
         validate = () => this.#evaluateRows(vx, vy, null, validationBatchSize, Infinity, null);
       } else if (v !== undefined) {
+        if (options.validationBatchSize !== undefined) {
+          throw new ArgumentError('fitDataset: validationBatchSize is for validationData [x, y]; a validation dataset brings its own batches (limit them with validationBatches)');
+        }
         const openValidation = iteratorOf(v, 'fitDataset', 'validationData');
         validate = () => this.#evaluateStream(openValidation(), options.validationBatches ?? Infinity);
       }

@@ -6,8 +6,14 @@ export function describeValue(v: unknown): string {
   if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') {
-    // Read without trusting it: a `constructor` key may hold anything.
-    const name: unknown = (v as { constructor?: { name?: unknown } }).constructor?.name;
+    // Read without trusting it: a `constructor` key may hold anything, and a Proxy or a
+    // getter may throw, which must not replace the error being described.
+    let name: unknown;
+    try {
+      name = (v as { constructor?: { name?: unknown } }).constructor?.name;
+    } catch {
+      return 'an object';
+    }
     return typeof name === 'string' && name !== '' ? name : 'an object';
   }
   return typeof v === 'string' ? JSON.stringify(v) : `${typeof v} ${String(v)}`;

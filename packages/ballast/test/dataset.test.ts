@@ -71,6 +71,20 @@ describe('fitDataset trains as fit does', () => {
     y.dispose();
   });
 
+  it('a last lone row joins the batch before it, as in fit (BatchNormalization cannot train on one example)', async () => {
+    const { x, y } = tensors(9, 5);
+    const sizes = (await datasets.fromArrays(x, y).batch(4).toArray()).map((b) => b.size);
+    expect(sizes).toEqual([4, 5]);
+    const a = smallModel();
+    const b = smallModel();
+    await a.fit(x, y, { batchSize: 4, shuffle: false, epochs: 2, verbose: 0 });
+    await b.fitDataset(datasets.fromArrays(x, y).batch(4), { epochs: 2, verbose: 0 });
+    expect(weightsOf(b)).toEqual(weightsOf(a));
+    expect((await datasets.fromArrays(x, y).batch(3).toArray()).map((r) => r.size)).toEqual([3, 3, 3]);
+    a.dispose();
+    b.dispose();
+  });
+
   it('fit(dataset) is Keras\' form of fitDataset: stepsPerEpoch as batchesPerEpoch, batching left to the dataset', async () => {
     const { x, y } = tensors(32, 8);
     const ds = datasets.fromArrays(x, y).batch(8).repeat();
@@ -176,8 +190,9 @@ describe('datasets: fromArrays, fromGenerator and the tf.data operations', () =>
     expect(await ids(ds.shuffle(4, 7))).toHaveLength(20);
     expect(await ids(ds.take(3).repeat(2))).toEqual([0, 1, 2, 0, 1, 2]);
     const batches = await ds.take(5).batch(2).toArray();
-    expect(batches.map((b) => Array.from(b.rows))).toEqual([[0, 1], [2, 3], [4]]);
-    expect(Array.from(batches[1].ys.values)).toEqual([20, 30]);
+    // A last lone row joins the batch before it, as in fit.
+    expect(batches.map((b) => Array.from(b.rows))).toEqual([[0, 1], [2, 3, 4]]);
+    expect(Array.from(batches[1].ys.values)).toEqual([20, 30, 40]);
     const mapped = await ds.take(4).map((e) => ({ xs: e.xs, ys: Float32Array.of(e.ys.values[0] + 1) })).batch(3).toArray();
     expect(mapped[0].xs.shape).toEqual([3, 1]);
     expect(Array.from(mapped[0].ys.values)).toEqual([1, 11, 21]);
@@ -199,6 +214,21 @@ describe('datasets: fromArrays, fromGenerator and the tf.data operations', () =>
     expect(() => ds.map(null as never)).toThrow(ArgumentError);
     await expect(datasets.fromGenerator(function* () { yield [1, 2]; yield [1]; }).batch(2).toArray()).rejects.toThrow(/element 1 has shape \[1\] where element 0 has \[2\]/);
     await expect(datasets.fromGenerator((() => 4) as never).toArray()).rejects.toThrow(DataError);
+  });
+
+  it('validation options that do not fit the validation data, and bad validation labels, are refused before anything trains', async () => {
+    const { x, y } = tensors(16, 4);
+    const model = smallModel();
+    const before = weightsOf(model);
+    const ds = datasets.fromArrays(x, y).batch(8);
+    await expect(model.fitDataset(ds, { verbose: 0, validationData: [x, y], validationBatches: 2 })).rejects.toThrow(/validationBatches is for a validation dataset/);
+    await expect(model.fitDataset(ds, { verbose: 0, validationData: ds, validationBatchSize: 4 })).rejects.toThrow(/validationBatchSize is for validationData \[x, y\]/);
+    // Labels of the wrong width for the loss: the core refuses them on one example, up front.
+    const wrong = tensor(new Float32Array(16 * 2), [16, 2]);
+    await expect(model.fitDataset(ds, { verbose: 0, validationData: [x, wrong] })).rejects.toThrow(ShapeError);
+    expect(weightsOf(model)).toEqual(before);
+    wrong.dispose();
+    model.dispose();
   });
 });
 

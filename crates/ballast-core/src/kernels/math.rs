@@ -99,12 +99,14 @@ pub fn tanh(x: f32) -> f32 {
     (e / (e + 2.0)).copysign(x)
 }
 
-/// ln(1 + u) for u ≥ 0 (what softplus needs) to within 3 ulp. With w = 1 + u rounded,
+/// ln(1 + u) for u in [0, 1] (softplus's ln(1 + e^−|x|)) to within 3 ulp; beyond u = 1.8
+/// the series below would need more terms. With w = 1 + u rounded,
 /// ln w comes from the series 2·atanh(s), s = (m − 1)/(m + 1), m = w or w/2 so that
 /// |s| ≤ 0.172 (truncation below 2e-9); `(u − (w − 1)) / w` restores what rounding w lost,
 /// which is all of it for tiny u.
 #[inline(always)]
 pub fn ln_1p(u: f32) -> f32 {
+    debug_assert!(!(u > 1.0), "ln_1p is for u in [0, 1], got {u}");
     let w = 1.0 + u;
     let (m, k) = if w > std::f32::consts::SQRT_2 { (0.5 * w, 1.0) } else { (w, 0.0) };
     let s = (m - 1.0) / (m + 1.0);

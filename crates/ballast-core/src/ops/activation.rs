@@ -245,22 +245,34 @@ pub fn hard_sigmoid(tape: &mut Tape, x: Var) -> Var {
 /// Mish (Misra, 2019): `x · tanh(softplus(x))`, from one exponential: with e = eˣ and
 /// n = e(e + 2), tanh(log(1 + e)) = n / (n + 2).
 pub fn mish(tape: &mut Tape, x: Var) -> Var {
-    // Past 20, tanh(softplus(x)) is 1 in f32 (and e² would overflow past 44): cap e there.
-    // A comparison rather than `min`, which would turn a NaN into 20.
+    // Past 20, tanh(softplus(x)) is 1 in f32, so mish is x and its slope 1 (and e² would
+    // overflow past 44): e is capped there, and the results are selected, not computed, so
+    // neither overflows nor drifts at huge x. Comparisons rather than `min`, which would turn
+    // a NaN into 20.
     let e = |v: f32| math::exp(if v > 20.0 { 20.0 } else { v });
     elementwise(
         tape,
         x,
         move |v| {
             let n = e(v) * (e(v) + 2.0);
-            v * n / (n + 2.0)
+            let y = v * (n / (n + 2.0));
+            if v > 20.0 {
+                v
+            } else {
+                y
+            }
         },
         move |v| {
             // d/dx = t + x · σ(x) · (1 − t²), with 1 − t² = 4(n + 1) / (n + 2)².
             let e = e(v);
             let n = e * (e + 2.0);
             let d = n + 2.0;
-            n / d + v * (e / (1.0 + e)) * 4.0 * (n + 1.0) / (d * d)
+            let slope = n / d + v * (e / (1.0 + e)) * 4.0 * (n + 1.0) / (d * d);
+            if v > 20.0 {
+                1.0
+            } else {
+                slope
+            }
         },
     )
 }
@@ -522,6 +534,8 @@ mod tests {
         close(values(softplus, &[100.0, -100.0, 0.0]), &[100.0, 0.0, std::f32::consts::LN_2]);
         close(values(silu, &[100.0, -100.0]), &[100.0, 0.0]);
         close(values(mish, &[100.0, -100.0]), &[100.0, 0.0]);
+        // Huge inputs neither overflow nor drift: mish is x and its slope 1 past 20.
+        assert_eq!(values(mish, &[3e21, -3e21]), [3e21, 0.0]);
         close(values(selu, &[1.0, -100.0]), &[SELU_SCALE, -SELU_SCALE * SELU_ALPHA]);
         type Op = fn(&mut Tape, Var) -> Var;
         let ops: [(&str, Op); 13] = [

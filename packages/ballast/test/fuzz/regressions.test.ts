@@ -42,6 +42,12 @@ describe('fuzz regressions', () => {
     expect(layers.dense({ units: 2 }).config.units).toBe(2);
   });
 
+  it('describing a throwing Proxy in an error message does not replace the error (was: the Proxy\'s exception)', async () => {
+    const m = model();
+    m.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    await expect(m.fit(x, y, { epochs: 1, verbose: 0, seed: throwing() } as never)).rejects.toThrow(/seed must be an integer in \[0, 2\^32\), got an object/);
+  });
+
   it('a layer output too large for WASM memory is refused when the model is built (was: RangeError in predict)', () => {
     expect(() => new Sequential([layers.input({ shape: [3, 3, 1] }), layers.zeroPadding2d({ padding: 1e9 })])).toThrow(/more than 2\^30 values/);
     expect(() => new Sequential([layers.input({ shape: [3, 3, 1] }), layers.zeroPadding2d({ padding: [[2 ** 31, 0], [0, 0]] })])).toThrow(ArgumentError);
