@@ -56,10 +56,13 @@ fn walk(v: &JsValue, what: &str, path: &str, depth: usize) -> Result<Json, Error
     let unreadable = || Error::argument(format!("cannot read {} (reading it threw)", at()));
     // Asked first: a Proxy whose trap throws is refused here, before `instanceof` would run it.
     let proto = if v.is_object() { Some(Reflect::get_prototype_of(v).map_err(|_| unreadable())?) } else { None };
-    if is_array(v).map_err(|_| unreadable())?
-        || v.is_instance_of::<js_sys::Uint32Array>()
-        || v.is_instance_of::<js_sys::Int32Array>()
-    {
+    // Typed arrays by their prototype, already read: `instanceof` would run the Proxy's
+    // `getPrototypeOf` trap a second time, outside any catch.
+    let proto_of = |typed: JsValue| Object::get_prototype_of(&typed);
+    let integer_array = proto.as_ref().is_some_and(|p| {
+        *p == proto_of(js_sys::Uint32Array::new_with_length(0).into()) || *p == proto_of(js_sys::Int32Array::new_with_length(0).into())
+    });
+    if is_array(v).map_err(|_| unreadable())? || integer_array {
         let items = array_from(v).map_err(|_| unreadable())?;
         let mut out = Vec::with_capacity(items.length() as usize);
         for (i, item) in items.iter().enumerate() {

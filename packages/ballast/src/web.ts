@@ -73,12 +73,14 @@ const web: Platform = {
     return { glue, module: await compile(build) };
   },
   async startWorkers(build, module, memory, count) {
-    await Promise.all(
+    const started: Worker[] = [];
+    const starting = Promise.all(
       Array.from({ length: count }, () => {
         // The literal `new Worker(new URL(...))` is what bundlers look for to bundle the worker.
         const worker = viteDeps
           ? new Worker(packageFile(new URL(here), 'dist/pool-worker-web.js'), { type: 'module' })
           : new Worker(new URL('./pool-worker-web.js', import.meta.url), { type: 'module' });
+        started.push(worker);
         const url = packageFile(new URL('./pool-worker-web.js', here), 'dist/pool-worker-web.js');
         return new Promise<void>((resolve, reject) => {
           worker.addEventListener('message', () => resolve(), { once: true });
@@ -92,6 +94,11 @@ const web: Platform = {
         });
       }),
     );
+    // If one worker fails, none is left holding the shared memory of a pool that never formed.
+    await starting.catch((e: unknown) => {
+      for (const w of started) w.terminate();
+      throw e;
+    });
   },
   async readFile(url) {
     const bytes = await fetchIfExists(url);
