@@ -12,7 +12,7 @@ import { ArgumentError, DataError, ShapeError, StateError, guard } from './error
 import { Inputs, flatten, type TensorLike } from './inputs.js';
 import { describeValue } from './options.js';
 import { wasm } from './runtime.js';
-import { Tensor } from './tensor.js';
+import { Tensor, ownedTensors } from './tensor.js';
 
 /** Values with their shape, as batches made in JavaScript carry them. */
 export interface Values {
@@ -320,6 +320,11 @@ export class Dataset<T = unknown> implements AsyncIterable<T> {
     const out: T[] = [];
     for await (const v of this) out.push(v);
     return out;
+  }
+
+  /** @internal The tensors behind the rows, kept by a `tidy` that returns this dataset. */
+  [ownedTensors](): Tensor[] {
+    return this.#owned ? [this.#owned.x, this.#owned.y] : [];
   }
 
   /** Frees the tensors `fromArrays` made from plain arrays (given tensors stay the caller's). */

@@ -88,8 +88,18 @@ declare global {
 /** Tensors created inside each active `tidy` call, innermost last. */
 const scopes: Tensor[][] = [];
 
+/**
+ * The method by which an object that holds tensors (a dataset) lists them, so that `tidy`
+ * keeps them alive when it returns the object.
+ * @internal
+ */
+export const ownedTensors: unique symbol = Symbol('ballast.ownedTensors');
+
 function collect(value: unknown, keep: Set<Tensor>): void {
   if (value instanceof Tensor) keep.add(value);
+  else if (value && typeof value === 'object' && typeof (value as { [ownedTensors]?: unknown })[ownedTensors] === 'function') {
+    (value as { [ownedTensors](): Tensor[] })[ownedTensors]().forEach((t) => keep.add(t));
+  }
   else if (Array.isArray(value)) value.forEach((v) => collect(v, keep));
   else if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     Object.values(value).forEach((v) => collect(v, keep));

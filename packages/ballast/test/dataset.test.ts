@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import {
-  layers, Sequential, optimizers, datasets, tensor, byteTensor, oneHot, diagnostics, RowBatch,
+  layers, Sequential, optimizers, datasets, tensor, byteTensor, oneHot, diagnostics, RowBatch, tidy,
   ShapeError, ArgumentError, DataError, NumericError, type Tensor,
 } from 'ballast';
 import { rng } from './reference.js';
@@ -201,6 +201,14 @@ describe('datasets: fromArrays, fromGenerator and the tf.data operations', () =>
     ]);
     ds.dispose();
     await expect(ds.toArray()).rejects.toThrow(/dispose/);
+  });
+
+  it('a dataset returned from tidy keeps its tensors (tidy disposes only what nothing returned holds)', async () => {
+    const ds = tidy(() => datasets.fromArrays([[1, 2], [3, 4], [5, 6]], [[1], [2], [3]]));
+    const rows = await ds.batch(3).toArray();
+    expect(Array.from(rows[0].ys.values)).toEqual([1, 2, 3]);
+    ds.dispose();
+    await expect(ds.toArray()).rejects.toThrow(/dataset used after dispose/);
   });
 
   it('refuses bad arguments with typed errors', async () => {
