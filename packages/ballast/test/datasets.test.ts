@@ -9,19 +9,9 @@ import {
   ready, layers, Sequential, optimizers, datasets, tensor, byteTensor, oneHot, matmul, diagnostics,
   ArgumentError, DataError, ShapeError, StateError, type Tensor,
 } from 'ballast';
-import { rng } from './reference.js';
+import { idxFile, rng } from './reference.js';
 
 await ready({ threads: 2 });
-
-/** An IDX file: magic (0, 0, type 8 = u8, ndims), big-endian dims, data. */
-function idxFile(dims: number[], data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
-  const view = new DataView(out.buffer);
-  out.set([0, 0, 8, dims.length]);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(data, 4 + 4 * dims.length);
-  return out;
-}
 
 /** `n` random 8x8 images and labels 0..3 as IDX files. */
 function randomIdx(n: number, seed: number): { images: Uint8Array; labels: Uint8Array; pixels: Uint8Array; classes: Uint8Array } {

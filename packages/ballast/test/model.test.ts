@@ -7,9 +7,8 @@ import {
   layers, Sequential, optimizers, datasets, tensor, loadModel, diagnostics,
   ShapeError, ArgumentError, DataError, StateError, NumericError, type Tensor,
 } from 'ballast';
-import { rng } from './reference.js';
+import { idxFile, rng } from './reference.js';
 import './build.js';
-
 
 function seedModel(seed = 1, extra: { bnEverywhere?: boolean } = {}): Sequential {
   const model = new Sequential([
@@ -152,16 +151,6 @@ describe('weights, save and load', () => {
     await expect(loadModel(dir)).rejects.toThrow(/model.json: not JSON/);
   });
 });
-
-/** An IDX file: magic (0, 0, type 8 = u8, ndims), big-endian dims, data. */
-function idxFile(dims: number[], data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
-  const view = new DataView(out.buffer);
-  out.set([0, 0, 8, dims.length]);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(data, 4 + 4 * dims.length);
-  return out;
-}
 
 describe('datasets', () => {
   const images = idxFile([3, 2, 2], Uint8Array.from([0, 255, 51, 0, 1, 2, 3, 4, 5, 6, 7, 8]));

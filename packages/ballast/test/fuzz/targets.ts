@@ -9,6 +9,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Mutation } from './harness.js';
+import { idxFile } from '../reference.js';
 
 export interface Target {
   name: string;
@@ -201,17 +202,6 @@ function saved(): { json: Record<string, unknown>; weights: Uint8Array } {
   return { json: structuredClone(savedFiles.json), weights: savedFiles.weights.slice() };
 }
 
-function idxFile(dims: number[], data: Uint8Array): Uint8Array {
-  const head = new Uint8Array(4 + 4 * dims.length);
-  const view = new DataView(head.buffer);
-  view.setUint8(2, 0x08);
-  view.setUint8(3, dims.length);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
-  const out = new Uint8Array(head.length + data.length);
-  out.set(head);
-  out.set(data, head.length);
-  return out;
-}
 const idxImages = () => idxFile([4, 2, 2], Uint8Array.from({ length: 16 }, (_, i) => i * 15));
 const idxLabels = () => idxFile([4], Uint8Array.of(0, 1, 2, 1));
 
