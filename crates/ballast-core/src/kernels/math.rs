@@ -18,10 +18,15 @@ const ROUND: f32 = 12_582_912.0;
 const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
 
-/// x = n ln 2 + r with n an integer and |r| ≤ ln 2 / 2, for x in [EXP_MIN, EXP_MAX]: returns
-/// r and 2ⁿ (built from its exponent bits). NaN gives a NaN r.
+/// x = n ln 2 + r with n an integer and |r| ≤ ln 2 / 2, for x clamped into [EXP_MIN, EXP_MAX]
+/// (its callers put the ends back): returns r and 2ⁿ (built from its exponent bits). NaN gives
+/// a NaN r.
 #[inline(always)]
 fn reduce(x: f32) -> (f32, f32) {
+    // Selects, which vectorize; comparisons, not min/max: `f32::max(NaN, a)` is `a`, and a NaN
+    // must come through.
+    let x = if x < EXP_MIN { EXP_MIN } else { x };
+    let x = if x > EXP_MAX { EXP_MAX } else { x };
     let shifted = x * std::f32::consts::LOG2_E + ROUND;
     let n = shifted - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
@@ -38,12 +43,7 @@ fn reduce(x: f32) -> (f32, f32) {
 /// (truncation error below 6e-9 relative), 2ⁿ is built from its exponent bits.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    // The polynomial runs on x clamped into range (selects, which vectorize), and the ends are
-    // put back at the end. Comparisons, not min/max: `f32::max(NaN, a)` is `a`, and a NaN must
-    // come through.
-    let input = x;
-    let x = if x < EXP_MIN { EXP_MIN } else { x };
-    let x = if x > EXP_MAX { EXP_MAX } else { x };
+    // The polynomial runs on x clamped into range, and the ends are put back at the end.
     let (r, scale) = reduce(x);
     let p = 1.0 / 5040.0;
     let p = p * r + 1.0 / 720.0;
@@ -54,8 +54,8 @@ pub fn exp(x: f32) -> f32 {
     let p = p * r + 1.0;
     let p = p * r + 1.0;
     let y = p * scale;
-    let y = if input < EXP_MIN { 0.0 } else { y };
-    if input > EXP_MAX {
+    let y = if x < EXP_MIN { 0.0 } else { y };
+    if x > EXP_MAX {
         f32::INFINITY
     } else {
         y
@@ -69,9 +69,6 @@ pub fn exp(x: f32) -> f32 {
 /// bit.
 #[inline(always)]
 pub fn expm1(x: f32) -> f32 {
-    let input = x;
-    let x = if x < EXP_MIN { EXP_MIN } else { x };
-    let x = if x > EXP_MAX { EXP_MAX } else { x };
     let (r, scale) = reduce(x);
     let p = 1.0 / 40320.0;
     let p = p * r + 1.0 / 5040.0;
@@ -82,8 +79,8 @@ pub fn expm1(x: f32) -> f32 {
     let p = p * r + 0.5;
     let em1_r = (p * r) * r + r;
     let y = scale * em1_r + (scale - 1.0);
-    let y = if input < EXP_MIN { -1.0 } else { y };
-    if input > EXP_MAX {
+    let y = if x < EXP_MIN { -1.0 } else { y };
+    if x > EXP_MAX {
         f32::INFINITY
     } else {
         y
