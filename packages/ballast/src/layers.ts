@@ -343,6 +343,109 @@ export interface EmbeddingConfig extends CommonConfig {
   embeddingsRegularizer?: RegularizerSpec | null;
 }
 
+/**
+ * A range to draw from: one number `f` is `[-|f|, |f|]`, a pair `[lower, upper]` is taken as
+ * it is (Keras' `factor`s).
+ */
+export type FactorRange = number | [number, number];
+/** How points outside the image are filled (Keras' `fill_mode`; `'reflect'` by default). */
+export type FillMode = 'reflect' | 'wrap' | 'constant' | 'nearest';
+/** The options the geometric augmentations share. */
+export interface AffineAugmentationConfig extends CommonConfig {
+  /** Default `'reflect'`: `abcd` continues as `dcba|abcd|dcba`. */
+  fillMode?: FillMode;
+  /** Default `'bilinear'`. */
+  interpolation?: 'bilinear' | 'nearest';
+  /** The value outside the image when `fillMode` is `'constant'`; default 0. */
+  fillValue?: number;
+  /**
+   * The layer's own random generator's seed (Keras' `seed`); without one it draws from the
+   * model's generator, which the model's seed fixes. Either way a seed fixes the result
+   * whatever the number of threads.
+   */
+  seed?: number;
+}
+/** Keras `Rescaling`: `x * scale + offset` (`scale: 1 / 255` maps bytes to [0, 1]). */
+export interface RescalingConfig extends CommonConfig {
+  scale: number;
+  /** Default 0. */
+  offset?: number;
+}
+/**
+ * Keras `Resizing`: every image to `height` × `width`, in training and inference alike, with
+ * half-pixel centres and the border clamped (TensorFlow's `resize` without antialiasing).
+ */
+export interface ResizingConfig extends CommonConfig {
+  height: number;
+  width: number;
+  /** Default `'bilinear'`. */
+  interpolation?: 'bilinear' | 'nearest';
+  /** Cut out the largest centred window of the output's aspect ratio first, so nothing is stretched; default false. */
+  cropToAspectRatio?: boolean;
+}
+/**
+ * Keras `RandomCrop`: in training, a `height` × `width` window at a random place, the same for
+ * the whole batch (as in Keras); in inference, and in training on an image smaller than the
+ * window, the image resized to the window's size without stretching (`Resizing` with
+ * `cropToAspectRatio`).
+ */
+export interface RandomCropConfig extends CommonConfig {
+  height: number;
+  width: number;
+  seed?: number;
+}
+/**
+ * Keras `RandomFlip`, in training only (inference passes the input through): each image
+ * flipped left-right and/or up-down with probability 1/2. With `'horizontal_and_vertical'`
+ * each axis is decided on its own (Keras 3 flips both or neither).
+ */
+export interface RandomFlipConfig extends CommonConfig {
+  /** Default `'horizontal_and_vertical'`. */
+  mode?: 'horizontal' | 'vertical' | 'horizontal_and_vertical';
+  seed?: number;
+}
+/** Keras `RandomTranslation`, in training only: each image shifted by a random fraction of its size. */
+export interface RandomTranslationConfig extends AffineAugmentationConfig {
+  /** Shift of the rows as a fraction of the height (positive: down), bounds in [-1, 1]. */
+  heightFactor: FactorRange;
+  /** Shift of the columns as a fraction of the width (positive: right), bounds in [-1, 1]. */
+  widthFactor: FactorRange;
+}
+/** Keras `RandomRotation`, in training only: each image turned about its centre. */
+export interface RandomRotationConfig extends AffineAugmentationConfig {
+  /** The angle as a fraction of a full turn (positive: counter-clockwise); `0.1` is up to ±36°. */
+  factor: FactorRange;
+}
+/** Keras `RandomZoom`, in training only: each image zoomed about its centre. */
+export interface RandomZoomConfig extends AffineAugmentationConfig {
+  /** The vertical zoom is 1 + a draw from this range (bounds at least -1): positive zooms out. */
+  heightFactor: FactorRange;
+  /** The horizontal zoom likewise; `null` (default) uses the vertical zoom, keeping the aspect ratio. */
+  widthFactor?: FactorRange | null;
+}
+/**
+ * Keras `RandomBrightness`, in training only: each image shifted by a random fraction of the
+ * value range, the result clipped to it.
+ */
+export interface RandomBrightnessConfig extends CommonConfig {
+  /** Bounds in [-1, 1]. */
+  factor: FactorRange;
+  /** The range of the input values; default `[0, 255]`. */
+  valueRange?: [number, number];
+  seed?: number;
+}
+/**
+ * Keras `RandomContrast`, in training only: each channel of each image moved away from (or
+ * towards) its mean by a random factor, the result clipped to the value range.
+ */
+export interface RandomContrastConfig extends CommonConfig {
+  /** `f` draws the factor from [1 - f, 1 + f], `[a, b]` from [1 - a, 1 + b]; each in [0, 1]. */
+  factor: number | [number, number];
+  /** Default `[0, 255]`. */
+  valueRange?: [number, number];
+  seed?: number;
+}
+
 /** @internal What a built layer needs from its model to run on its own. */
 export interface LayerOwner {
   applyLayer(name: string, inputs: Tensor[], training: boolean): Tensor;
@@ -532,4 +635,13 @@ export const layers = {
   maximum: make('Maximum') as (config?: MaximumConfig) => Layer,
   average: make('Average') as (config?: AverageConfig) => Layer,
   embedding: make('Embedding') as (config: EmbeddingConfig) => Layer,
+  rescaling: make('Rescaling') as (config: RescalingConfig) => Layer,
+  resizing: make('Resizing') as (config: ResizingConfig) => Layer,
+  randomCrop: make('RandomCrop') as (config: RandomCropConfig) => Layer,
+  randomFlip: make('RandomFlip') as (config?: RandomFlipConfig) => Layer,
+  randomTranslation: make('RandomTranslation') as (config: RandomTranslationConfig) => Layer,
+  randomRotation: make('RandomRotation') as (config: RandomRotationConfig) => Layer,
+  randomZoom: make('RandomZoom') as (config: RandomZoomConfig) => Layer,
+  randomBrightness: make('RandomBrightness') as (config: RandomBrightnessConfig) => Layer,
+  randomContrast: make('RandomContrast') as (config: RandomContrastConfig) => Layer,
 };

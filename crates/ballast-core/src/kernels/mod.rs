@@ -2,6 +2,7 @@
 //! reference the SIMD path is tested against) and, on wasm32 with `simd128`, a SIMD128 path.
 //! Which one runs is decided here, once, so benchmarks and tests can compare them side by side.
 
+pub mod augment;
 pub mod conv;
 pub mod gemm;
 pub mod math;

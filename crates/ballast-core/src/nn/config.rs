@@ -132,6 +132,17 @@ impl ConfigValue for usize {
     }
 }
 
+/// Seeds: whole numbers up to 2^53, as JavaScript numbers hold them exactly.
+impl ConfigValue for u64 {
+    const EXPECTED: &'static str = "a non-negative integer";
+    fn read(v: &Json) -> Option<Self> {
+        whole(v)
+    }
+    fn write(&self) -> Json {
+        Json::from(*self)
+    }
+}
+
 impl ConfigValue for isize {
     const EXPECTED: &'static str = "an integer";
     fn read(v: &Json) -> Option<Self> {

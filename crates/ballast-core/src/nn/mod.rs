@@ -23,6 +23,7 @@ mod input;
 mod layer_norm;
 mod merge;
 mod pooling;
+mod preprocessing;
 pub mod registry;
 pub mod regularizer;
 mod reshaping;
@@ -46,6 +47,7 @@ pub use input::InputLayer;
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use merge::{Add, Average, Concatenate, ConcatenateConfig, Maximum, Multiply, Subtract};
 pub use pooling::{AveragePool2d, Flatten, GlobalAveragePool2d, MaxPool2d, Pool2dConfig};
+pub use preprocessing::{Augmentation, Random, Rescaling};
 pub use regularizer::Regularizer;
 pub use reshaping::{
     Cropping2d, Cropping2dConfig, Permute, PermuteConfig, Reshape, ReshapeConfig, UpSampling2d, UpSampling2dConfig,

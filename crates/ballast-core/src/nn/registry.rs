@@ -22,6 +22,7 @@ const FAMILIES: &[&[LayerKind]] = &[
     super::merge::KINDS,
     super::reshaping::KINDS,
     super::embedding::KINDS,
+    super::preprocessing::KINDS,
 ];
 
 /// Every registered kind.
@@ -121,6 +122,11 @@ mod tests {
             "Reshape" => json!({ "targetShape": [-1, 2] }),
             "Permute" => json!({ "dims": [2, 1] }),
             "Embedding" => json!({ "inputDim": 5, "outputDim": 2 }),
+            "Rescaling" => json!({ "scale": 0.5 }),
+            "RandomTranslation" => json!({ "heightFactor": 0.1, "widthFactor": [-0.2, 0.1] }),
+            "RandomRotation" | "RandomBrightness" | "RandomContrast" => json!({ "factor": 0.2, "seed": 3 }),
+            "RandomZoom" => json!({ "heightFactor": 0.2 }),
+            "Resizing" | "RandomCrop" => json!({ "height": 3, "width": 2 }),
             _ => json!({}),
         };
         for kind in kinds() {

@@ -2,6 +2,7 @@
 //! the closure for its gradient right beside it.
 
 pub mod activation;
+pub mod augment;
 pub mod conv;
 pub mod dropout;
 pub mod elementwise;

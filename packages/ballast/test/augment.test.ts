@@ -1,0 +1,170 @@
+// The preprocessing layers from TypeScript: `rescaling` in every mode, the random
+// augmentations in training only (inference passes the input through), each checked against a
+// straightforward reference for fixed parameters, seeded draws repeating across models, a
+// model that trains through them and round-trips their configs, and bad options refused with
+// the option named.
+import { describe, expect, it } from 'vitest';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { layers, Sequential, optimizers, tensor, loadModel, ArgumentError, type Layer, type Tensor } from 'ballast';
+import { rng } from './reference.js';
+import './build.js';
+
+/** `n` images of `h`×`w`×`c` with distinct values 0, 1, 2, ... */
+function ramp(n: number, h: number, w: number, c = 1): Tensor {
+  return tensor(Float32Array.from({ length: n * h * w * c }, (_, i) => i), [n, h, w, c]);
+}
+
+/** `layer` alone in a model on images of `shape`, applied in training or inference mode. */
+async function applied(layer: Layer, x: Tensor, training: boolean): Promise<Float32Array> {
+  const model = new Sequential([layers.input({ shape: x.shape.slice(1) }), layer], { seed: 3 });
+  const out = layer.apply(x, { training });
+  const values = await out.data();
+  out.dispose();
+  model.dispose();
+  return values;
+}
+
+describe('preprocessing layers', () => {
+  it('rescaling maps x to x * scale + offset in training and inference alike', async () => {
+    const x = ramp(2, 2, 2);
+    const expected = Float32Array.from(await x.data(), (v) => v / 255 - 0.5);
+    const model = new Sequential([layers.input({ shape: [2, 2, 1] }), layers.rescaling({ scale: 1 / 255, offset: -0.5 })]);
+    const out = await model.predict(x);
+    expect(Array.from(await out.data())).toEqual(Array.from(expected));
+    // The core holds options as float32: 1 / 255 comes back as float32 writes it.
+    expect(model.getLayer('rescaling').config).toEqual({ scale: 0.003921569, offset: -0.5 });
+    model.dispose();
+  });
+
+  it('resizing halves with half-pixel centres; randomCrop cuts a window in training and resizes in inference', async () => {
+    // 4x4 to 2x2: each output pixel is the mean of a 2x2 block.
+    const x = ramp(1, 4, 4);
+    const model = new Sequential([layers.input({ shape: [4, 4, 1] }), layers.resizing({ height: 2, width: 2 })]);
+    expect(model.outputShape).toEqual([2, 2, 1]);
+    expect(Array.from(await (await model.predict(x)).data())).toEqual([2.5, 4.5, 10.5, 12.5]);
+    expect(model.getLayer('resizing').config).toEqual({ height: 2, width: 2, interpolation: 'bilinear', cropToAspectRatio: false });
+    model.dispose();
+    const crop = await applied(layers.randomCrop({ height: 2, width: 2, seed: 1 }), x, true);
+    const [top, left] = [Math.floor(crop[0] / 4), crop[0] % 4];
+    expect(Array.from(crop)).toEqual([0, 1, 4, 5].map((d) => top * 4 + left + d));
+    expect(Array.from(await applied(layers.randomCrop({ height: 2, width: 2 }), x, false))).toEqual([2.5, 4.5, 10.5, 12.5]);
+  });
+
+  it('the augmentations pass the input through in inference, and change it in training', async () => {
+    const x = ramp(3, 5, 5, 2);
+    const input = await x.data();
+    const made: Array<() => Layer> = [
+      () => layers.randomFlip({ seed: 1 }),
+      () => layers.randomTranslation({ heightFactor: 0.3, widthFactor: 0.3, seed: 1 }),
+      () => layers.randomRotation({ factor: 0.2, seed: 1 }),
+      () => layers.randomZoom({ heightFactor: 0.3, seed: 1 }),
+      () => layers.randomBrightness({ factor: 0.3, seed: 1 }),
+      () => layers.randomContrast({ factor: 0.5, seed: 1 }),
+    ];
+    for (const make of made) {
+      expect(Array.from(await applied(make(), x, false))).toEqual(Array.from(input));
+      const trained = await applied(make(), x, true);
+      expect(trained.length).toBe(input.length);
+      expect(trained.some((v, i) => Math.abs(v - input[i]) > 1e-3), make().className).toBe(true);
+    }
+  });
+
+  it('a fixed translation moves the rows down and fills with fillValue; a flip mirrors', async () => {
+    // 4 rows: a shift of a quarter of the height is one row down.
+    const x = ramp(1, 4, 3);
+    const shifted = await applied(
+      layers.randomTranslation({ heightFactor: [0.25, 0.25], widthFactor: 0, fillMode: 'constant', fillValue: -1 }), x, true);
+    expect(Array.from(shifted)).toEqual([-1, -1, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    // A horizontal flip either leaves each image or mirrors its rows; with 16 images both occur.
+    const many = ramp(16, 2, 3);
+    const flipped = await applied(layers.randomFlip({ mode: 'horizontal', seed: 5 }), many, true);
+    const input = await many.data();
+    let mirrored = 0;
+    for (let n = 0; n < 16; n++) {
+      const img = Array.from(flipped.subarray(n * 6, n * 6 + 6));
+      const orig = Array.from(input.subarray(n * 6, n * 6 + 6));
+      const mirror = [orig[2], orig[1], orig[0], orig[5], orig[4], orig[3]];
+      if (img.every((v, i) => v === mirror[i])) mirrored++;
+      else expect(img).toEqual(orig);
+    }
+    expect(mirrored).toBeGreaterThan(0);
+    expect(mirrored).toBeLessThan(16);
+  });
+
+  it('brightness is clipped to the value range; a seed repeats the draws in another model', async () => {
+    const x = tensor(Float32Array.from([0, 100, 200, 255]), [1, 2, 2, 1]);
+    const bright = await applied(layers.randomBrightness({ factor: [0.5, 0.5] }), x, true);
+    expect(Array.from(bright)).toEqual([127.5, 227.5, 255, 255]);
+    const images = ramp(4, 6, 6);
+    const a = await applied(layers.randomRotation({ factor: 0.25, seed: 9 }), images, true);
+    const b = await applied(layers.randomRotation({ factor: 0.25, seed: 9 }), images, true);
+    const c = await applied(layers.randomRotation({ factor: 0.25, seed: 10 }), images, true);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(Array.from(a)).not.toEqual(Array.from(c));
+  });
+
+  it('a model with augmentation trains, predicts deterministically and saves its augmentation configs', async () => {
+    const r = rng(4);
+    const n = 64;
+    const xs = new Float32Array(n * 64);
+    const ys = new Float32Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      const cls = i % 2;
+      ys[i * 2 + cls] = 1;
+      // Class 1 is bright in the middle, class 0 dark: still true after a small move.
+      for (let j = 0; j < 64; j++) {
+        const [row, col] = [Math.floor(j / 8), j % 8];
+        const centre = row >= 2 && row < 6 && col >= 2 && col < 6;
+        xs[i * 64 + j] = r() * 60 + (centre && cls === 1 ? 180 : 0);
+      }
+    }
+    const x = tensor(xs, [n, 8, 8, 1]);
+    const y = tensor(ys, [n, 2]);
+    const model = new Sequential([
+      layers.input({ shape: [8, 8, 1] }),
+      layers.rescaling({ scale: 1 / 255 }),
+      layers.randomTranslation({ heightFactor: 0.1, widthFactor: 0.1, seed: 2 }),
+      layers.randomRotation({ factor: 0.05, fillMode: 'nearest' }),
+      layers.conv2d({ filters: 4, kernelSize: 3, activation: 'relu' }),
+      layers.globalAveragePooling2d(),
+      layers.dense({ units: 2, activation: 'softmax' }),
+    ], { seed: 1 });
+    model.compile({ optimizer: optimizers.adam({ learningRate: 3e-2 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const { history } = await model.fit(x, y, { batchSize: 16, epochs: 15 });
+    expect(history.loss[history.loss.length - 1]).toBeLessThan(0.6 * history.loss[0]);
+    const p1 = await (await model.predict(x)).data();
+    const p2 = await (await model.predict(x)).data();
+    expect(Array.from(p1)).toEqual(Array.from(p2));
+
+    const dir = await mkdtemp(join(tmpdir(), 'ballast-augment-'));
+    await model.save(dir);
+    const loaded = await loadModel(dir);
+    expect(loaded.getLayer('random_translation').config).toEqual(model.getLayer('random_translation').config);
+    expect(loaded.getLayer('random_rotation').config).toMatchObject({ factor: [-0.05, 0.05], fillMode: 'nearest', seed: null });
+    expect(Array.from(await (await loaded.predict(x)).data())).toEqual(Array.from(p1));
+    model.dispose();
+    loaded.dispose();
+  });
+
+  it('refuses bad options with an ArgumentError naming the layer and the option', () => {
+    const refused = (make: () => unknown, message: RegExp) => {
+      expect(make).toThrow(ArgumentError);
+      expect(make).toThrow(message);
+    };
+    refused(() => layers.rescaling({} as { scale: number }), /Rescaling: option 'scale' is required/);
+    refused(() => layers.randomTranslation({ heightFactor: 1.5, widthFactor: 0 }), /option 'heightFactor' must lie in \[-1, 1\]/);
+    refused(() => layers.randomRotation({ factor: 0.1, fillMode: 'mirror' as 'wrap' }), /option 'fillMode'/);
+    refused(() => layers.randomZoom({ heightFactor: [-1.5, 0.2] }), /option 'heightFactor'/);
+    refused(() => layers.randomBrightness({ factor: 0.1, valueRange: [1, 0] }), /option 'valueRange'/);
+    refused(() => layers.randomContrast({ factor: 1.5 }), /option 'factor'/);
+    refused(() => layers.randomFlip({ mode: 'diagonal' as 'vertical' }), /option 'mode'/);
+    refused(() => layers.randomFlip({ seed: 1.5 }), /option 'seed' must be a non-negative integer/);
+    refused(() => layers.randomFlip({ sed: 1 } as object), /sed/);
+    refused(() => layers.resizing({ height: 0, width: 2 }), /options 'height' and 'width' must be at least 1/);
+    refused(() => layers.randomCrop({ height: 2 } as { height: number; width: number }), /option 'width' is required/);
+    const flat = () => new Sequential([layers.input({ shape: [28, 28] }), layers.randomFlip()]);
+    expect(flat).toThrow(/\[batch, height, width, channels\]/);
+  });
+});
