@@ -37,6 +37,7 @@ const usage = `Usage: node train.mjs [options]
   --test-limit N        test on the first N examples only
   --seed N              initial weights and shuffling (default 1)
   --warmup N            steps of the first epoch left out of the overall images/s (default 5)
+  --augment             train with random flips and shifts (examples/shared/augmentation.mjs)
   --save DIR            save the trained model there (model.json, weights.safetensors)
   --min-accuracy A      exit with status 1 if the test accuracy ends below A (for scripts)
   --json                end with a '${RESULT_TAG.trim()} {...}' line (for benches/resnet/run.mjs)
@@ -58,6 +59,7 @@ const { values, fail, int, positive, optionalNumber } = commandLine(usage, {
   save: { type: 'string' },
   'min-accuracy': { type: 'string' },
   json: { type: 'boolean', default: false },
+  augment: { type: 'boolean', default: false },
 });
 
 const epochs = int('epochs', { min: 0 });
@@ -95,7 +97,7 @@ try {
   const n = train.labels.length;
   console.log(`Fashion-MNIST: ${n} training and ${test.labels.length} test images`);
 
-  const shape = { inputShape: train.x.shape.slice(1), classes: train.numClasses, seed, learningRate };
+  const shape = { inputShape: train.x.shape.slice(1), classes: train.numClasses, seed, learningRate, augment: values.augment };
   const model = modelName === 'mobilenet' ? mobilenet({ alpha, ...shape }) : resnet({ depth, ...shape });
   model.summary();
 

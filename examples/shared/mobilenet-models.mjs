@@ -1,6 +1,7 @@
 // A MobileNet-v1-style network for small images, built from depthwise-separable blocks with
 // Batch Normalization; examples/resnet trains it as `--model mobilenet`, next to the ResNet.
 import { Model, layers, optimizers } from 'ballast';
+import { augment as augmentation } from './augmentation.mjs';
 
 /** Filters and stride of each depthwise-separable block: on 28×28 inputs, 28 → 14 → 7. */
 const BLOCKS = [[64, 1], [128, 2], [128, 1], [256, 2], [256, 1]];
@@ -12,14 +13,15 @@ const BLOCKS = [[64, 1], [128, 2], [128, 1], [256, 2], [256, 1]];
  * convolution → BN → ReLU), global average pooling, dropout and a softmax Dense layer.
  * `alpha` is the paper's width multiplier. No convolution has a bias: BN's beta replaces it.
  */
-export function mobilenet({ alpha = 1, inputShape = [28, 28, 1], classes = 10, seed = 1, learningRate = 1e-3, dropout = 0.2 } = {}) {
+export function mobilenet({ alpha = 1, inputShape = [28, 28, 1], classes = 10, seed = 1, learningRate = 1e-3, dropout = 0.2, augment = false } = {}) {
   if (!(alpha > 0)) throw new Error(`the width multiplier alpha must be positive, got ${alpha}`);
   const width = (filters) => Math.max(8, Math.round(filters * alpha));
   const bn = (name) => layers.batchNormalization({ name });
   const relu = (name) => layers.activation({ activation: 'relu', name });
 
   const input = layers.input({ shape: inputShape });
-  let x = layers.conv2d({ filters: width(32), kernelSize: 3, padding: 'same', useBias: false, name: 'stem_conv' }).apply(input);
+  const images = augment ? augmentation(input) : input;
+  let x = layers.conv2d({ filters: width(32), kernelSize: 3, padding: 'same', useBias: false, name: 'stem_conv' }).apply(images);
   x = relu('stem_relu').apply(bn('stem_bn').apply(x));
   BLOCKS.forEach(([filters, strides], i) => {
     const name = `block${i + 1}`;

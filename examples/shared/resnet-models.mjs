@@ -1,6 +1,7 @@
 // The ResNet of examples/resnet, built with the functional API; benches/resnet/torch_resnet20.py
 // builds the same network in PyTorch.
 import { Model, layers, optimizers } from 'ballast';
+import { augment as augmentation } from './augmentation.mjs';
 
 /** What is wrong with a ResNet depth, or null: it must be 6n + 2 with n ≥ 1. */
 export function depthProblem(depth) {
@@ -26,7 +27,7 @@ export const resnetDepths = [20, 32, 44, 56, 110];
  * ...): with some forty convolutions and BNs, Keras' numbered defaults would not say which
  * is which in the summary or in the saved weights.
  */
-export function resnet({ depth = 20, inputShape = [28, 28, 1], classes = 10, seed = 1, learningRate = 1e-3 } = {}) {
+export function resnet({ depth = 20, inputShape = [28, 28, 1], classes = 10, seed = 1, learningRate = 1e-3, augment = false } = {}) {
   const problem = depthProblem(depth);
   if (problem) throw new Error(problem);
   const blocks = (depth - 2) / 6;
@@ -37,7 +38,8 @@ export function resnet({ depth = 20, inputShape = [28, 28, 1], classes = 10, see
   const relu = (name) => layers.activation({ activation: 'relu', name });
 
   const input = layers.input({ shape: inputShape });
-  let x = conv('stem_conv', 16).apply(input);
+  const images = augment ? augmentation(input) : input;
+  let x = conv('stem_conv', 16).apply(images);
   x = bn('stem_bn').apply(x);
   x = relu('stem_relu').apply(x);
 
