@@ -178,6 +178,11 @@ impl Tensor {
         Tensor { shape: self.shape.clone(), data: self.data.iter().map(|&v| f(v)).collect() }
     }
 
+    /// `f(flat index, value)` elementwise.
+    pub fn map_indexed(&self, f: impl Fn(usize, f32) -> f32) -> Tensor {
+        Tensor { shape: self.shape.clone(), data: self.data.iter().enumerate().map(|(i, &v)| f(i, v)).collect() }
+    }
+
     /// `f(a, b)` elementwise with NumPy broadcasting.
     pub fn zip_broadcast(&self, other: &Tensor, op: &str, f: impl Fn(f32, f32) -> f32) -> Result<Tensor> {
         if self.shape == other.shape {

@@ -60,7 +60,8 @@ fn walk(v: &JsValue, what: &str, path: &str, depth: usize) -> Result<Json, Error
     // `getPrototypeOf` trap a second time, outside any catch.
     let proto_of = |typed: JsValue| Object::get_prototype_of(&typed);
     let integer_array = proto.as_ref().is_some_and(|p| {
-        *p == proto_of(js_sys::Uint32Array::new_with_length(0).into()) || *p == proto_of(js_sys::Int32Array::new_with_length(0).into())
+        *p == proto_of(js_sys::Uint32Array::new_with_length(0).into())
+            || *p == proto_of(js_sys::Int32Array::new_with_length(0).into())
     });
     if is_array(v).map_err(|_| unreadable())? || integer_array {
         let items = array_from(v).map_err(|_| unreadable())?;

@@ -80,6 +80,38 @@ pub fn layer_config(class_name: &str, options: JsValue) -> Result<JsValue, JsVal
     ]))
 }
 
+/// Keras' `adapt` for a layer (a `Normalization`) of `options` on examples of `exampleShape`: its
+/// data's mean and variance, folded in batch by batch so the data need not fit in memory.
+#[wasm_bindgen]
+pub struct NormalizationMoments {
+    inner: ballast_core::nn::Moments,
+}
+
+#[wasm_bindgen]
+impl NormalizationMoments {
+    #[wasm_bindgen(constructor)]
+    pub fn new(class_name: &str, options: JsValue, example_shape: &[u32]) -> Result<NormalizationMoments, JsValue> {
+        let opts = json::from_js(&options, &format!("the options of {class_name}")).js()?;
+        let shape: Vec<usize> = example_shape.iter().map(|&d| d as usize).collect();
+        Ok(NormalizationMoments { inner: ballast_core::nn::Moments::new(class_name, &opts, &shape).js()? })
+    }
+
+    /// Folds in a batch `[n, ...exampleShape]`; a refused batch leaves the moments as they were.
+    pub fn update(&mut self, batch: &Tensor) -> Result<(), JsValue> {
+        let x = batch.f32()?;
+        self.inner.update(&x).js()
+    }
+
+    /// `{ mean, variance }` per feature, as `Float32Array`s.
+    pub fn finish(&self) -> Result<JsValue, JsValue> {
+        let (mean, variance) = self.inner.finish().js()?;
+        Ok(record(&[
+            ("mean", js_sys::Float32Array::from(&mean[..]).into()),
+            ("variance", js_sys::Float32Array::from(&variance[..]).into()),
+        ]))
+    }
+}
+
 /// Shape inference for a layer not yet in a model (a functional API's `layer.apply`):
 /// the output shape for inputs of `inputShapes`, all without the batch axis.
 #[wasm_bindgen(js_name = layerOutputShape)]

@@ -6,7 +6,8 @@
  * once its model is built it knows its name and weights.
  */
 import { describeValue, optionsObject } from './options.js';
-import { ArgumentError, StateError, guard } from './errors.js';
+import { ArgumentError, DataError, StateError, guard } from './errors.js';
+import { fieldsOf } from './dataset.js';
 import { wasm } from './runtime.js';
 import { Tensor } from './tensor.js';
 
@@ -446,11 +447,45 @@ export interface RandomContrastConfig extends CommonConfig {
   seed?: number;
 }
 
+/**
+ * Keras `Normalization`: `(x - mean) / sqrt(variance)`, with a mean and variance for each
+ * index of the `axis` axes, given here or set from data by `layer.adapt(data)`; with `invert`,
+ * `x * sqrt(variance) + mean`. They are the layer's non-trainable weights `mean` and `variance`.
+ */
+export interface NormalizationConfig extends CommonConfig {
+  /**
+   * The axes that keep their own mean and variance, counted with the batch axis as 0 (Keras'
+   * numbering): default -1, the channels; `null` for one mean and variance over everything.
+   */
+  axis?: number | number[] | null;
+  /** With `variance`, instead of adapting: one number, or one per feature (row-major over `axis`). */
+  mean?: number | number[] | null;
+  variance?: number | number[] | null;
+  /** Undo a normalization; default false. */
+  invert?: boolean;
+}
+
+/** What `layer.adapt` reads: a tensor of examples, or batches of them one at a time. */
+export type AdaptData = Tensor | Iterable<unknown> | AsyncIterable<unknown>;
+
 /** @internal What a built layer needs from its model to run on its own. */
 export interface LayerOwner {
   applyLayer(name: string, inputs: Tensor[], training: boolean): Tensor;
   getWeights(): Array<{ name: string; shape: number[]; values: Float32Array }>;
+  setWeights(weights: Array<{ name: string; values: Float32Array }>): void;
   setTrainable(layer: string, trainable: boolean): void;
+}
+
+/** A batch of `adapt`'s data as a tensor (and whether it was made here, to be disposed). */
+function adaptBatch(element: unknown, i: number): { batch: Tensor; made: boolean } {
+  const fields = fieldsOf(element);
+  const x = fields ? fields.xs : element;
+  if (x instanceof Tensor) return { batch: x, made: false };
+  const v = x as { values?: unknown; shape?: unknown } | null;
+  if (v !== null && typeof v === 'object' && v.values instanceof Float32Array && Array.isArray(v.shape)) {
+    return { batch: guard(() => new Tensor(new (wasm().Tensor)(v.values as Float32Array, Uint32Array.from(v.shape as number[])))), made: true };
+  }
+  throw new DataError(`adapt: element ${i} of the data is ${describeValue(element)}, not a tensor, { values, shape } or a batch { xs, ys } of one`);
 }
 
 /**
@@ -484,6 +519,7 @@ export class Layer {
   readonly defaultName: string;
   #name: string | undefined;
   #trainable: boolean;
+  #adapted: { mean: Float32Array; variance: Float32Array } | undefined;
   /** @internal The output once applied in a graph (a layer is applied once). */
   output?: SymbolicTensor;
   /** @internal */ owner?: LayerOwner;
@@ -565,6 +601,51 @@ export class Layer {
     return this.output;
   }
 
+  /**
+   * Keras' `adapt`, for a `normalization` layer: sets its mean and variance from `data`, a
+   * tensor of examples `[n, ...shape]` or batches of them one at a time (a `Dataset`, a
+   * generator; elements as `fitDataset` takes them, of which `xs` is read), so data that
+   * does not fit in memory adapts too. Before the layer is in a model the statistics are
+   * kept until a model is built with it; after, they are set in its model's weights. Nothing
+   * changes when any batch is refused (another shape, a NaN).
+   */
+  async adapt(data: AdaptData): Promise<void> {
+    let moments: InstanceType<ReturnType<typeof wasm>['NormalizationMoments']> | null = null;
+    let i = 0;
+    const fold = (element: unknown) => {
+      const { batch, made } = adaptBatch(element, i);
+      try {
+        moments ??= guard(() => new (wasm().NormalizationMoments)(this.className, this.config, Uint32Array.from(batch.shape.slice(1))));
+        guard(() => moments!.update(batch.handle));
+      } finally {
+        if (made) batch.dispose();
+      }
+      i++;
+    };
+    try {
+      if (data instanceof Tensor) fold(data);
+      else if (data !== null && typeof data === 'object' && (Symbol.asyncIterator in data || Symbol.iterator in data)) {
+        for await (const element of data as AsyncIterable<unknown>) fold(element);
+      } else {
+        throw new ArgumentError(`adapt takes a tensor or an iterable of batches, got ${describeValue(data)}`);
+      }
+      if (!moments) throw new DataError('adapt: the data held no batches');
+      const { mean, variance } = guard(() => moments!.finish()) as { mean: Float32Array; variance: Float32Array };
+      if (this.owner && this.#name) {
+        this.owner.setWeights([{ name: `${this.#name}/mean`, values: mean }, { name: `${this.#name}/variance`, values: variance }]);
+      } else {
+        this.#adapted = { mean, variance };
+      }
+    } finally {
+      (moments as { free(): void } | null)?.free();
+    }
+  }
+
+  /** @internal The statistics adapted before the layer was in a model, for the model built with it. */
+  get adapted(): { mean: Float32Array; variance: Float32Array } | undefined {
+    return this.#adapted;
+  }
+
   /** This layer's weights by short name (`kernel`, `gamma`, `moving_mean`, ...). */
   weights(): Record<string, { shape: number[]; values: Float32Array }> {
     if (!this.owner || !this.#name) throw new StateError('weights() needs a layer that belongs to a built model');
@@ -638,6 +719,7 @@ export const layers = {
   rescaling: make('Rescaling') as (config: RescalingConfig) => Layer,
   resizing: make('Resizing') as (config: ResizingConfig) => Layer,
   randomCrop: make('RandomCrop') as (config: RandomCropConfig) => Layer,
+  normalization: make('Normalization') as (config?: NormalizationConfig) => Layer,
   randomFlip: make('RandomFlip') as (config?: RandomFlipConfig) => Layer,
   randomTranslation: make('RandomTranslation') as (config: RandomTranslationConfig) => Layer,
   randomRotation: make('RandomRotation') as (config: RandomRotationConfig) => Layer,

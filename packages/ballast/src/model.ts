@@ -283,6 +283,20 @@ export class Model {
     this.#model = model;
     // A layer of another model stays that model's; this one gets its own object for it.
     this.#adopt(plan.layers.map((l) => (l.owner ? null : l)));
+    // Statistics a layer adapted before it was in a model (Normalization) become its weights.
+    const adapted = plan.layers.flatMap((l, i) => {
+      const stats = l.owner === this ? l.adapted : undefined;
+      const name = this.#layers[i]!.name;
+      return stats ? [{ name: `${name}/mean`, values: stats.mean }, { name: `${name}/variance`, values: stats.variance }] : [];
+    });
+    if (adapted.length) {
+      try {
+        this.setWeights(adapted);
+      } catch (err) {
+        this.dispose();
+        throw err;
+      }
+    }
   }
 
   /** Reads the graph back from the core: names, shapes, the layer list, symbolic outputs. */

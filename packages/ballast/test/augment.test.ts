@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { layers, Sequential, optimizers, tensor, loadModel, ArgumentError, type Layer, type Tensor } from 'ballast';
+import { layers, Sequential, optimizers, tensor, loadModel, datasets, ArgumentError, DataError, ShapeError, type Layer, type Tensor } from 'ballast';
 import { rng } from './reference.js';
 import './build.js';
 
@@ -166,5 +166,99 @@ describe('preprocessing layers', () => {
     refused(() => layers.randomCrop({ height: 2 } as { height: number; width: number }), /option 'width' is required/);
     const flat = () => new Sequential([layers.input({ shape: [28, 28] }), layers.randomFlip()]);
     expect(flat).toThrow(/\[batch, height, width, channels\]/);
+  });
+});
+
+describe('normalization', () => {
+  /** `n` examples of 3 features: feature j is (i * 7 % 11) * (j + 1) + 10 j. */
+  function features(n: number): Float32Array {
+    return Float32Array.from({ length: n * 3 }, (_, k) => {
+      const [i, j] = [Math.floor(k / 3), k % 3];
+      return ((i * 7) % 11) * (j + 1) + 10 * j;
+    });
+  }
+  /** The mean and population variance of each feature, in float64. */
+  function moments(x: Float32Array, f: number): { mean: number[]; variance: number[] } {
+    const n = x.length / f;
+    const mean = Array.from({ length: f }, (_, j) => x.filter((_, k) => k % f === j).reduce((a, b) => a + b, 0) / n);
+    const variance = mean.map((m, j) => x.filter((_, k) => k % f === j).reduce((a, v) => a + (v - m) ** 2, 0) / n);
+    return { mean, variance };
+  }
+
+  it('adapts to data before the model is built: its weights are the per-feature moments, its outputs standardized', async () => {
+    const data = features(40);
+    const norm = layers.normalization();
+    await norm.adapt(tensor(data, [40, 3]));
+    const model = new Sequential([layers.input({ shape: [3] }), norm]);
+    const want = moments(data, 3);
+    const w = norm.weights();
+    want.mean.forEach((m, j) => expect(w.mean.values[j]).toBeCloseTo(m, 4));
+    want.variance.forEach((v, j) => expect(w.variance.values[j]).toBeCloseTo(v, 3));
+    const out = await (await model.predict(tensor(data, [40, 3]))).data();
+    const got = moments(out, 3);
+    got.mean.forEach((m) => expect(Math.abs(m)).toBeLessThan(1e-5));
+    got.variance.forEach((v) => expect(v).toBeCloseTo(1, 4));
+
+    // Saved and loaded, the adapted statistics come back as weights.
+    const dir = await mkdtemp(join(tmpdir(), 'ballast-normalization-'));
+    await model.save(dir);
+    const loaded = await loadModel(dir);
+    expect(Array.from(await (await loaded.predict(tensor(data, [40, 3]))).data())).toEqual(Array.from(out));
+    expect(loaded.getLayer('normalization').config).toEqual({ axis: [-1], mean: null, variance: null, invert: false });
+    model.dispose();
+    loaded.dispose();
+  });
+
+  it('adapts batch by batch from a dataset as from the whole tensor, and after the model is built', async () => {
+    const data = features(50);
+    const whole = layers.normalization();
+    await whole.adapt(tensor(data, [50, 3]));
+    const streamed = layers.normalization();
+    const batches = datasets.fromGenerator(function* () {
+      for (const [a, b] of [[0, 7], [7, 8], [8, 50]]) yield { values: data.slice(a * 3, b * 3), shape: [b - a, 3] };
+    });
+    const model = new Sequential([layers.input({ shape: [3] }), streamed]);
+    // Before adapting, the layer is the identity (mean 0, variance 1).
+    expect(Array.from(await (await model.predict(tensor(data.slice(0, 3), [1, 3]))).data())).toEqual(Array.from(data.slice(0, 3)));
+    await streamed.adapt(batches);
+    const reference = new Sequential([layers.input({ shape: [3] }), whole]);
+    const [a, b] = [streamed.weights(), whole.weights()];
+    for (const k of ['mean', 'variance']) {
+      Array.from(a[k].values).forEach((v, j) => expect(v).toBeCloseTo(b[k].values[j], 4));
+    }
+    model.dispose();
+    reference.dispose();
+  });
+
+  it('takes a given mean and variance per axis, and inverts', async () => {
+    const x = tensor(Float32Array.from({ length: 12 }, (_, i) => i), [2, 2, 3, 1]);
+    // axis 1: one mean and variance per row.
+    const model = new Sequential([
+      layers.input({ shape: [2, 3, 1] }),
+      layers.normalization({ axis: 1, mean: [1, 2], variance: [4, 16] }),
+      layers.normalization({ axis: 1, mean: [1, 2], variance: [4, 16], invert: true }),
+    ]);
+    const there = await (await model.getLayer('normalization').apply(x)).data();
+    expect(Array.from(there.slice(0, 6))).toEqual([-0.5, 0, 0.5, 0.25, 0.5, 0.75]);
+    expect(Array.from(await (await model.predict(x)).data())).toEqual(Array.from(await x.data()));
+    model.dispose();
+  });
+
+  it('refuses what it cannot adapt to, changing nothing', async () => {
+    await expect(layers.dense({ units: 2 }).adapt(tensor([1, 2], [1, 2]))).rejects.toThrow(/Dense has nothing to adapt/);
+    await expect(layers.normalization({ mean: 0, variance: 1 }).adapt(tensor([1, 2], [1, 2]))).rejects.toThrow(/cannot adapt/);
+    const norm = layers.normalization();
+    await expect(norm.adapt(tensor(Float32Array.of(1, NaN), [1, 2]))).rejects.toThrow(DataError);
+    const mixed = [tensor([1, 2], [1, 2]), tensor([1, 2, 3], [1, 3])];
+    await expect(norm.adapt(mixed)).rejects.toThrow(ShapeError);
+    await expect(norm.adapt([])).rejects.toThrow(/held no batches/);
+    await expect(norm.adapt([5])).rejects.toThrow(/element 0 of the data is number 5/);
+    await expect(norm.adapt(null as unknown as Tensor)).rejects.toThrow(ArgumentError);
+    expect(norm.adapted).toBeUndefined();
+    // Adapted to 2 features, then built on 3: the model is refused, naming the weight.
+    await norm.adapt(tensor([1, 2, 3, 5], [2, 2]));
+    expect(() => new Sequential([layers.input({ shape: [3] }), norm])).toThrow(/normalization\/mean/);
+    expect(() => layers.normalization({ mean: 1 })).toThrow(/'mean' and 'variance' are given together/);
+    expect(() => new Sequential([layers.input({ shape: [4] }), layers.normalization({ axis: 2 })])).toThrow(/option 'axis': 2 is out of range/);
   });
 });

@@ -22,6 +22,7 @@ mod init;
 mod input;
 mod layer_norm;
 mod merge;
+mod normalization;
 mod pooling;
 mod preprocessing;
 pub mod registry;
@@ -46,8 +47,9 @@ pub use init::Initializer;
 pub use input::InputLayer;
 pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use merge::{Add, Average, Concatenate, ConcatenateConfig, Maximum, Multiply, Subtract};
+pub use normalization::{Moments, Normalization};
 pub use pooling::{AveragePool2d, Flatten, GlobalAveragePool2d, MaxPool2d, Pool2dConfig};
-pub use preprocessing::{Augmentation, Random, Rescaling};
+pub use preprocessing::{Augmentation, Random, Rescaling, Resizing};
 pub use regularizer::Regularizer;
 pub use reshaping::{
     Cropping2d, Cropping2dConfig, Permute, PermuteConfig, Reshape, ReshapeConfig, UpSampling2d, UpSampling2dConfig,

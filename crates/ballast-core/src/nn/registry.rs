@@ -23,6 +23,7 @@ const FAMILIES: &[&[LayerKind]] = &[
     super::reshaping::KINDS,
     super::embedding::KINDS,
     super::preprocessing::KINDS,
+    super::normalization::KINDS,
 ];
 
 /// Every registered kind.

@@ -194,6 +194,21 @@ pub fn rescale(tape: &mut Tape, x: Var, scale: f32, offset: f32) -> Var {
     tape.push(value, &[x], Box::new(move |g, _, _| vec![Some(g.map(|v| v * scale))]))
 }
 
+/// `x·scale[f] + shift[f]` with `f = features[i mod len]` the feature of each value of an
+/// example (`Normalization`): one scale and shift per feature, broadcast over the rest.
+pub fn rescale_features(tape: &mut Tape, x: Var, features: Vec<u32>, scale: Vec<f32>, shift: Vec<f32>) -> Var {
+    let per_example = features.len();
+    let value = tape.value(x).map_indexed(|i, v| {
+        let f = features[i % per_example] as usize;
+        v * scale[f] + shift[f]
+    });
+    tape.push(
+        value,
+        &[x],
+        Box::new(move |g, _, _| vec![Some(g.map_indexed(|i, v| v * scale[features[i % per_example] as usize]))]),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

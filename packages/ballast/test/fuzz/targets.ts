@@ -54,6 +54,7 @@ const layerCases: Array<[keyof typeof layers, Record<string, unknown>, number[] 
   ['rescaling', { scale: 0.5 }, [3, 3, 1]],
   ['resizing', { height: 2, width: 4 }, [3, 3, 1]],
   ['randomCrop', { height: 2, width: 2 }, [3, 3, 1]],
+  ['normalization', {}, [3, 2]],
   ['randomFlip', {}, [3, 3, 1]],
   ['randomTranslation', { heightFactor: 0.2, widthFactor: 0.2 }, [3, 3, 1]],
   ['randomRotation', { factor: 0.1 }, [3, 3, 1]],
