@@ -2,7 +2,7 @@
 // Trains the tutorial's CNN on MNIST in Node and reports the test accuracy.
 // Usage: node train.mjs [--epochs 10] [--batch-size 128] [--learning-rate 0.001] [--threads N]
 //                       [--model seed|bn-everywhere|no-bn] [--data DIR] [--train-limit N]
-//                       [--test-limit N] [--seed 1] [--save DIR] [--min-accuracy A]
+//                       [--test-limit N] [--seed 1] [--augment] [--save DIR] [--min-accuracy A]
 import { ready, datasets, diagnostics } from 'ballast';
 import { buildModel, variants } from '../shared/mnist-models.mjs';
 import { commandLine, exitBelow, exitOnBallastError } from '../shared/cli.mjs';
@@ -17,6 +17,7 @@ const usage = `Usage: node train.mjs [options]
   --train-limit N       train on the first N examples only
   --test-limit N        test on the first N examples only
   --seed N              initial weights, shuffling and dropout (default 1)
+  --augment             train with random shifts and rotations (examples/shared/augmentation.mjs)
   --save DIR            where to save the trained model (default: mnist-model)
   --min-accuracy A      exit with status 1 if the test accuracy ends below A (for scripts)
   --help`;
@@ -33,6 +34,7 @@ const { values, fail, int, positive, optionalNumber } = commandLine(usage, {
   seed: { type: 'string', default: '1' },
   save: { type: 'string', default: 'mnist-model' },
   'min-accuracy': { type: 'string' },
+  augment: { type: 'boolean', default: false },
 });
 
 const epochs = int('epochs', { min: 0 });
@@ -51,7 +53,7 @@ try {
   const { train, test } = await datasets.mnist({ location: values.data, trainLimit, testLimit });
   console.log(`MNIST: ${train.labels.length} training and ${test.labels.length} test images`);
 
-  const model = buildModel(values.model, { seed, learningRate });
+  const model = buildModel(values.model, { seed, learningRate, augment: values.augment });
   model.summary();
   const started = performance.now();
   await model.fit(train.x, train.y, {
