@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { layers, Sequential, optimizers, tensor, loadModel, datasets, ArgumentError, DataError, ShapeError, type Layer, type Tensor } from 'ballast';
+import { layers, Sequential, optimizers, tensor, loadModel, datasets, diagnostics, ArgumentError, DataError, ShapeError, type Layer, type Tensor } from 'ballast';
 import { rng } from './reference.js';
 import './build.js';
 
@@ -103,6 +103,27 @@ describe('preprocessing layers', () => {
     const c = await applied(layers.randomRotation({ factor: 0.25, seed: 10 }), images, true);
     expect(Array.from(a)).toEqual(Array.from(b));
     expect(Array.from(a)).not.toEqual(Array.from(c));
+  });
+
+  it('a seed gives the same images on one thread as on the whole pool', async () => {
+    const x = ramp(16, 12, 12, 3);
+    const draw = async () => {
+      const out: number[][] = [];
+      for (const make of [
+        () => layers.randomRotation({ factor: 0.3, seed: 3 }),
+        () => layers.randomZoom({ heightFactor: [-0.3, 0.3], widthFactor: 0.2, seed: 3 }),
+        () => layers.randomContrast({ factor: 0.4, seed: 3 }),
+      ]) out.push(Array.from(await applied(make(), x, true)));
+      return out;
+    };
+    try {
+      diagnostics.setThreadLimit(1);
+      const one = await draw();
+      diagnostics.setThreadLimit(0);
+      expect(await draw()).toEqual(one);
+    } finally {
+      diagnostics.setThreadLimit(0);
+    }
   });
 
   it('a model with augmentation trains, predicts deterministically and saves its augmentation configs', async () => {
