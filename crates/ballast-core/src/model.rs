@@ -190,8 +190,14 @@ impl Model {
     /// Loss and metrics of `x` against `y`; with `train`, also back-propagates and updates.
     /// All or nothing: when any part fails, no weight, statistic or metric sum changes.
     fn step(&mut self, x: &Tensor, y: &Tensor, sample_weight: Option<&[f32]>, train: bool) -> Result<StepStats> {
+        // The draws a failed step made (dropout masks, augmentations) are taken back too, so
+        // the next step draws what it would have drawn had the failed one never run.
+        let rng = self.rng.clone();
         let result = self.try_step(x, y, sample_weight, train);
         self.net.end_step(result.is_ok());
+        if result.is_err() {
+            self.rng = rng;
+        }
         result
     }
 

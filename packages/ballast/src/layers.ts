@@ -345,8 +345,8 @@ export interface EmbeddingConfig extends CommonConfig {
 }
 
 /**
- * A range to draw from: one number `f` is `[-|f|, |f|]`, a pair `[lower, upper]` is taken as
- * it is (Keras' `factor`s).
+ * A range to draw from: one number `f` is `[-|f|, |f|]`, a pair is `[lower, upper]` (sorted,
+ * as Keras sorts it).
  */
 export type FactorRange = number | [number, number];
 /** How points outside the image are filled (Keras' `fill_mode`; `'reflect'` by default). */
@@ -440,7 +440,7 @@ export interface RandomBrightnessConfig extends CommonConfig {
  * towards) its mean by a random factor, the result clipped to the value range.
  */
 export interface RandomContrastConfig extends CommonConfig {
-  /** `f` draws the factor from [1 - f, 1 + f], `[a, b]` from [1 - a, 1 + b]; each in [0, 1]. */
+  /** `f` draws the factor from [1 - f, 1 + f], a pair from [1 - lower, 1 + upper] (sorted); each in [0, 1]. */
   factor: number | [number, number];
   /** Default `[0, 255]`. */
   valueRange?: [number, number];

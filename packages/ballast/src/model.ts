@@ -276,6 +276,14 @@ export class Model {
       // Weights of layers that come from another model (transfer learning), by name.
       const inherited = plan.layers.filter((l) => l.owner && l.name).flatMap((l) => l.owner!.getWeights().filter((w) => w.name.startsWith(`${l.name}/`)));
       if (inherited.length) setWeightsOn(model, inherited);
+      // Statistics a layer adapted before it was in a model (Normalization) become its weights,
+      // before the layers are adopted, so a refusal leaves them as they were.
+      const names = (guard(() => model.nodes()) as NodeRecord[]).map((n) => n.name);
+      const adapted = plan.layers.flatMap((l, i) => {
+        const stats = l.owner ? undefined : l.adapted;
+        return stats ? [{ name: `${names[i]}/mean`, values: stats.mean }, { name: `${names[i]}/variance`, values: stats.variance }] : [];
+      });
+      if (adapted.length) setWeightsOn(model, adapted);
     } catch (err) {
       model.free();
       throw err;
@@ -283,20 +291,6 @@ export class Model {
     this.#model = model;
     // A layer of another model stays that model's; this one gets its own object for it.
     this.#adopt(plan.layers.map((l) => (l.owner ? null : l)));
-    // Statistics a layer adapted before it was in a model (Normalization) become its weights.
-    const adapted = plan.layers.flatMap((l, i) => {
-      const stats = l.owner === this ? l.adapted : undefined;
-      const name = this.#layers[i]!.name;
-      return stats ? [{ name: `${name}/mean`, values: stats.mean }, { name: `${name}/variance`, values: stats.variance }] : [];
-    });
-    if (adapted.length) {
-      try {
-        this.setWeights(adapted);
-      } catch (err) {
-        this.dispose();
-        throw err;
-      }
-    }
   }
 
   /** Reads the graph back from the core: names, shapes, the layer list, symbolic outputs. */

@@ -172,6 +172,40 @@ fn a_nan_names_the_node_where_it_first_appeared() {
 }
 
 #[test]
+fn a_failed_step_takes_back_its_random_draws() {
+    // Unseeded augmentation and dropout draw from the model's generator: after a refused step
+    // (a NaN input), training goes on as if that step had never run.
+    let graph = || {
+        let rng = &mut Rng::new(5);
+        let mut g = Graph::new();
+        let x = g.add(layer("InputLayer", json!({ "shape": [4, 4, 1] })), &[], rng).unwrap();
+        let h =
+            g.add(layer("RandomTranslation", json!({ "heightFactor": 0.3, "widthFactor": 0.3 })), &[x], rng).unwrap();
+        let h = g.add(layer("RandomFlip", json!({})), &[h], rng).unwrap();
+        let h = g.add(layer("Flatten", json!({})), &[h], rng).unwrap();
+        let h = g.add(layer("Dropout", json!({ "rate": 0.5 })), &[h], rng).unwrap();
+        let out = g.add(layer("Dense", json!({ "units": 2, "activation": "softmax" })), &[h], rng).unwrap();
+        g.set_outputs(&[out]).unwrap();
+        g
+    };
+    let model = || {
+        Model::new(graph(), Loss::parse("categoricalCrossentropy").unwrap(), Box::new(Adam::keras_defaults()), 1)
+            .unwrap()
+    };
+    let x = normal(&[4, 4, 4, 1], 9, 1.0, 0.0);
+    let y = crate::data::one_hot(&[0, 1, 1, 0], 2).unwrap();
+    let (mut refused, mut straight) = (model(), model());
+    let bad = x.map(|_| f32::NAN);
+    assert!(refused.train_step(&bad, &y, None).is_err());
+    for _ in 0..3 {
+        refused.train_step(&x, &y, None).unwrap();
+        straight.train_step(&x, &y, None).unwrap();
+    }
+    let values = |m: &Model| m.net.weights().iter().map(|p| p.value.clone()).collect::<Vec<_>>();
+    assert_eq!(values(&refused), values(&straight));
+}
+
+#[test]
 fn specs_round_trip_and_version_1_still_loads() {
     let g = small_resnet();
     let spec = g.to_spec();

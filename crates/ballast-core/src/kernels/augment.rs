@@ -7,13 +7,13 @@
 //! of threads. The backward passes scatter each output gradient into its own image's input
 //! gradient in output order inside one task, for the same reason.
 //!
-//! Sampling follows Keras' `map_coordinates` (its NumPy and JAX backends): output pixel
-//! (row y, column x) reads the input at `(b0·x + b1·y + b2, a0·x + a1·y + a2)` in pixel
-//! units (no half-pixel offset); bilinear sampling weighs the four neighbours, each index
-//! mapped by the fill mode, nearest sampling reads the neighbour at the rounded coordinate.
-//! The output may be of another size than the input, so a resize (`Resizing`, `RandomCrop`)
-//! is a map too: its half-pixel centres are in the map's offsets, TensorFlow's clamping at
-//! the border is the `nearest` fill mode, and its nearest rounding is [`Sampling::NearestUp`].
+//! Sampling follows Keras' `affine_transform` (`map_coordinates`): output pixel (row y,
+//! column x) reads the input at `(b0·x + b1·y + b2, a0·x + a1·y + a2)` in pixel units (no
+//! half-pixel offset); bilinear sampling weighs the four neighbours, each index mapped by the
+//! fill mode, nearest sampling reads the neighbour at the rounded coordinate. The output may
+//! be of another size than the input, so a resize (`Resizing`, `RandomCrop`) is a map too:
+//! bilinear, its half-pixel centres are in the map's offsets and TensorFlow's clamping at the
+//! border is the `nearest` fill mode; nearest, it is [`Sampling::NearestHalfPixel`].
 
 use crate::error::{Error, Result};
 use crate::parallel;
@@ -89,11 +89,13 @@ pub type Affine = [f32; 6];
 pub enum Sampling {
     /// The four neighbours, weighted by distance.
     Bilinear,
-    /// The neighbour at the coordinate rounded to the nearest, ties to even (`map_coordinates`).
+    /// The neighbour at the coordinate rounded to the nearest, ties to even (JAX's
+    /// `map_coordinates`).
     Nearest,
-    /// The neighbour at the coordinate rounded to the nearest, ties up: TensorFlow's nearest
-    /// resize with half-pixel centres, `floor((y + 0.5) · scale)`.
-    NearestUp,
+    /// The map applied to the output pixel's centre `(x + ½, y + ½)`, and the input pixel that
+    /// point falls in: TensorFlow's nearest resize with half-pixel centres, whose row is
+    /// `floor((y + ½)·scale)` computed as TensorFlow computes it (the map `[s, 0, 0, 0, s, 0]`).
+    NearestHalfPixel,
 }
 
 /// Options of an affine resampling.
@@ -108,9 +110,12 @@ pub struct Resample {
 /// the fill value.
 #[inline]
 fn taps(map: &Affine, x: usize, y: usize, h: usize, w: usize, r: &Resample) -> [(Option<usize>, f32); 4] {
-    let (x, y) = (x as f32, y as f32);
-    let sx = map[0] * x + map[1] * y + map[2];
-    let sy = map[3] * x + map[4] * y + map[5];
+    let half = if r.sampling == Sampling::NearestHalfPixel { 0.5 } else { 0.0 };
+    let (x, y) = (x as f32 + half, y as f32 + half);
+    // Clamped far outside any image, so the integer conversions below cannot overflow.
+    const FAR: f32 = 1e9;
+    let sx = (map[0] * x + map[1] * y + map[2]).clamp(-FAR, FAR);
+    let sy = (map[3] * x + map[4] * y + map[5]).clamp(-FAR, FAR);
     let at = |row: i64, col: i64| match (r.fill.index(row, h), r.fill.index(col, w)) {
         (Some(row), Some(col)) => Some(row * w + col),
         _ => None,
@@ -118,7 +123,7 @@ fn taps(map: &Affine, x: usize, y: usize, h: usize, w: usize, r: &Resample) -> [
     let nearest = |row: f32, col: f32| [(at(row as i64, col as i64), 1.0), (None, 0.0), (None, 0.0), (None, 0.0)];
     match r.sampling {
         Sampling::Nearest => return nearest(sy.round_ties_even(), sx.round_ties_even()),
-        Sampling::NearestUp => return nearest((sy + 0.5).floor(), (sx + 0.5).floor()),
+        Sampling::NearestHalfPixel => return nearest(sy.floor(), sx.floor()),
         Sampling::Bilinear => {}
     }
     let (fy, fx) = (sy.floor(), sx.floor());

@@ -81,6 +81,8 @@ pub(super) const KINDS: &[LayerKind] = &[LayerKind {
 /// example) and, for each of the example's values, its feature's index.
 #[derive(Clone, Debug, PartialEq)]
 struct Features {
+    /// The example shape these are for.
+    example: Vec<usize>,
     /// The kept axes' sizes: the shape of the mean and the variance.
     shape: Vec<usize>,
     /// The feature of each value of an example, row-major.
@@ -129,7 +131,7 @@ impl Features {
                 index[axis] = 0;
             }
         }
-        Ok(Features { shape, of })
+        Ok(Features { example: example.to_vec(), shape, of })
     }
 }
 
@@ -205,7 +207,7 @@ impl Layer for Normalization {
     fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], _: &[Var]) -> Result<Var> {
         let features = self.features.as_ref().ok_or_else(|| Error::state("Normalization is not built"))?;
         let x = ctx.tape.value(inputs[0]);
-        if x.shape().get(1..).map(|s| s.iter().product::<usize>()) != Some(features.of.len()) {
+        if x.shape().get(1..) != Some(&features.example[..]) {
             return Err(Error::shape(format!(
                 "input {} does not match the shape the layer was built for",
                 crate::tensor::shape_str(x.shape())
@@ -234,7 +236,6 @@ impl Layer for Normalization {
 /// `adapt`).
 pub struct Moments {
     features: Features,
-    example: Vec<usize>,
     /// Values seen per feature.
     count: f64,
     mean: Vec<f64>,
@@ -257,17 +258,17 @@ impl Moments {
         }
         let features = Features::new(&layer.config.axis, example)?;
         let n = features.count();
-        Ok(Moments { features, example: example.to_vec(), count: 0.0, mean: vec![0.0; n], m2: vec![0.0; n] })
+        Ok(Moments { features, count: 0.0, mean: vec![0.0; n], m2: vec![0.0; n] })
     }
 
     /// Folds in a batch `[n, ...example]`; a batch of another shape or with a NaN or an Inf is
     /// refused, the moments unchanged.
     pub fn update(&mut self, x: &Tensor) -> Result<()> {
-        if x.shape().get(1..) != Some(&self.example[..]) {
+        if x.shape().get(1..) != Some(&self.features.example[..]) {
             return Err(Error::shape(format!(
                 "adapt: a batch of shape {} for examples of shape {}",
                 crate::tensor::shape_str(x.shape()),
-                batch_shape(&self.example)
+                batch_shape(&self.features.example)
             )));
         }
         if let Some(i) = x.data().iter().position(|v| !v.is_finite()) {

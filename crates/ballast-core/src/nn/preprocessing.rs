@@ -74,7 +74,9 @@ impl ConfigValue for ContrastFactor {
         match v {
             Json::Number(_) => f32::read(v).map(|f| ContrastFactor { lower: f, upper: f }),
             Json::Array(a) if a.len() == 2 => {
-                Some(ContrastFactor { lower: f32::read(&a[0])?, upper: f32::read(&a[1])? })
+                // Sorted, as Keras sorts a factor pair.
+                let (a, b) = (f32::read(&a[0])?, f32::read(&a[1])?);
+                Some(ContrastFactor { lower: a.min(b), upper: a.max(b) })
             }
             _ => None,
         }
@@ -211,8 +213,8 @@ layer_config! {
 
 layer_config! {
     pub struct RandomContrastConfig {
-        /// `f` draws the contrast factor from [1 − f, 1 + f], a pair `[a, b]` from
-        /// [1 − a, 1 + b]; each in [0, 1].
+        /// `f` draws the contrast factor from [1 − f, 1 + f], a pair from [1 − lower,
+        /// 1 + upper] (sorted, as Keras does); each in [0, 1].
         factor "factor": ContrastFactor,
         value_range "valueRange": ValueRange = ValueRange(0.0, 255.0),
         seed "seed": Option<u64> = None,
@@ -584,7 +586,7 @@ impl Augmentation for RandomRotationConfig {
         RandomRotationConfig::to_json(self)
     }
     fn check(&self) -> Result<()> {
-        Ok(())
+        self.factor.check("factor", -1.0, 1.0).map(|_| ())
     }
     fn apply(&self, ctx: &mut Ctx, x: Var, [n, h, w, _]: [usize; 4], rng: &mut Rng) -> Result<Var> {
         let turns = draw(rng, n, self.factor);
@@ -609,9 +611,17 @@ impl Augmentation for RandomZoomConfig {
         RandomZoomConfig::to_json(self)
     }
     fn check(&self) -> Result<()> {
-        self.height_factor.check("heightFactor", -1.0, f32::MAX)?;
-        if let Some(f) = self.width_factor {
-            f.check("widthFactor", -1.0, f32::MAX)?;
+        // Keras' bounds, (-1, 1]: a zoom of 1 + f stays positive.
+        for (option, f) in [("heightFactor", Some(self.height_factor)), ("widthFactor", self.width_factor)] {
+            if let Some(f) = f {
+                f.check(option, -1.0, 1.0)?;
+                if f.lower <= -1.0 {
+                    return Err(Error::argument(format!(
+                        "option '{option}' must lie in (-1, 1], got [{}, {}]",
+                        f.lower, f.upper
+                    )));
+                }
+            }
         }
         Ok(())
     }
@@ -850,10 +860,9 @@ mod tests {
             run(layer("RandomBrightness", json!({ "factor": [0.1, 0.1], "valueRange": [0, 255] })).as_mut(), &x, true);
         assert_eq!(y, x.map(|v| (v + 25.5).min(255.0)));
 
-        // Contrast factors drawn from [1 − 0.5, 1 + 0]: each image's channels spread about
+        // Contrast factors drawn from [1 − 0.5, 1 + 0.5]: each image's channels spread about
         // their means by one factor in that range, the same for every channel of the image.
-        let y =
-            run(layer("RandomContrast", json!({ "factor": [0.5, 0], "valueRange": [-1000, 1000] })).as_mut(), &x, true);
+        let y = run(layer("RandomContrast", json!({ "factor": 0.5, "valueRange": [-1000, 1000] })).as_mut(), &x, true);
         let mean = |t: &Tensor, i: usize, ch: usize| {
             itertools(3, 4, 1).map(|(r, col, _)| at(t, i, r, col, ch)).sum::<f32>() / 12.0
         };
@@ -861,7 +870,7 @@ mod tests {
         for i in 0..16 {
             let (m, f) =
                 (mean(&x, i, 0), (at(&y, i, 0, 0, 0) - mean(&y, i, 0)) / (at(&x, i, 0, 0, 0) - mean(&x, i, 0)));
-            assert!((0.5..=1.0).contains(&f), "image {i}: factor {f}");
+            assert!((0.5..=1.5).contains(&f), "image {i}: factor {f}");
             for (r, col, ch) in itertools(3, 4, 2) {
                 let m = if ch == 0 { m } else { mean(&x, i, ch) };
                 assert!((at(&y, i, r, col, ch) - ((at(&x, i, r, col, ch) - m) * f + m)).abs() < 1e-2, "image {i}");
@@ -903,6 +912,10 @@ mod tests {
         assert!(err("RandomTranslation", json!({ "heightFactor": 0.1 })).contains("option 'widthFactor' is required"));
         assert!(err("RandomRotation", json!({ "factor": 0.1, "fillMode": "mirror" })).contains("'reflect', 'wrap'"));
         assert!(err("RandomZoom", json!({ "heightFactor": [-1.5, 0.2] })).contains("must lie in [-1,"));
+        assert!(err("RandomZoom", json!({ "heightFactor": 0.1, "widthFactor": -1 }))
+            .contains("'widthFactor' must lie in (-1, 1]"));
+        assert!(err("RandomZoom", json!({ "heightFactor": 3 })).contains("'heightFactor' must lie in [-1, 1]"));
+        assert!(err("RandomRotation", json!({ "factor": 1e30 })).contains("'factor' must lie in [-1, 1]"));
         assert!(err("RandomBrightness", json!({ "factor": 0.1, "valueRange": [1, 0] })).contains("low < high"));
         assert!(err("RandomContrast", json!({ "factor": 1.5 })).contains("a number in [0, 1]"));
         assert!(err("RandomFlip", json!({ "mode": "diagonal" })).contains("'horizontal', 'vertical'"));

@@ -40,9 +40,18 @@ pub fn affine_transform(
 ) -> Result<Var> {
     let shape = image_shape("affine_transform", tape.value(x))?;
     per_image("affine_transform", "maps", &maps, shape[0])?;
-    if size.contains(&0) {
-        return Err(Error::shape(format!("affine_transform: output size {}x{} is empty", size[0], size[1])));
+    if size.contains(&0) || shape[1] == 0 || shape[2] == 0 {
+        return Err(Error::shape(format!(
+            "affine_transform: an empty image (input {}, output {}x{})",
+            shape_str(&shape),
+            size[0],
+            size[1]
+        )));
     }
+    // Checked first: on wasm32 the product could wrap to a wrong-sized allocation.
+    [shape[0], size[0], size[1], shape[3]].iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or_else(|| {
+        Error::argument(format!("affine_transform: an output of {} x {size:?} images is too large", shape[0]))
+    })?;
     let out = augment::affine_forward(tape.value(x).data(), shape, size, &maps, &resample);
     let value = Tensor::new(out, &[shape[0], size[0], size[1], shape[3]][..])?;
     Ok(tape.push(
@@ -55,11 +64,16 @@ pub fn affine_transform(
     ))
 }
 
-/// The map of a resize of an `h × w` window at `(top, left)` to `oh × ow`, with half-pixel
-/// centres: output row `y` reads row `top + (y + ½)·h/oh − ½`, as TensorFlow's `resize` does.
-pub fn resize_map([top, left]: [usize; 2], [h, w]: [usize; 2], [oh, ow]: [usize; 2]) -> Affine {
+/// The map and sampling of a resize of `h × w` to `oh × ow` with half-pixel centres, as
+/// TensorFlow's `resize`: bilinear, output row `y` reads row `(y + ½)·h/oh − ½`; nearest,
+/// the row `floor((y + ½)·h/oh)`.
+fn resize_map([h, w]: [usize; 2], [oh, ow]: [usize; 2], bilinear: bool) -> (Affine, Sampling) {
     let (sy, sx) = (h as f32 / oh as f32, w as f32 / ow as f32);
-    [sx, 0.0, left as f32 + 0.5 * sx - 0.5, 0.0, sy, top as f32 + 0.5 * sy - 0.5]
+    if bilinear {
+        ([sx, 0.0, 0.5 * sx - 0.5, 0.0, sy, 0.5 * sy - 0.5], Sampling::Bilinear)
+    } else {
+        ([sx, 0.0, 0.0, 0.0, sy, 0.0], Sampling::NearestHalfPixel)
+    }
 }
 
 /// The largest centred window of an `h × w` image with the aspect ratio of `oh × ow`, as
@@ -87,9 +101,9 @@ pub fn resize(tape: &mut Tape, x: Var, size: [usize; 2], bilinear: bool, crop_to
     if window == size {
         return Ok(x);
     }
-    let sampling = if bilinear { Sampling::Bilinear } else { Sampling::NearestUp };
+    let (map, sampling) = resize_map(window, size, bilinear);
     let resample = Resample { sampling, fill: FillMode::Nearest, fill_value: 0.0 };
-    affine_transform(tape, x, size, vec![resize_map([0, 0], window, size); n], resample)
+    affine_transform(tape, x, size, vec![map; n], resample)
 }
 
 /// Flips image `i` left-right when `flips[i].0`, up-down when `flips[i].1`.
@@ -238,7 +252,7 @@ mod tests {
             });
         }
         // Nearest sampling is piecewise constant in x: a plain gather, its gradient a scatter.
-        for sampling in [Sampling::Nearest, Sampling::NearestUp] {
+        for sampling in [Sampling::Nearest, Sampling::NearestHalfPixel] {
             let r = Resample { sampling, fill: FillMode::Reflect, fill_value: 0.0 };
             let m = maps.clone();
             Check::default().run(&format!("affine_transform {sampling:?}"), &[images([3, 4, 4, 2])], move |t, v| {
@@ -284,6 +298,23 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn nearest_resize_picks_tensorflows_row_for_every_size() {
+        // floor((y + ½)·h/oh) in f32, as TensorFlow computes it; at exact ties (100 → 30: rows
+        // 7, 22, 25, 28) a rounding of (y·s + s/2 − ½) + ½ instead would pick the row before.
+        let mut t = Tape::new();
+        for h in (1..=64).chain([100, 255]) {
+            let x = t.leaf(Tensor::new((0..h).map(|v| v as f32).collect(), &[1, h, 1, 1]).unwrap(), false);
+            for oh in (1..=64).chain([30, 77]) {
+                let y = resize(&mut t, x, [oh, 1], false, false).unwrap();
+                let scale = h as f32 / oh as f32;
+                let want: Vec<f32> =
+                    (0..oh).map(|y| (((y as f32 + 0.5) * scale).floor() as usize).min(h - 1) as f32).collect();
+                assert_eq!(t.value(y).data(), &want[..], "{h} → {oh}");
+            }
+        }
     }
 
     #[test]
@@ -364,5 +395,13 @@ mod tests {
         let x = t.leaf(Tensor::zeros(&[2, 2, 2, 1]), false);
         let e = adjust_brightness(&mut t, x, vec![0.1], (0.0, 1.0)).unwrap_err();
         assert_eq!(e.message, "adjust_brightness: 1 deltas for a batch of 2");
+        let r = Resample { sampling: Sampling::Bilinear, fill: FillMode::Wrap, fill_value: 0.0 };
+        let empty = t.leaf(Tensor::zeros(&[2, 0, 3, 1]), false);
+        let id = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+        assert!(affine_transform(&mut t, empty, [2, 2], vec![id; 2], r)
+            .unwrap_err()
+            .message
+            .contains("an empty image"));
+        assert!(affine_transform(&mut t, x, [0, 2], vec![id; 2], r).unwrap_err().message.contains("an empty image"));
     }
 }
