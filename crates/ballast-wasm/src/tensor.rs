@@ -81,6 +81,24 @@ pub fn matmul(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: bool) -> R
     Ok(a.matmul(&b, transpose_a, transpose_b).js()?.into())
 }
 
+/// Images `[n, h, w, c]` resized to `height × width` as Keras' `Resizing` does (TensorFlow's
+/// half-pixel `resize`; with `cropToAspectRatio` the centred window of the output's aspect
+/// ratio first): what image folders of mixed sizes are read through.
+#[wasm_bindgen(js_name = resizeImages)]
+pub fn resize_images(
+    images: &Tensor,
+    height: u32,
+    width: u32,
+    bilinear: bool,
+    crop_to_aspect_ratio: bool,
+) -> Result<Tensor, JsValue> {
+    let mut tape = ballast_core::autograd::Tape::new();
+    let x = tape.constant(images.f32()?.into_owned());
+    let size = [height as usize, width as usize];
+    let y = ballast_core::ops::augment::resize(&mut tape, x, size, bilinear, crop_to_aspect_ratio).js()?;
+    Ok(tape.value(y).clone().into())
+}
+
 /// Rows `rows` of `t` (along the first axis), as a new tensor stored as `t` is.
 #[wasm_bindgen(js_name = takeRows)]
 pub fn take_rows(t: &Tensor, rows: &[u32]) -> Result<Tensor, JsValue> {
