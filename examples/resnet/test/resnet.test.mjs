@@ -48,11 +48,14 @@ describe('ResNet on Fashion-MNIST', () => {
     model.dispose();
   });
 
-  it('the command line trains, evaluates and reports a result line', () => {
-    const run = spawnSync(process.execPath, ['train.mjs', '--depth', '8', '--epochs', '1', '--train-limit', '256', '--test-limit', '128', '--json'], {
+  it('the command line trains (here with augmentation), evaluates and reports a result line', () => {
+    const run = spawnSync(process.execPath, ['train.mjs', '--depth', '8', '--epochs', '1', '--train-limit', '256', '--test-limit', '128', '--augment', '--json'], {
       cwd: here, encoding: 'utf8',
     });
     expect(run.status, run.stderr).toBe(0);
+    // The summary lists the augmentation layers at the input.
+    expect(run.stdout).toMatch(/augment_shift \(RandomTranslation\)/);
+    expect(run.stdout).toMatch(/augment_flip \(RandomFlip\)/);
     const line = run.stdout.split('\n').find((l) => l.startsWith('@bench-result '));
     const result = JSON.parse(line.slice('@bench-result '.length));
     expect(result).toMatchObject({ engine: 'ballast', epochs: 1 });
