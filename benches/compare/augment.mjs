@@ -4,7 +4,7 @@
 // falls on both alike.
 // Usage: node augment.mjs [--images 6400] [--rounds 4] [--batch 128]
 import { parseArgs } from 'node:util';
-import { ready, datasets } from 'ballast';
+import { ready, datasets, diagnostics } from 'ballast';
 import { buildModel } from '../../examples/shared/mnist-models.mjs';
 
 const { values } = parseArgs({
@@ -23,7 +23,8 @@ for (let round = 0; round <= rounds; round++) {
     const { history } = await model.fit(train.x, train.y, { batchSize, epochs: 1, shuffle: true, seed: round, yieldEvery: 0 });
     const seconds = history.seconds?.[0];
     if (round > 0) rates[name].push(images / seconds);
-    if (round > 0) console.log(`round ${round} ${name.padEnd(9)} ${(images / seconds).toFixed(0)} images/s`);
+    const memory = `${(diagnostics.wasmMemoryBytes() / 2 ** 20).toFixed(1)} MiB of WASM memory`;
+    if (round > 0) console.log(`round ${round} ${name.padEnd(9)} ${(images / seconds).toFixed(0)} images/s, ${memory}`);
   }
 }
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];

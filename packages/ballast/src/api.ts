@@ -13,6 +13,7 @@ export { losses, type LossSpec, type LossObject, type CrossentropyOptions } from
 export { metrics, type MetricSpec, type MetricObject } from './metrics.js';
 export { callbacks, Callback, EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, CsvLogger, ProgbarLogger, type Logs, type CallbackHooks, type TrainParams, type ProgressStream, type ProgbarLoggerOptions } from './callbacks.js';
 export { datasets, type LabelledData } from './datasets.js';
+export { image, type PixelData, type PixelSource, type FromPixelsOptions, type ResizeOptions } from './image.js';
 export { Dataset, RowBatch, ExampleRow, type Batch, type Values } from './dataset.js';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './safetensors.js';
 export { valueAndGrads, ops, Variable, type ValueAndGrads } from './autodiff.js';

@@ -108,8 +108,11 @@ function plain<T>(v: T): T | { xs: Values; ys: Values } {
   return v instanceof ExampleRow || v instanceof RowBatch ? { xs: v.xs, ys: v.ys } : v;
 }
 
-/** A 32-bit generator (splitmix32) for `shuffle`: the same seed gives the same order. */
-function random32(seed: number): () => number {
+/**
+ * A 32-bit generator (splitmix32) for `shuffle`: the same seed gives the same order.
+ * @internal
+ */
+export function random32(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x9e3779b9) >>> 0;

@@ -4,10 +4,16 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { datasets as everywhere } from './datasets.js';
 import { DataError } from './errors.js';
+import { imageFolder } from './image-folder.js';
 import { readyWith, type BuildName, type Env, type Platform, type ReadyOptions, type WasmGlue } from './runtime.js';
 
 export * from './api.js';
+export { ImageFolderDataset, type ImageFolderOptions, type ImageBatch } from './image-folder.js';
+
+/** The data sets of every entry, and `imageFolder`, which reads a directory of images (Node only). */
+export const datasets = { ...everywhere, imageFolder };
 
 const wasmFiles: Record<BuildName, URL> = {
   threads: new URL('../wasm/threads/ballast_wasm_bg.wasm', import.meta.url),

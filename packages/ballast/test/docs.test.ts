@@ -11,7 +11,8 @@
  * theirs). Only the data shrinks: `datasets.mnist()` keeps its first 256 training and 128 test
  * images (a shim over the package, which is all that differs from what the README says), and
  * the program runs in an empty directory holding small gzipped IDX files under the names the
- * README uses, so files it writes (models, checkpoints, a CSV log) stay there.
+ * README uses and a folder `photos/` of two classes of small images, so files it writes
+ * (models, checkpoints, a CSV log) stay there.
  * `BALLAST_DOCS_SHOW=1` prints each program and its output.
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,6 +24,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import ts from 'typescript';
+import { jpegFile, pngFile, rgbaOf } from './reference.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const repoRoot = join(packageDir, '..', '..');
@@ -160,6 +162,14 @@ describe('the READMEs run as written (with small data)', async () => {
     ['train-labels-idx1-ubyte.gz', 'train-labels-idx1-ubyte', 64],
   ];
   for (const [name, source, n] of fixtures) await writeFile(join(dir, name), await smallIdx(join(mnistDir, source), n));
+  // A folder of photos for `datasets.imageFolder`: two classes of small PNGs and JPEGs.
+  for (const [cls, tint] of [['cats', 40], ['dogs', 200]] as const) {
+    await mkdir(join(dir, 'photos', cls), { recursive: true });
+    for (let k = 0; k < 3; k++) {
+      const rgba = rgbaOf(20 + 4 * k, 16, (y, x, c) => (c === 3 ? 255 : (tint + 3 * x + 5 * y + 20 * c) % 256));
+      await writeFile(join(dir, 'photos', cls, `${k}.${k === 2 ? 'jpg' : 'png'}`), k === 2 ? jpegFile(20 + 4 * k, 16, rgba) : pngFile(20 + 4 * k, 16, rgba));
+    }
+  }
   await writeFile(join(dir, 'docs-ballast.mjs'), shim(pathToFileURL(join(packageDir, 'dist', 'node.js')).href));
 
   it('the extraction sees every block and keeps their order', () => {

@@ -1,4 +1,8 @@
 /** Plain-JS references and helpers for the tests. */
+import pngjs from 'pngjs';
+import jpeg from 'jpeg-js';
+
+const { PNG } = pngjs;
 
 /** A seeded generator (mulberry32), so failures reproduce. */
 export function rng(seed: number): () => number {
@@ -45,5 +49,24 @@ export function idxFile(dims: number[], data: Uint8Array): Uint8Array {
   out.set([0, 0, 8, dims.length]);
   dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
   out.set(data, 4 + 4 * dims.length);
+  return out;
+}
+
+/** A PNG file of `width` × `height` RGBA bytes (pngjs's encoder; `colorType` 0 writes grayscale, 2 RGB: give equal R, G and B for gray values that are known exactly). */
+export function pngFile(width: number, height: number, rgba: Uint8Array, colorType: 0 | 2 | 6 = 6): Uint8Array {
+  const png = new PNG({ width, height, colorType, inputColorType: 6 });
+  png.data = Buffer.from(rgba);
+  return PNG.sync.write(png, { colorType, inputColorType: 6 });
+}
+
+/** A JPEG file of `width` × `height` RGBA bytes (jpeg-js's encoder; alpha is dropped). */
+export function jpegFile(width: number, height: number, rgba: Uint8Array, quality = 95): Uint8Array {
+  return jpeg.encode({ data: Buffer.from(rgba), width, height }, quality).data;
+}
+
+/** `width` × `height` RGBA bytes, pixel `(y, x)` channel `c` being `fn(y, x, c)`. */
+export function rgbaOf(width: number, height: number, fn: (y: number, x: number, c: number) => number): Uint8Array {
+  const out = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 4; c++) out[(y * width + x) * 4 + c] = fn(y, x, c);
   return out;
 }
