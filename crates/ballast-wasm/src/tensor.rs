@@ -95,7 +95,8 @@ pub fn resize_images(
     let mut tape = ballast_core::autograd::Tape::new();
     let x = tape.constant(images.f32()?.into_owned());
     let size = [height as usize, width as usize];
-    let y = ballast_core::ops::augment::resize(&mut tape, x, size, bilinear, crop_to_aspect_ratio).js()?;
+    // No gradient is wanted: the tape keeps no backward pass.
+    let y = tape.no_grad(|t| ballast_core::ops::augment::resize(t, x, size, bilinear, crop_to_aspect_ratio)).js()?;
     Ok(tape.value(y).clone().into())
 }
 
