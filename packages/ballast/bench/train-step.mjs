@@ -18,18 +18,19 @@ const random = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
 const x = tensor(Float32Array.from({ length: batch * 784 }, random), [batch, 28, 28, 1]);
 const y = tensor(Float32Array.from({ length: batch * 10 }, (_, i) => (i % 10 === i / 10 % 10 ? 1 : 0)), [batch, 10]);
 const rows = Uint32Array.from({ length: batch }, (_, i) => i);
+const noWeights = new Float32Array(0); // no sample weights
 
 const groups = { Conv2D: 'conv', BatchNormalization: 'BN', MaxPooling2D: 'pool', Dense: 'dense' };
 function measure(variant, limit) {
   diagnostics.setThreadLimit(limit);
   const model = buildModel(variant, { seed: 1 });
   const handle = model._handleForBenchmarks();
-  for (let i = 0; i < 3; i++) handle.trainStep(x.handle, y.handle, rows); // warm-up
+  for (let i = 0; i < 3; i++) handle.trainStep(x.handle, y.handle, rows, noWeights); // warm-up
   const times = [];
   const share = {};
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
-    handle.trainStep(x.handle, y.handle, rows);
+    handle.trainStep(x.handle, y.handle, rows, noWeights);
     times.push(performance.now() - t0);
     for (const { type, forwardMs, backwardMs } of model.lastStepProfile()) {
       if (type === 'total') continue;
