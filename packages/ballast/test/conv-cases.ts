@@ -1,6 +1,6 @@
 /** Convolution checks shared by the threaded and SIMD-only test files. */
 import { expect, it } from 'vitest';
-import { Sequential, layers, tensor, diagnostics } from 'ballast';
+import { Sequential, layers, tensor, diagnostics, valueAndGrads, ops } from 'ballast';
 import { maxAbsDiff, randomArray, rng } from './reference.js';
 
 /** NHWC convolution with an HWIO filter, TensorFlow's padding rules, then the activation. */
@@ -28,6 +28,41 @@ function convReference(
         }
   return out;
 }
+
+/** The padded geometry of `convReference`: output size and padding before, per axis. */
+function axis(size: number, k: number, stride: number, same: boolean): [number, number] {
+  const out = same ? Math.ceil(size / stride) : Math.floor((size - k) / stride) + 1;
+  return [out, same ? Math.floor(Math.max((out - 1) * stride + k - size, 0) / 2) : 0];
+}
+
+/** dL/dfilter for L = Σ conv(x, filter)·r: Σ over output pixels of input window · r. */
+function filterGradReference(
+  x: Float32Array, [n, h, w, c]: number[], r: Float32Array, [kh, kw, oc]: number[], stride: number, same: boolean,
+): Float64Array {
+  const [[oh, pt], [ow, pl]] = [axis(h, kh, stride, same), axis(w, kw, stride, same)];
+  const grad = new Float64Array(kh * kw * c * oc);
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++)
+        for (let ky = 0; ky < kh; ky++)
+          for (let kx = 0; kx < kw; kx++) {
+            const y = oy * stride + ky - pt, xx = ox * stride + kx - pl;
+            if (y < 0 || xx < 0 || y >= h || xx >= w) continue;
+            for (let i = 0; i < c; i++)
+              for (let o = 0; o < oc; o++)
+                grad[((ky * kw + kx) * c + i) * oc + o] += x[((b * h + y) * w + xx) * c + i] * r[((b * oh + oy) * ow + ox) * oc + o];
+          }
+  return grad;
+}
+
+// Filter gradients: the implicit GEMM with a short channel tile (6 = 4 + 2, 5 = 4 + 1) and
+// filters padded to whole tiles, strided and "same"; the im2col path for 1 to 3 channels.
+const gradSettings = [
+  { shape: [3, 9, 11, 6], kernel: 3, filters: 12, stride: 1, same: true },
+  { shape: [2, 10, 7, 5], kernel: 3, filters: 9, stride: 2, same: true },
+  { shape: [2, 14, 14, 16], kernel: 3, filters: 16, stride: 1, same: true },
+  { shape: [2, 12, 12, 3], kernel: 3, filters: 8, stride: 1, same: false },
+] as const;
 
 const settings = [
   // Windows across the padding, 99 pixels per image (a short group of four), 12 filters
@@ -70,5 +105,33 @@ export function convCases(): void {
       x.dispose();
       model.dispose();
     })();
+  });
+}
+
+export function convGradCases(): void {
+  it.each(gradSettings)('Conv2D filter gradient matches a JS reference, scalar and SIMD kernels agree: %o', (s) => {
+    const [, h, w, c] = s.shape;
+    const random = rng(7 + s.filters);
+    const data = randomArray(s.shape.reduce((a, b) => a * b, 1), random);
+    const [oh, ow] = [axis(h, s.kernel, s.stride, s.same)[0], axis(w, s.kernel, s.stride, s.same)[0]];
+    const weights = randomArray(s.shape[0] * oh * ow * s.filters, random);
+    const filter = randomArray(s.kernel * s.kernel * c * s.filters, random);
+    const [x, r, f] = [tensor(data, [...s.shape]), tensor(weights, [s.shape[0], oh, ow, s.filters]), tensor(filter, [s.kernel, s.kernel, c, s.filters])];
+    const run = (simd: boolean) => {
+      diagnostics.setSimd(simd);
+      const { grads } = valueAndGrads((fv) => ops.sum(ops.mul(
+        ops.conv2d(ops.constant(x), fv, undefined, { strides: s.stride, padding: s.same ? 'same' : 'valid' }), ops.constant(r))), [f]);
+      const values = grads[0].data();
+      grads[0].dispose();
+      return values;
+    };
+    const scalar = run(false);
+    const simd = run(true);
+    const want = filterGradReference(data, [...s.shape], weights, [s.kernel, s.kernel, s.filters], s.stride, s.same);
+    const terms = s.shape[0] * oh * ow;
+    expect(maxAbsDiff(simd, want)).toBeLessThan(1e-5 * Math.sqrt(terms) * 8);
+    // Same order of summation; only the instructions differ.
+    expect(maxAbsDiff(simd, scalar)).toBeLessThan(1e-6 * Math.sqrt(terms));
+    for (const t of [x, r, f]) t.dispose();
   });
 }

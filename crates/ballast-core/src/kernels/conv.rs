@@ -7,7 +7,8 @@
 //! - forward:         `out [M, out_c] = cols [M, K] · filter [K, out_c]` (an implicit GEMM
 //!   that reads the windows in place)
 //! - backward input:  `cols [M, K] = grad_out [M, out_c] · filterᵀ`, then col2im (scatter-add)
-//! - backward filter: `grad_filter [K, out_c] = colsᵀ · grad_out`
+//! - backward filter: `grad_filter [K, out_c] = colsᵀ · grad_out` (an implicit GEMM over
+//!   each tap's input rows, in [`filter_gradient`], when there are 4 input channels or more)
 //!
 //! The forward pass lives in [`forward`], the backward passes in [`backward`]; this module
 //! holds the geometry, the window walk shared by im2col and col2im, and the direct
@@ -26,6 +27,7 @@ use crate::error::{Error, Result};
 
 mod backward;
 mod depthwise;
+mod filter_gradient;
 mod forward;
 mod grouped;
 pub use backward::{conv2d_backward_bias, conv2d_backward_filter, conv2d_backward_input};
@@ -509,6 +511,7 @@ mod tests {
             // K = 144: the blocked GEMM; runs of 16 channels.
             general(&[2, 10, 10, 16], (3, 3), 8, (1, 1), Same, (2, 2), 1),
             general(&[2, 12, 12, 32], (3, 3), 4, (1, 1), Valid, (3, 3), 1),
+            general(&[2, 11, 10, 5], (3, 3), 9, (1, 1), Same, (2, 3), 1),
             // Dilation along a size-1 axis changes nothing.
             general(&[1, 5, 6, 1], (1, 3), 2, (1, 1), Valid, (4, 2), 1),
             // A dilated kernel wider than the input, with "same" padding.
@@ -593,6 +596,10 @@ mod tests {
             geometry(&[34, 16, 16, 64], (3, 3), 2, (1, 1), Same),
             // One image larger than a column buffer: several GEMM calls per image.
             geometry(&[2, 24, 24, 64], (3, 3), 4, (1, 1), Same),
+            // The implicit filter gradient with a short channel tile (6 = 4 + 2) and filters
+            // padded to a whole tile (10 of 16), strided rows; and 7 = 4 + 3 channels.
+            geometry(&[3, 9, 7, 6], (3, 3), 10, (2, 1), Same),
+            geometry(&[2, 6, 9, 7], (3, 2), 5, (1, 2), Valid),
         ]
     }
 
@@ -803,6 +810,10 @@ mod tests {
             // One group of the 4- and 8-group layers as a plain convolution: what each group runs.
             ("one group of 4: same 8->16", [128, 13, 13, 8], 16, 1, 1),
             ("one group of 8: same 4->8", [128, 13, 13, 4], 8, 1, 1),
+            // ResNet-20's 3x3 convolutions, one per stage (examples/resnet).
+            ("resnet stage1 same 28x28x16->16", [128, 28, 28, 16], 16, 1, 1),
+            ("resnet stage2 same 14x14x32->32", [128, 14, 14, 32], 32, 1, 1),
+            ("resnet stage3 same 7x7x64->64", [128, 7, 7, 64], 64, 1, 1),
         ];
         for threads in [Some(1), None] {
             parallel::set_thread_limit(threads);

@@ -138,3 +138,40 @@ pub unsafe fn channel_block<const V: usize>(
         v128_store(dst.add(4 * v) as *mut v128, if relu { f32x4_pmax(x, zero) } else { x });
     }
 }
+
+/// The filter-gradient micro-kernel (see `conv::filter_gradient`): a tile of TR input
+/// channels × 8 filters, `Σ_(y, x) a[y*a_step.1 + x*a_step.0 + i] * b[y*b_step.1 + x*b_step.0
+/// + j]` over `extent` (rows, columns) of output pixels, added to `dst[i*dst_row + j]`.
+///
+/// # Safety
+/// For the last pixel, `a[..TR]` and `b[..8]` from its offsets must lie inside `a` and `b`,
+/// and `dst` must hold `(TR-1)*dst_row + 8` floats.
+#[inline(always)]
+pub unsafe fn filter_gradient_micro<const TR: usize>(
+    (a, a_step): (&[f32], (usize, usize)),
+    (b, b_step): (&[f32], (usize, usize)),
+    (rows, cols): (usize, usize),
+    dst: &mut [f32],
+    dst_row: usize,
+) {
+    let mut acc = [[f32x4_splat(0.0); 2]; TR];
+    for y in 0..rows {
+        let (mut pa, mut pb) = (a.as_ptr().add(y * a_step.1), b.as_ptr().add(y * b_step.1));
+        for _ in 0..cols {
+            let (b0, b1) = (v128_load(pb as *const v128), v128_load(pb.add(4) as *const v128));
+            for (i, row) in acc.iter_mut().enumerate() {
+                let av = v128_load32_splat(pa.add(i) as *const u32);
+                row[0] = f32x4_add(row[0], f32x4_mul(av, b0));
+                row[1] = f32x4_add(row[1], f32x4_mul(av, b1));
+            }
+            (pa, pb) = (pa.add(a_step.0), pb.add(b_step.0));
+        }
+    }
+    let d = dst.as_mut_ptr();
+    for (i, row) in acc.iter().enumerate() {
+        for (v, &x) in row.iter().enumerate() {
+            let p = d.add(i * dst_row + 4 * v) as *mut v128;
+            v128_store(p, f32x4_add(v128_load(p), x));
+        }
+    }
+}
