@@ -56,6 +56,13 @@ pub fn set_simd_enabled(enabled: bool) {
     ballast_core::kernels::set_simd_enabled(enabled);
 }
 
+/// Use Winograd for 3×3 stride-1 convolutions where it applies (default) or the direct
+/// kernels everywhere, for benchmarks and cross-checks.
+#[wasm_bindgen(js_name = setWinogradEnabled)]
+pub fn set_winograd_enabled(enabled: bool) {
+    ballast_core::kernels::set_winograd_enabled(enabled);
+}
+
 /// Limit kernels to one thread (1) or let them use the whole pool (0).
 #[wasm_bindgen(js_name = setThreadLimit)]
 pub fn set_thread_limit(limit: u32) {

@@ -1,7 +1,8 @@
 // One training step of ResNet-20 (examples/shared/resnet-models.mjs) at batch 128 on
 // 28×28×1 inputs: milliseconds per step, and where they go (per layer type and stage,
-// forward and backward), on 1 thread and on the whole pool, alternated.
-// Usage: node packages/ballast/bench/resnet-step.mjs [--steps 10] [--batch 128] [--rounds 2]
+// forward and backward), on 1 thread and on the whole pool, alternated; with --direct also
+// with the Winograd convolutions switched off, alternated in the same rounds.
+// Usage: node packages/ballast/bench/resnet-step.mjs [--steps 10] [--batch 128] [--rounds 2] [--direct]
 import { parseArgs } from 'node:util';
 import { ready, tensor, diagnostics } from 'ballast';
 import { resnet } from '../../../examples/shared/resnet-models.mjs';
@@ -11,6 +12,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '10' },
     batch: { type: 'string', default: '128' },
     rounds: { type: 'string', default: '2' },
+    direct: { type: 'boolean', default: false },
   },
 });
 const [steps, batch, rounds] = [values.steps, values.batch, values.rounds].map(Number);
@@ -52,11 +54,14 @@ function measure(limit) {
   return { median: times[times.length >> 1], rows: rowsMs };
 }
 
+const algorithms = values.direct ? ['winograd', 'direct'] : ['winograd'];
 for (let round = 1; round <= rounds; round++) {
-  for (const limit of [1, 0]) {
+  for (const [limit, algorithm] of [1, 0].flatMap((l) => algorithms.map((a) => [l, a]))) {
+    diagnostics.setWinograd(algorithm === 'winograd');
     const r = measure(limit);
+    diagnostics.setWinograd(true);
     const threads = limit === 1 ? 1 : env.threads;
-    console.log(`\nround ${round}, ${threads} thread(s): ${r.median.toFixed(1)} ms/step median, ${Math.round((batch / r.median) * 1000)} images/s`);
+    console.log(`\nround ${round}, ${threads} thread(s), ${algorithm}: ${r.median.toFixed(1)} ms/step median, ${Math.round((batch / r.median) * 1000)} images/s`);
     console.log('| layers | forward ms | backward ms |\n|---|---:|---:|');
     for (const [k, v] of [...r.rows].sort((a, b) => b[1].forward + b[1].backward - a[1].forward - a[1].backward)) {
       if (v.forward + v.backward < 0.5) continue;

@@ -1,12 +1,15 @@
 // One training step (forward + backward + Adam) of the tutorial's CNN at batch 128, in Node:
 // milliseconds, and the share per layer type, on 1 thread and on the whole pool, for the
 // seed model and the "BN everywhere" variant. Settings alternate so noise hits them alike.
-// Usage: node packages/ballast/bench/train-step.mjs [--steps 20] [--batch 128]
+// With --direct, each setting also runs with the Winograd convolutions switched off.
+// Usage: node packages/ballast/bench/train-step.mjs [--steps 20] [--batch 128] [--direct]
 import { parseArgs } from 'node:util';
 import { ready, tensor, diagnostics } from 'ballast';
 import { buildModel } from '../../../examples/shared/mnist-models.mjs';
 
-const { values } = parseArgs({ options: { steps: { type: 'string', default: '20' }, batch: { type: 'string', default: '128' } } });
+const { values } = parseArgs({
+  options: { steps: { type: 'string', default: '20' }, batch: { type: 'string', default: '128' }, direct: { type: 'boolean', default: false } },
+});
 const steps = Number(values.steps);
 const batch = Number(values.batch);
 const env = await ready();
@@ -47,10 +50,16 @@ function measure(variant, limit) {
 }
 
 const results = [];
-for (const variant of ['seed', 'bn-everywhere']) {
+const algorithms = values.direct ? ['winograd', 'direct'] : ['winograd'];
+for (const model of ['seed', 'bn-everywhere']) {
   for (const limit of [1, 0]) {
-    const r = measure(variant, limit);
-    results.push({ variant, threads: limit === 1 ? 1 : env.threads, ...r });
+    for (const algorithm of algorithms) {
+      diagnostics.setWinograd(algorithm === 'winograd');
+      const r = measure(model, limit);
+      diagnostics.setWinograd(true);
+      const variant = values.direct ? `${model}, ${algorithm}` : model;
+      results.push({ model, algorithm, variant, threads: limit === 1 ? 1 : env.threads, ...r });
+    }
   }
 }
 const kinds = ['conv', 'BN', 'pool', 'dense', 'Adam', 'other'];
@@ -60,7 +69,12 @@ for (const r of results) {
   const shares = kinds.map((k) => ((r.share[k] ?? 0) * 100).toFixed(1));
   console.log(`| ${r.variant} | ${r.threads} | ${r.median.toFixed(1)} | ${Math.round((batch / r.median) * 1000)} | ${shares.join(' | ')} |`);
 }
-for (const variant of ['seed', 'bn-everywhere']) {
-  const [one, all] = results.filter((r) => r.variant === variant);
-  console.log(`${variant}: ${env.threads} threads are ${(one.median / all.median).toFixed(2)}x one thread`);
+for (const model of ['seed', 'bn-everywhere']) {
+  const [one, all] = results.filter((r) => r.model === model && r.algorithm === 'winograd');
+  console.log(`${model}: ${env.threads} threads are ${(one.median / all.median).toFixed(2)}x one thread`);
+  if (!values.direct) continue;
+  for (const threads of [1, env.threads]) {
+    const [w, d] = ['winograd', 'direct'].map((a) => results.find((r) => r.model === model && r.algorithm === a && r.threads === threads));
+    console.log(`${model}, ${threads} thread(s): Winograd steps are ${(d.median / w.median).toFixed(2)}x as fast as direct`);
+  }
 }

@@ -12,6 +12,12 @@ export function setSimd(enabled: boolean): void {
   wasm().setSimdEnabled(enabled);
 }
 
+/** Use Winograd's F(2×2, 3×3) for 3×3 stride-1 convolutions with 8 channels or more (true, the
+ * default) or the direct kernels everywhere. */
+export function setWinograd(enabled: boolean): void {
+  wasm().setWinogradEnabled(enabled);
+}
+
 /** Run kernels on one thread (1) or on the whole pool (0, the default). */
 export function setThreadLimit(limit: number): void {
   wasm().setThreadLimit(limit);

@@ -71,6 +71,9 @@ const settings = [
   { shape: [2, 13, 13, 32], kernel: 3, filters: 64, stride: 1, same: false, activation: 'relu' },
   { shape: [2, 10, 7, 3], kernel: 4, filters: 9, stride: 2, same: true, activation: 'linear' },
   { shape: [2, 28, 28, 1], kernel: 3, filters: 32, stride: 1, same: false, activation: 'relu' },
+  // Winograd F(2x2, 3x3): 8 images of 8 channels, odd output sizes (tiles cropped).
+  { shape: [8, 9, 11, 8], kernel: 3, filters: 12, stride: 1, same: true, activation: 'relu' },
+  { shape: [8, 8, 7, 16], kernel: 3, filters: 8, stride: 1, same: false, activation: 'linear' },
 ] as const;
 
 export function convCases(): void {
@@ -133,5 +136,40 @@ export function convGradCases(): void {
     // Same order of summation; only the instructions differ.
     expect(maxAbsDiff(simd, scalar)).toBeLessThan(1e-6 * Math.sqrt(terms));
     for (const t of [x, r, f]) t.dispose();
+  });
+}
+
+export function winogradCases(): void {
+  it.each([
+    { shape: [8, 9, 11, 8], filters: 12, same: true },
+    { shape: [9, 6, 7, 16], filters: 16, same: false },
+  ])('Winograd and the direct kernels agree on the output and both gradients: %o', (s) => {
+    const random = rng(11 + s.filters);
+    const [n, h, w, c] = s.shape;
+    const [oh, ow] = [axis(h, 3, 1, s.same)[0], axis(w, 3, 1, s.same)[0]];
+    const x = tensor(randomArray(n * h * w * c, random), [n, h, w, c]);
+    const f = tensor(randomArray(9 * c * s.filters, random), [3, 3, c, s.filters]);
+    const r = tensor(randomArray(n * oh * ow * s.filters, random), [n, oh, ow, s.filters]);
+    const run = (winograd: boolean) => {
+      diagnostics.setWinograd(winograd);
+      try {
+        const { value, grads } = valueAndGrads((xv, fv) => ops.sum(ops.mul(
+          ops.relu(ops.conv2d(xv, fv, undefined, { padding: s.same ? 'same' : 'valid' })), ops.constant(r))), [x, f]);
+        const values = grads.map((g) => g.data());
+        grads.forEach((g) => g.dispose());
+        return { value, values };
+      } finally {
+        diagnostics.setWinograd(true);
+      }
+    };
+    const direct = run(false);
+    const winograd = run(true);
+    expect(Math.abs(winograd.value - direct.value)).toBeLessThan(1e-4 * (1 + Math.abs(direct.value)));
+    // The input gradient of a "same" convolution goes through Winograd too; the filter
+    // gradient never does, but its ReLU mask comes from the Winograd output.
+    expect(maxAbsDiff(winograd.values[0], direct.values[0])).toBeLessThan(1e-4);
+    expect(maxAbsDiff(winograd.values[1], direct.values[1])).toBeLessThan(1e-4 * Math.sqrt(n * oh * ow));
+    expect(winograd.value).not.toBe(direct.value); // the paths differ (fixed data: not by chance)
+    for (const t of [x, f, r]) t.dispose();
   });
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ready, ArgumentError } from 'ballast';
 import { goldenCases } from './golden-cases.js';
 import { matmulCases } from './matmul-cases.js';
-import { convCases, convGradCases } from './conv-cases.js';
+import { convCases, convGradCases, winogradCases } from './conv-cases.js';
 import { trainingCases } from './training-cases.js';
 
 describe('SIMD-only build in Node', async () => {
@@ -16,6 +16,7 @@ describe('SIMD-only build in Node', async () => {
   matmulCases();
   convCases();
   convGradCases();
+  winogradCases();
   goldenCases();
   trainingCases();
 });

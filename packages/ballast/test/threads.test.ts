@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { ready, matmul, tensor, diagnostics, Sequential, layers } from 'ballast';
 import { goldenCases } from './golden-cases.js';
 import { matmulCases } from './matmul-cases.js';
-import { convCases, convGradCases } from './conv-cases.js';
+import { convCases, convGradCases, winogradCases } from './conv-cases.js';
 import { trainingCases } from './training-cases.js';
 import { randomArray, rng } from './reference.js';
 
@@ -17,6 +17,7 @@ describe('threaded build in Node', () => {
   matmulCases();
   convCases();
   convGradCases();
+  winogradCases();
   goldenCases();
   trainingCases();
 

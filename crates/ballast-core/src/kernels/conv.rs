@@ -30,6 +30,7 @@ mod depthwise;
 mod filter_gradient;
 mod forward;
 mod grouped;
+mod winograd;
 pub use backward::{conv2d_backward_bias, conv2d_backward_filter, conv2d_backward_input};
 pub use forward::conv2d_forward;
 
@@ -600,6 +601,11 @@ mod tests {
             // padded to a whole tile (10 of 16), strided rows; and 7 = 4 + 3 channels.
             geometry(&[3, 9, 7, 6], (3, 3), 10, (2, 1), Same),
             geometry(&[2, 6, 9, 7], (3, 2), 5, (1, 2), Valid),
+            // Winograd F(2x2, 3x3): odd output sizes (tiles cropped at the edges), filters
+            // padded to a panel; "same" also sends the input gradient through it.
+            geometry(&[9, 7, 8, 8], (3, 3), 12, (1, 1), Same),
+            geometry(&[8, 10, 9, 16], (3, 3), 16, (1, 1), Valid),
+            geometry(&[8, 6, 6, 72], (3, 3), 9, (1, 1), Same),
         ]
     }
 
@@ -663,6 +669,7 @@ mod tests {
             geometry(&[2, 5, 6, 2], (3, 3), 3, (2, 1), Padding::Same),
             geometry(&[1, 6, 5, 1], (2, 3), 2, (1, 2), Padding::Valid),
             geometry(&[1, 5, 5, 8], (3, 3), 2, (1, 1), Padding::Same), // K = 72: gemm
+            geometry(&[8, 3, 4, 8], (3, 3), 8, (1, 1), Padding::Same), // Winograd, input gradient too
             general(&[1, 7, 6, 2], (3, 2), 3, (1, 1), Padding::Same, (2, 3), 1),
             general(&[1, 6, 7, 2], (2, 3), 2, (1, 1), Padding::Valid, (2, 2), 1),
             general(&[2, 5, 6, 3], (3, 3), 6, (2, 1), Padding::Same, (1, 1), 3), // depthwise, multiplier 2
@@ -811,6 +818,7 @@ mod tests {
             ("one group of 4: same 8->16", [128, 13, 13, 8], 16, 1, 1),
             ("one group of 8: same 4->8", [128, 13, 13, 4], 8, 1, 1),
             // ResNet-20's 3x3 convolutions, one per stage (examples/resnet).
+            ("same 28x28x8->8", [128, 28, 28, 8], 8, 1, 1),
             ("resnet stage1 same 28x28x16->16", [128, 28, 28, 16], 16, 1, 1),
             ("resnet stage2 same 14x14x32->32", [128, 14, 14, 32], 32, 1, 1),
             ("resnet stage3 same 7x7x64->64", [128, 7, 7, 64], 64, 1, 1),
@@ -846,12 +854,28 @@ mod tests {
                 // Each of the three passes does one multiply-add per tap: 2 · outputs · taps.
                 let flops = 2.0 * (c.grad_out.len() * g.kh * g.kw * g.in_per_group()) as f64;
                 let rate = |ms: f64| flops / ms / 1e6;
+                // Where Winograd serves a pass, the direct kernels' time beside it (effective
+                // GFLOP/s count the direct convolution's multiply-adds).
+                crate::kernels::set_winograd_enabled(false);
+                let direct = [
+                    time(&mut || conv2d_forward(&g, &c.input, &c.filter, Some(&c.bias), true, &mut out)),
+                    time(&mut || conv2d_backward_input(&g, &c.grad_out, &c.filter, &mut gi)),
+                ];
+                crate::kernels::set_winograd_enabled(true);
+                // The input gradient of a "same" convolution is a forward pass of the same shape.
+                let served = [winograd::applies(&g), winograd::applies(&g) && padding == Padding::Same];
+                let vs = |pass: usize, ms: f64| match served[pass] {
+                    true => format!(" [direct {:.2} ms: Winograd {:.2}x]", direct[pass], direct[pass] / ms),
+                    false => String::new(),
+                };
                 println!(
-                    "{name} threads={}: forward {fwd:.2} ms ({:.1} GFLOP/s), backward input {bi:.2} ms ({:.1}), \
+                    "{name} threads={}: forward {fwd:.2} ms ({:.1} GFLOP/s){}, backward input {bi:.2} ms ({:.1}){}, \
                      backward filter {bf:.2} ms ({:.1}), bias {bb:.2} ms",
                     parallel::threads(),
                     rate(fwd),
+                    vs(0, fwd),
                     rate(bi),
+                    vs(1, bi),
                     rate(bf)
                 );
             }

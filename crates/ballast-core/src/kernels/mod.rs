@@ -14,6 +14,7 @@ pub mod upsample;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static SIMD_ENABLED: AtomicBool = AtomicBool::new(true);
+static WINOGRAD_ENABLED: AtomicBool = AtomicBool::new(true);
 
 /// True when this build carries the SIMD128 kernels.
 pub const fn simd_available() -> bool {
@@ -29,4 +30,15 @@ pub fn simd_enabled() -> bool {
 /// Has no effect in builds without SIMD128: they only have the scalar path.
 pub fn set_simd_enabled(enabled: bool) {
     SIMD_ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether 3×3 stride-1 convolutions may take the Winograd path (`conv::winograd`).
+pub fn winograd_enabled() -> bool {
+    WINOGRAD_ENABLED.load(Ordering::Relaxed)
+}
+
+/// Switches the Winograd convolutions off (the direct implicit GEMM everywhere) or back on,
+/// for benchmarks and cross-checks.
+pub fn set_winograd_enabled(enabled: bool) {
+    WINOGRAD_ENABLED.store(enabled, Ordering::Relaxed);
 }

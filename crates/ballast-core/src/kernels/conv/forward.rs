@@ -39,6 +39,9 @@ pub fn conv2d_forward(
     if g.groups > 1 {
         return super::grouped_forward(g, input, filter, bias, relu, out);
     }
+    if super::winograd::applies(g) {
+        return super::winograd::conv2d_forward(g, input, filter, bias, relu, out);
+    }
     let panels = pack_filter(g, filter);
     let bias = bias_panels(g, bias);
     let simd = crate::kernels::simd_enabled();
@@ -259,7 +262,7 @@ fn tile(
 
 /// The scalar micro-kernel: the reference the SIMD128 one is tested against.
 #[allow(clippy::too_many_arguments)]
-fn conv_micro_scalar(
+pub(super) fn conv_micro_scalar(
     src: &[f32],
     starts: [usize; MR],
     row_stride: usize,

@@ -1,0 +1,354 @@
+//! Winograd's minimal filtering F(4×4, 3×3) for 3×3 stride-1 convolutions (Lavin & Gray,
+//! "Fast Algorithms for Convolutional Neural Networks", 2016): each 4×4 block of outputs is
+//! `Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A` for its 6×6 input tile `d`, so a tile costs 36 multiplies per
+//! (input channel, filter) pair where the direct convolution spends 144: 4x fewer.
+//!
+//! Summed over input channels the element-wise products become 36 independent GEMMs, one
+//! per point ξ of the 6×6 transform domain: `M_ξ [tiles, out_c] = V_ξ [tiles, in_c] ·
+//! U_ξ [in_c, out_c]`. They run through the forward pass's register-tile micro-kernel (a
+//! window of one run of `in_c` floats). The filter is transformed once per call into `U`,
+//! packed as panels of NR filters; the input is transformed a block of tiles at a time into
+//! `V`; the output transform adds the bias and applies ReLU before the single store. The
+//! transforms run four channels at a time as `[f32; 4]` values, which LLVM keeps in SIMD
+//! registers.
+//!
+//! F(2×2, 3×3) (2.25x fewer multiplies, exact ±½ transforms) was measured first: its 4x
+//! larger transformed input made it no faster than the direct path at 16 to 64 channels.
+//! F(4×4)'s transforms (interpolation points 0, ±1, ±2) round more: its outputs differ from
+//! the direct convolution's by about 1e-6 of their scale, within every golden tolerance.
+//!
+//! Tasks are whole images (the forward pass's output chunks), and each output value depends
+//! on its own tile only, so results are bitwise the same for any thread count.
+
+use std::cell::Cell;
+
+use super::Conv2dGeometry;
+use crate::kernels::gemm::{MR, NR};
+use crate::parallel;
+
+/// Outputs per tile side, and the input tile's side (`OUT + 3 - 1`).
+const OUT: usize = 4;
+const TILE: usize = 6;
+/// Points of the transform domain: a 6×6 tile.
+const POINTS: usize = TILE * TILE;
+/// Transformed-input floats per block of tiles (64 KiB): `V` for the block and the panels of
+/// `U` it multiplies stay in L2 while the 36 GEMMs run.
+const BLOCK_FLOATS: usize = 1 << 14;
+/// Channels below which the transforms cost more than the multiplies they save (measured:
+/// see `benches/README.md`, Winograd).
+const MIN_CHANNELS: usize = 8;
+/// Images below which the batch gives too few tasks to share out (the direct path splits
+/// single images).
+const MIN_IMAGES: usize = 8;
+
+thread_local! {
+    /// The transformed input `V`, the products `M` of one block and a tile's outputs, reused
+    /// between calls.
+    static BUFFERS: Cell<[Vec<f32>; 3]> = const { Cell::new([Vec::new(), Vec::new(), Vec::new()]) };
+}
+
+/// Whether `g` takes the Winograd path: a plain 3×3 stride-1 convolution with enough
+/// channels and images, while the path is enabled.
+pub(super) fn applies(g: &Conv2dGeometry) -> bool {
+    if !crate::kernels::winograd_enabled() {
+        return false;
+    }
+    let plain = g.groups == 1 && !g.is_dilated() && (g.kh, g.kw) == (3, 3) && (g.stride_h, g.stride_w) == (1, 1);
+    plain && g.in_c >= MIN_CHANNELS && g.out_c >= MIN_CHANNELS && g.batch >= MIN_IMAGES
+}
+
+/// `out = act(conv(input, filter) + bias)` for a geometry [`applies`] accepts (overwrites).
+pub(super) fn conv2d_forward(
+    g: &Conv2dGeometry,
+    input: &[f32],
+    filter: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+    out: &mut [f32],
+) {
+    debug_assert!(applies(g));
+    let width = g.out_c.next_multiple_of(NR);
+    let u = transform_filter(g, filter, width);
+    let mut init = vec![0.0; width];
+    if let Some(b) = bias {
+        init[..g.out_c].copy_from_slice(b);
+    }
+    let simd = crate::kernels::simd_enabled();
+    let tiles_per_block = (BLOCK_FLOATS / (POINTS * g.in_c)).next_multiple_of(MR).max(MR);
+    parallel::for_each_chunk_mut(out, g.out_pixels() * g.out_c, |n, out| {
+        let [mut v, mut m, mut ys] = BUFFERS.with(Cell::take);
+        v.resize(POINTS * tiles_per_block * g.in_c, 0.0);
+        m.resize(tiles_per_block * POINTS * width, 0.0);
+        ys.resize(OUT * OUT * width, 0.0);
+        let (th, tw) = (g.out_h.div_ceil(OUT), g.out_w.div_ceil(OUT));
+        for t0 in (0..th * tw).step_by(tiles_per_block) {
+            let tiles = t0..(t0 + tiles_per_block).min(th * tw);
+            for (i, t) in tiles.clone().enumerate() {
+                transform_input(g, input, n, (t / tw, t % tw), i, tiles_per_block, &mut v);
+            }
+            multiply(g, &v, &u, width, tiles.len(), tiles_per_block, simd, &mut m);
+            for (i, t) in tiles.enumerate() {
+                let m = &m[i * POINTS * width..][..POINTS * width];
+                transform_output(g, m, &init, relu, (t / tw, t % tw), &mut ys, out);
+            }
+        }
+        BUFFERS.with(|c| c.set([v, m, ys]));
+    });
+}
+
+/// `U_ξ = (G g Gᵀ)_ξ` for every (input channel, filter), as 36 matrices `[in_c, width]`, each
+/// packed in panels of NR filters (`panel j, row c` holds filters `j*NR..j*NR+NR`).
+fn transform_filter(g: &Conv2dGeometry, filter: &[f32], width: usize) -> Vec<f32> {
+    let (ic, oc) = (g.in_c, g.out_c);
+    let mut u = vec![0.0; POINTS * ic * width];
+    for c in 0..ic {
+        for o in 0..oc {
+            let w: [[f32; 3]; 3] =
+                std::array::from_fn(|y| std::array::from_fn(|x| filter[((y * 3 + x) * ic + c) * oc + o]));
+            // G applied to the rows (a transform of rows of three), then to each row's values.
+            for (r, row) in filter_1d(w).iter().enumerate() {
+                for (s, &value) in filter_1d(*row).iter().enumerate() {
+                    let (xi, j) = (r * TILE + s, o / NR);
+                    u[((xi * width / NR + j) * ic + c) * NR + o % NR] = value;
+                }
+            }
+        }
+    }
+    u
+}
+
+/// Writes `V_ξ[slot] = (Bᵀ d B)_ξ` for the input tile under output tile `(ty, tx)` of image
+/// `n`, for every channel (`v` is `[ξ][block][in_c]`); positions outside the image are zero
+/// (an empty slice here).
+fn transform_input(
+    g: &Conv2dGeometry,
+    input: &[f32],
+    n: usize,
+    (ty, tx): (usize, usize),
+    slot: usize,
+    block: usize,
+    v: &mut [f32],
+) {
+    let ic = g.in_c;
+    let mut rows: [[&[f32]; TILE]; TILE] = [[&[]; TILE]; TILE];
+    for (r, row) in rows.iter_mut().enumerate() {
+        for (s, src) in row.iter_mut().enumerate() {
+            let (y, x) = ((OUT * ty + r).checked_sub(g.pad_top), (OUT * tx + s).checked_sub(g.pad_left));
+            if let (Some(y), Some(x)) = (y, x) {
+                if y < g.in_h && x < g.in_w {
+                    *src = &input[((n * g.in_h + y) * g.in_w + x) * ic..][..ic];
+                }
+            }
+        }
+    }
+    let mut points = v.chunks_exact_mut(block * ic);
+    let mut dst: [&mut [f32]; POINTS] = std::array::from_fn(|_| &mut points.next().unwrap()[slot * ic..][..ic]);
+    // Four channels at a time as `[f32; 4]` values, which LLVM keeps in SIMD registers;
+    // then one at a time.
+    let whole = ic / 4 * 4;
+    for c in (0..whole).step_by(4) {
+        input_lanes::<4>(&rows, c, &mut dst);
+    }
+    for c in whole..ic {
+        input_lanes::<1>(&rows, c, &mut dst);
+    }
+}
+
+/// `Bᵀ d B` for channels `c..c + N` of the tile whose 36 positions are `rows` (empty: zero).
+#[inline(always)]
+fn input_lanes<const N: usize>(rows: &[[&[f32]; TILE]; TILE], c: usize, dst: &mut [&mut [f32]; POINTS]) {
+    let d: [[[f32; N]; TILE]; TILE] =
+        rows.map(|row| row.map(|src| if src.is_empty() { [0.0; N] } else { src[c..c + N].try_into().unwrap() }));
+    for (r, row) in input_1d(d).iter().enumerate() {
+        for (s, value) in input_1d(*row).iter().enumerate() {
+            dst[r * TILE + s][c..c + N].copy_from_slice(value);
+        }
+    }
+}
+
+/// The 1-D transforms of F(4×4, 3×3) (Lavin & Gray's matrices), applied to the rows of a
+/// tile and then to the values of each row: `T` is a value, a lane of channels or a row.
+#[inline(always)]
+fn input_1d<T: Lanes>(d: [T; TILE]) -> [T; TILE] {
+    // Bᵀ = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+    //       [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
+    let (d13, d24) = (d[3].sub(d[1].scale(4.0)), d[4].sub(d[2].scale(4.0)));
+    let (e13, e24) = (d[3].sub(d[1]).scale(2.0), d[4].sub(d[2]));
+    [
+        d[0].scale(4.0).sub(d[2].scale(5.0)).add(d[4]),
+        d24.add(d13),
+        d24.sub(d13),
+        e24.add(e13),
+        e24.sub(e13),
+        d[1].scale(4.0).sub(d[3].scale(5.0)).add(d[5]),
+    ]
+}
+
+#[inline(always)]
+fn filter_1d<T: Lanes>(g: [T; 3]) -> [T; TILE] {
+    // G = [[1/4, 0, 0], [-1/6, -1/6, -1/6], [-1/6, 1/6, -1/6],
+    //      [1/24, 1/12, 1/6], [1/24, -1/12, 1/6], [0, 0, 1]]
+    let (even, odd) = (g[0].add(g[2]), g[1]);
+    let (even4, odd2) = (g[0].scale(1.0 / 24.0).add(g[2].scale(1.0 / 6.0)), odd.scale(1.0 / 12.0));
+    [
+        g[0].scale(0.25),
+        even.add(odd).scale(-1.0 / 6.0),
+        even.sub(odd).scale(-1.0 / 6.0),
+        even4.add(odd2),
+        even4.sub(odd2),
+        g[2],
+    ]
+}
+
+#[inline(always)]
+fn output_1d<T: Lanes>(m: [T; TILE]) -> [T; OUT] {
+    // Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+    let (s12, d12, s34, d34) = (m[1].add(m[2]), m[1].sub(m[2]), m[3].add(m[4]), m[3].sub(m[4]));
+    [m[0].add(s12).add(s34), d12.add(d34.scale(2.0)), s12.add(s34.scale(4.0)), d12.add(d34.scale(8.0)).add(m[5])]
+}
+
+/// Element-wise arithmetic on a value, a lane `[f32; N]` or a row of lanes.
+trait Lanes: Copy {
+    fn zip(self, other: Self, f: impl Fn(f32, f32) -> f32 + Copy) -> Self;
+    fn map(self, f: impl Fn(f32) -> f32 + Copy) -> Self;
+    #[inline(always)]
+    fn add(self, other: Self) -> Self {
+        self.zip(other, |x, y| x + y)
+    }
+    #[inline(always)]
+    fn sub(self, other: Self) -> Self {
+        self.zip(other, |x, y| x - y)
+    }
+    #[inline(always)]
+    fn scale(self, k: f32) -> Self {
+        self.map(|x| x * k)
+    }
+}
+
+impl Lanes for f32 {
+    #[inline(always)]
+    fn zip(self, other: Self, f: impl Fn(f32, f32) -> f32 + Copy) -> Self {
+        f(self, other)
+    }
+    #[inline(always)]
+    fn map(self, f: impl Fn(f32) -> f32 + Copy) -> Self {
+        f(self)
+    }
+}
+
+impl<T: Lanes, const N: usize> Lanes for [T; N] {
+    #[inline(always)]
+    fn zip(self, other: Self, f: impl Fn(f32, f32) -> f32 + Copy) -> Self {
+        std::array::from_fn(|i| self[i].zip(other[i], f))
+    }
+    #[inline(always)]
+    fn map(self, f: impl Fn(f32) -> f32 + Copy) -> Self {
+        std::array::from_fn(|i| self[i].map(f))
+    }
+}
+
+/// `M[tile][ξ] = V_ξ[tile] · U_ξ` for the first `tiles` tiles of the block (`m` is
+/// `[block][ξ][width]`), in MR×NR register tiles; a short last group of tiles computes rows
+/// from stale `V` that the output transform never reads.
+#[allow(clippy::too_many_arguments)]
+fn multiply(
+    g: &Conv2dGeometry,
+    v: &[f32],
+    u: &[f32],
+    width: usize,
+    tiles: usize,
+    block: usize,
+    simd: bool,
+    m: &mut [f32],
+) {
+    let ic = g.in_c;
+    let zero = [0.0f32; NR];
+    assert!(v.len() >= POINTS * block * ic && u.len() >= POINTS * ic * width && m.len() >= block * POINTS * width);
+    for xi in 0..POINTS {
+        for j in 0..width / NR {
+            let panel = &u[(xi * width / NR + j) * ic * NR..][..ic * NR];
+            for q in (0..tiles).step_by(MR) {
+                let starts: [usize; MR] = std::array::from_fn(|i| (xi * block + q + i) * ic);
+                let dst = |i: usize| ((q + i) * POINTS + xi) * width + j * NR;
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                if simd {
+                    let base = m.as_mut_ptr();
+                    // SAFETY: q + i < block, so every row read lies inside `v` and every row
+                    // written (NR floats at `dst(i)`) inside `m`, by the assert above.
+                    unsafe {
+                        crate::kernels::simd128::conv_micro(
+                            v,
+                            starts,
+                            0,
+                            1,
+                            ic,
+                            panel,
+                            &zero,
+                            false,
+                            std::array::from_fn(|i| base.add(dst(i))),
+                        )
+                    };
+                    continue;
+                }
+                let _ = simd;
+                let acc = super::forward::conv_micro_scalar(v, starts, 0, 1, ic, panel, &zero, false);
+                for (i, row) in acc.iter().enumerate() {
+                    m[dst(i)..][..NR].copy_from_slice(row);
+                }
+            }
+        }
+    }
+}
+
+/// Stores `act(init + Aᵀ M A)` for output tile `(ty, tx)` into `out` (one image), cropping a
+/// tile that overhangs the image; `m` holds the tile's 36 rows of `width` floats, and `ys`
+/// (16 rows of `width`) takes the 4×4 outputs before they are stored.
+fn transform_output(
+    g: &Conv2dGeometry,
+    m: &[f32],
+    init: &[f32],
+    relu: bool,
+    (ty, tx): (usize, usize),
+    ys: &mut [f32],
+    out: &mut [f32],
+) {
+    let (oc, width) = (g.out_c, m.len() / POINTS);
+    let mut points = m.chunks_exact(width);
+    let p: [&[f32]; POINTS] = std::array::from_fn(|_| &points.next().unwrap()[..oc]);
+    let mut rows = ys.chunks_exact_mut(width);
+    let mut y: [&mut [f32]; OUT * OUT] = std::array::from_fn(|_| &mut rows.next().unwrap()[..oc]);
+    let whole = oc / 4 * 4;
+    for o in (0..whole).step_by(4) {
+        output_lanes::<4>(&p, init, relu, o, &mut y);
+    }
+    for o in whole..oc {
+        output_lanes::<1>(&p, init, relu, o, &mut y);
+    }
+    for r in 0..OUT.min(g.out_h - OUT * ty) {
+        let at = ((OUT * ty + r) * g.out_w + OUT * tx) * oc;
+        for s in 0..OUT.min(g.out_w - OUT * tx) {
+            out[at + s * oc..][..oc].copy_from_slice(&ys[(r * OUT + s) * width..][..oc]);
+        }
+    }
+}
+
+/// `act(init + Aᵀ M A)` for filters `o..o + N`, into the tile's 16 outputs `y`.
+#[inline(always)]
+fn output_lanes<const N: usize>(
+    p: &[&[f32]; POINTS],
+    init: &[f32],
+    relu: bool,
+    o: usize,
+    y: &mut [&mut [f32]; OUT * OUT],
+) {
+    let m: [[[f32; N]; TILE]; TILE] =
+        std::array::from_fn(|r| std::array::from_fn(|s| p[r * TILE + s][o..o + N].try_into().unwrap()));
+    let init: [f32; N] = init[o..o + N].try_into().unwrap();
+    for (r, row) in output_1d(m).iter().enumerate() {
+        for (s, value) in output_1d(*row).iter().enumerate() {
+            // Not `max(0.0)`: NaN stays NaN, so a diverged network is not hidden.
+            let value = value.add(init).map(|v| if relu && v < 0.0 { 0.0 } else { v });
+            y[r * OUT + s][o..o + N].copy_from_slice(&value);
+        }
+    }
+}
