@@ -860,23 +860,26 @@ mod tests {
                 let direct = [
                     time(&mut || conv2d_forward(&g, &c.input, &c.filter, Some(&c.bias), true, &mut out)),
                     time(&mut || conv2d_backward_input(&g, &c.grad_out, &c.filter, &mut gi)),
+                    time(&mut || conv2d_backward_filter(&g, &c.input, &c.grad_out, &mut gf)),
                 ];
                 crate::kernels::set_winograd_enabled(true);
                 // The input gradient of a "same" convolution is a forward pass of the same shape.
-                let served = [winograd::applies(&g), winograd::applies(&g) && padding == Padding::Same];
+                let served =
+                    [winograd::applies(&g), winograd::applies(&g) && padding == Padding::Same, winograd::applies(&g)];
                 let vs = |pass: usize, ms: f64| match served[pass] {
                     true => format!(" [direct {:.2} ms: Winograd {:.2}x]", direct[pass], direct[pass] / ms),
                     false => String::new(),
                 };
                 println!(
                     "{name} threads={}: forward {fwd:.2} ms ({:.1} GFLOP/s){}, backward input {bi:.2} ms ({:.1}){}, \
-                     backward filter {bf:.2} ms ({:.1}), bias {bb:.2} ms",
+                     backward filter {bf:.2} ms ({:.1}){}, bias {bb:.2} ms",
                     parallel::threads(),
                     rate(fwd),
                     vs(0, fwd),
                     rate(bi),
                     vs(1, bi),
-                    rate(bf)
+                    rate(bf),
+                    vs(2, bf)
                 );
             }
             println!("total (seed CNN) {total:.2} ms");

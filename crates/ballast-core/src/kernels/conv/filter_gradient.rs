@@ -24,10 +24,10 @@ use super::Conv2dGeometry;
 use crate::parallel;
 
 /// Filters per register tile (two f32x4).
-const TILE_FILTERS: usize = 8;
+pub(super) const TILE_FILTERS: usize = 8;
 /// Input channels per register tile: 4×8 accumulators, two output-gradient vectors and one
 /// broadcast input value fit the 16 registers V8 maps v128 onto on x86-64.
-const TILE_CHANNELS: usize = 4;
+pub(super) const TILE_CHANNELS: usize = 4;
 /// Output-gradient floats per block of rows: a block (and the input rows under it) stays in
 /// L1 while every tap and channel block reads it.
 const BLOCK_FLOATS: usize = 2048;
@@ -69,9 +69,7 @@ pub(super) fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out
     let part_len = k * width;
     // Rows of output pixels (over the whole batch) shared out in tasks.
     let rows = g.batch * g.out_h;
-    let tasks = rows.min(MIN_TASKS).min((PARTIAL_BUDGET / part_len).max(2)).max(1);
-    let per_task = rows.div_ceil(tasks);
-    let tasks = rows.div_ceil(per_task);
+    let (per_task, tasks) = split(rows, part_len);
     let mut padded = PADDED.with(Cell::take);
     let go: &[f32] = if width == oc {
         grad_out
@@ -81,11 +79,8 @@ pub(super) fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out
         padded.chunks_exact_mut(width).zip(grad_out.chunks_exact(oc)).for_each(|(d, s)| d[..oc].copy_from_slice(s));
         &padded
     };
-    let mut partials = PARTIALS.with(Cell::take);
-    partials.clear();
-    partials.resize(tasks * part_len, 0.0);
     let simd = crate::kernels::simd_enabled();
-    parallel::for_each_chunk_mut(&mut partials, part_len, |t, part| {
+    let sum = sum_of_partials(tasks, part_len, |t, part| {
         let task = t * per_task..((t + 1) * per_task).min(rows);
         let block_rows = (BLOCK_FLOATS / (g.out_w * width)).max(1);
         let mut r = task.start;
@@ -98,16 +93,40 @@ pub(super) fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out
         }
     });
     PADDED.with(|c| c.set(padded));
+    for (dst, src) in grad_filter.chunks_exact_mut(oc).zip(sum.chunks_exact(width)) {
+        dst.copy_from_slice(&src[..oc]);
+    }
+}
+
+/// Splits `units` of work into tasks that each sum into a partial gradient of `part_len`
+/// floats: `(units per task, tasks)`, from the shapes only.
+pub(super) fn split(units: usize, part_len: usize) -> (usize, usize) {
+    let tasks = units.min(MIN_TASKS).min((PARTIAL_BUDGET / part_len).max(2)).max(1);
+    let per_task = units.div_ceil(tasks);
+    (per_task, units.div_ceil(per_task))
+}
+
+/// Runs `task(t, partial)` for each task on the pool, each summing into its own zeroed
+/// partial of `part_len` floats, and returns their sum, added in task order (so the result
+/// does not depend on which thread ran what).
+pub(super) fn sum_of_partials(
+    tasks: usize,
+    part_len: usize,
+    task: impl Fn(usize, &mut [f32]) + Sync + Send,
+) -> Vec<f32> {
+    let mut partials = PARTIALS.with(Cell::take);
+    partials.clear();
+    partials.resize(tasks * part_len, 0.0);
+    parallel::for_each_chunk_mut(&mut partials, part_len, task);
     let (sum, rest) = partials.split_at_mut(part_len);
     parallel::for_each_chunk_mut(sum, 4096, |c, dst| {
         for part in rest.chunks_exact(part_len) {
             dst.iter_mut().zip(&part[c * 4096..]).for_each(|(d, s)| *d += s);
         }
     });
-    for (dst, src) in grad_filter.chunks_exact_mut(oc).zip(sum.chunks_exact(width)) {
-        dst.copy_from_slice(&src[..oc]);
-    }
+    let sum = sum.to_vec();
     PARTIALS.with(|c| c.set(partials));
+    sum
 }
 
 /// Adds the gradient contributions of output rows `oys` of image `n` into `part`
@@ -143,12 +162,6 @@ fn accumulate_block(
             let a0 = ((n * g.in_h + iy) * g.in_w + ix) * ic;
             let b0 = ((n * g.out_h + ys.start) * g.out_w + xs.start) * width;
             let extent = (ys.len(), xs.len());
-            // Every read below stays inside the operands: the last pixel's offsets.
-            let (last_a, last_b) = (
-                a0 + (extent.0 - 1) * a_step.1 + (extent.1 - 1) * a_step.0 + ic,
-                b0 + (extent.0 - 1) * b_step.1 + (extent.1 - 1) * b_step.0 + width,
-            );
-            assert!(last_a <= input.len() && last_b <= go.len());
             let row0 = (ky * g.kw + kx) * ic;
             for c0 in (0..ic).step_by(TILE_CHANNELS) {
                 let channels = TILE_CHANNELS.min(ic - c0);
@@ -156,13 +169,7 @@ fn accumulate_block(
                     let dst = &mut part[(row0 + c0) * width + j0..];
                     let a = &input[a0 + c0..];
                     let b = &go[b0 + j0..];
-                    let operands = Operands { a, a_step, b, b_step, extent, dst_row: width };
-                    match channels {
-                        4 => tile::<4>(&operands, simd, dst),
-                        3 => tile::<3>(&operands, simd, dst),
-                        2 => tile::<2>(&operands, simd, dst),
-                        _ => tile::<1>(&operands, simd, dst),
-                    }
+                    add_products(&Operands { a, a_step, b, b_step, extent, dst_row: width }, channels, simd, dst);
                 }
             }
         }
@@ -172,22 +179,38 @@ fn accumulate_block(
 /// One tile's operands: `A(i, y, x) = a[y*a_step.1 + x*a_step.0 + i]` (input channel `i`)
 /// and `B(y, x, j) = b[y*b_step.1 + x*b_step.0 + j]` (filter `j`), over `extent` (rows,
 /// columns) of output pixels; tile row `i` is added at `dst[i*dst_row..][..8]`.
-struct Operands<'a> {
-    a: &'a [f32],
-    a_step: (usize, usize),
-    b: &'a [f32],
-    b_step: (usize, usize),
-    extent: (usize, usize),
-    dst_row: usize,
+pub(super) struct Operands<'a> {
+    pub a: &'a [f32],
+    pub a_step: (usize, usize),
+    pub b: &'a [f32],
+    pub b_step: (usize, usize),
+    pub extent: (usize, usize),
+    pub dst_row: usize,
+}
+
+/// Adds `Σ A(i, ·)·B(·, j)` for `channels` (1 to 4) rows and 8 filters into `dst`.
+pub(super) fn add_products(o: &Operands, channels: usize, simd: bool, dst: &mut [f32]) {
+    if o.extent.0 == 0 || o.extent.1 == 0 {
+        return;
+    }
+    match channels {
+        4 => tile::<4>(o, simd, dst),
+        3 => tile::<3>(o, simd, dst),
+        2 => tile::<2>(o, simd, dst),
+        _ => tile::<1>(o, simd, dst),
+    }
 }
 
 #[inline(always)]
 fn tile<const TR: usize>(o: &Operands, simd: bool, dst: &mut [f32]) {
+    let (rows, cols) = (o.extent.0 - 1, o.extent.1 - 1);
+    // Every read stays inside the operands (the last pixel's offsets), every write in `dst`.
+    assert!(rows * o.a_step.1 + cols * o.a_step.0 + TR <= o.a.len());
+    assert!(rows * o.b_step.1 + cols * o.b_step.0 + TILE_FILTERS <= o.b.len());
     assert!(dst.len() >= (TR - 1) * o.dst_row + TILE_FILTERS);
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     if simd {
-        // SAFETY: `accumulate_block` bounds every read of `a` and `b` over the extent (its
-        // assert), and the assert above bounds the writes.
+        // SAFETY: the asserts above bound every read of `a` and `b` and every write.
         return unsafe {
             crate::kernels::simd128::filter_gradient_micro::<TR>(
                 (o.a, o.a_step),

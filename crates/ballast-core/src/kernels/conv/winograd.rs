@@ -9,19 +9,23 @@
 //! window of one run of `in_c` floats). The filter is transformed once per call into `U`,
 //! packed as panels of NR filters; the input is transformed a block of tiles at a time into
 //! `V`; the output transform adds the bias and applies ReLU before the single store. The
-//! transforms run four channels at a time as `[f32; 4]` values, which LLVM keeps in SIMD
-//! registers.
+//! transforms run four channels at a time, as f32x4 values in SIMD128 builds.
 //!
 //! F(2×2, 3×3) (2.25x fewer multiplies, exact ±½ transforms) was measured first: its 4x
 //! larger transformed input made it no faster than the direct path at 16 to 64 channels.
 //! F(4×4)'s transforms (interpolation points 0, ±1, ±2) round more: its outputs differ from
 //! the direct convolution's by about 1e-6 of their scale, within every golden tolerance.
 //!
-//! Tasks are whole images (the forward pass's output chunks), and each output value depends
-//! on its own tile only, so results are bitwise the same for any thread count.
+//! The filter gradient is the transposed algorithm, `Gᵀ [Σ (Bᵀ d B) ⊙ (A dY Aᵀ)] G`: per
+//! point ξ a GEMM that sums over all tiles, run by the filter gradient's register tile.
+//!
+//! Forward tasks are whole images (the output chunks), and each output value depends on its
+//! own tile only; filter-gradient tasks sum partials added in task order. Results are
+//! bitwise the same for any thread count.
 
 use std::cell::Cell;
 
+use super::filter_gradient::{self, Operands, TILE_CHANNELS, TILE_FILTERS};
 use super::Conv2dGeometry;
 use crate::kernels::gemm::{MR, NR};
 use crate::parallel;
@@ -34,6 +38,10 @@ const POINTS: usize = TILE * TILE;
 /// Transformed-input floats per block of tiles (64 KiB): `V` for the block and the panels of
 /// `U` it multiplies stay in L2 while the 36 GEMMs run.
 const BLOCK_FLOATS: usize = 1 << 14;
+/// The same for the filter gradient, whose blocks hold the transformed output gradient too
+/// (256 KiB with it), and at least this many tiles.
+const GRAD_BLOCK_FLOATS: usize = 1 << 16;
+const MIN_GRAD_BLOCK: usize = 16;
 /// Channels below which the transforms cost more than the multiplies they save (measured:
 /// see `benches/README.md`, Winograd).
 const MIN_CHANNELS: usize = 8;
@@ -55,6 +63,26 @@ pub(super) fn applies(g: &Conv2dGeometry) -> bool {
     }
     let plain = g.groups == 1 && !g.is_dilated() && (g.kh, g.kw) == (3, 3) && (g.stride_h, g.stride_w) == (1, 1);
     plain && g.in_c >= MIN_CHANNELS && g.out_c >= MIN_CHANNELS && g.batch >= MIN_IMAGES
+}
+
+/// Runs `f::<L>(args.., c)` over channels `0..len`: four at a time (as an f32x4 when `simd`),
+/// then one at a time.
+macro_rules! each_lane {
+    ($simd:expr, $len:expr, $f:ident($($arg:expr),*)) => {{
+        let whole = $len / 4 * 4;
+        for c in (0..whole).step_by(4) {
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            if $simd {
+                $f::<simd::F32x4>($($arg,)* c);
+                continue;
+            }
+            $f::<[f32; 4]>($($arg,)* c);
+        }
+        for c in whole..$len {
+            $f::<[f32; 1]>($($arg,)* c);
+        }
+        let _ = $simd;
+    }};
 }
 
 /// `out = act(conv(input, filter) + bias)` for a geometry [`applies`] accepts (overwrites).
@@ -84,16 +112,116 @@ pub(super) fn conv2d_forward(
         for t0 in (0..th * tw).step_by(tiles_per_block) {
             let tiles = t0..(t0 + tiles_per_block).min(th * tw);
             for (i, t) in tiles.clone().enumerate() {
-                transform_input(g, input, n, (t / tw, t % tw), i, tiles_per_block, &mut v);
+                transform_input(g, input, n, (t / tw, t % tw), (i, tiles_per_block), simd, &mut v);
             }
             multiply(g, &v, &u, width, tiles.len(), tiles_per_block, simd, &mut m);
             for (i, t) in tiles.enumerate() {
                 let m = &m[i * POINTS * width..][..POINTS * width];
-                transform_output(g, m, &init, relu, (t / tw, t % tw), &mut ys, out);
+                transform_output(g, m, &init, relu, (t / tw, t % tw), simd, &mut ys, out);
             }
         }
         BUFFERS.with(|c| c.set([v, m, ys]));
     });
+}
+
+/// grad_filter = dL/dfilter (overwrites) for a geometry [`applies`] accepts: the forward
+/// pass's transposes, `Gᵀ [Σ_tiles (Bᵀ d B) ⊙ (A dY Aᵀ)] G`. Per point ξ the sum over tiles
+/// is a GEMM with a long reduction, `ΔU_ξ [in_c, out_c] = V_ξᵀ · W_ξ`, run by the filter
+/// gradient's register tile; each task (a range of images) sums into its own partial.
+pub(super) fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32], grad_filter: &mut [f32]) {
+    debug_assert!(applies(g));
+    let (ic, oc) = (g.in_c, g.out_c);
+    let width = oc.next_multiple_of(TILE_FILTERS);
+    let part_len = POINTS * ic * width;
+    let (per_task, tasks) = filter_gradient::split(g.batch, part_len);
+    // Blocks run over the tiles of all the task's images, so a small image (4 tiles of 7×7)
+    // still gives each register tile a long sum.
+    let block = (GRAD_BLOCK_FLOATS / (POINTS * (ic + width))).max(MIN_GRAD_BLOCK);
+    let (th, tw) = (g.out_h.div_ceil(OUT), g.out_w.div_ceil(OUT));
+    let simd = crate::kernels::simd_enabled();
+    let sum = filter_gradient::sum_of_partials(tasks, part_len, |t, part| {
+        let [mut v, mut w, ys] = BUFFERS.with(Cell::take);
+        v.resize(POINTS * block * ic, 0.0);
+        w.resize(POINTS * block * width, 0.0);
+        let images = t * per_task..((t + 1) * per_task).min(g.batch);
+        let tiles = images.start * th * tw..images.end * th * tw;
+        for t0 in tiles.clone().step_by(block) {
+            let count = block.min(tiles.end - t0);
+            for i in 0..count {
+                let (n, t) = ((t0 + i) / (th * tw), (t0 + i) % (th * tw));
+                transform_input(g, input, n, (t / tw, t % tw), (i, block), simd, &mut v);
+                transform_grad(g, grad_out, n, (t / tw, t % tw), (i, block), width, simd, &mut w);
+            }
+            for xi in 0..POINTS {
+                for c0 in (0..ic).step_by(TILE_CHANNELS) {
+                    for j0 in (0..width).step_by(TILE_FILTERS) {
+                        let operands = Operands {
+                            a: &v[xi * block * ic + c0..],
+                            a_step: (ic, 0),
+                            b: &w[xi * block * width + j0..],
+                            b_step: (width, 0),
+                            extent: (1, count),
+                            dst_row: width,
+                        };
+                        let dst = &mut part[(xi * ic + c0) * width + j0..];
+                        filter_gradient::add_products(&operands, TILE_CHANNELS.min(ic - c0), simd, dst);
+                    }
+                }
+            }
+        }
+        BUFFERS.with(|c| c.set([v, w, ys]));
+    });
+    for c in 0..ic {
+        for o in 0..oc {
+            let du: [[f32; TILE]; TILE] =
+                std::array::from_fn(|r| std::array::from_fn(|s| sum[((r * TILE + s) * ic + c) * width + o]));
+            for (y, row) in filter_grad_1d(du).iter().enumerate() {
+                for (x, &value) in filter_grad_1d(*row).iter().enumerate() {
+                    grad_filter[((y * 3 + x) * ic + c) * oc + o] = value;
+                }
+            }
+        }
+    }
+}
+
+/// Writes `W_ξ[slot] = (A dY Aᵀ)_ξ` for output tile `(ty, tx)` of image `n`, for every
+/// filter (`w` is `[ξ][block][width]`); outputs past the image's edge are zero.
+#[allow(clippy::too_many_arguments)]
+fn transform_grad(
+    g: &Conv2dGeometry,
+    grad_out: &[f32],
+    n: usize,
+    (ty, tx): (usize, usize),
+    (slot, block): (usize, usize),
+    width: usize,
+    simd: bool,
+    w: &mut [f32],
+) {
+    let oc = g.out_c;
+    let mut rows: [[&[f32]; OUT]; OUT] = [[&[]; OUT]; OUT];
+    for (r, row) in rows.iter_mut().enumerate() {
+        for (s, src) in row.iter_mut().enumerate() {
+            let (y, x) = (OUT * ty + r, OUT * tx + s);
+            if y < g.out_h && x < g.out_w {
+                *src = &grad_out[((n * g.out_h + y) * g.out_w + x) * oc..][..oc];
+            }
+        }
+    }
+    let mut points = w.chunks_exact_mut(block * width);
+    let mut dst: [&mut [f32]; POINTS] = std::array::from_fn(|_| &mut points.next().unwrap()[slot * width..][..oc]);
+    each_lane!(simd, oc, grad_lanes(&rows, &mut dst));
+}
+
+/// `A dY Aᵀ` for the lane of filters at `o` of the tile whose 16 outputs are `rows` (empty: zero).
+#[inline(always)]
+fn grad_lanes<L: Lane>(rows: &[[&[f32]; OUT]; OUT], dst: &mut [&mut [f32]; POINTS], o: usize) {
+    let dy: [[L; OUT]; OUT] =
+        rows.map(|row| row.map(|src| if src.is_empty() { L::zero() } else { L::load(&src[o..]) }));
+    for (r, row) in grad_1d(dy).iter().enumerate() {
+        for (s, value) in grad_1d(*row).iter().enumerate() {
+            value.store(&mut dst[r * TILE + s][o..]);
+        }
+    }
 }
 
 /// `U_ξ = (G g Gᵀ)_ξ` for every (input channel, filter), as 36 matrices `[in_c, width]`, each
@@ -125,8 +253,8 @@ fn transform_input(
     input: &[f32],
     n: usize,
     (ty, tx): (usize, usize),
-    slot: usize,
-    block: usize,
+    (slot, block): (usize, usize),
+    simd: bool,
     v: &mut [f32],
 ) {
     let ic = g.in_c;
@@ -143,25 +271,17 @@ fn transform_input(
     }
     let mut points = v.chunks_exact_mut(block * ic);
     let mut dst: [&mut [f32]; POINTS] = std::array::from_fn(|_| &mut points.next().unwrap()[slot * ic..][..ic]);
-    // Four channels at a time as `[f32; 4]` values, which LLVM keeps in SIMD registers;
-    // then one at a time.
-    let whole = ic / 4 * 4;
-    for c in (0..whole).step_by(4) {
-        input_lanes::<4>(&rows, c, &mut dst);
-    }
-    for c in whole..ic {
-        input_lanes::<1>(&rows, c, &mut dst);
-    }
+    each_lane!(simd, ic, input_lanes(&rows, &mut dst));
 }
 
-/// `Bᵀ d B` for channels `c..c + N` of the tile whose 36 positions are `rows` (empty: zero).
+/// `Bᵀ d B` for the lane of channels at `c` of the tile whose 36 positions are `rows` (empty: zero).
 #[inline(always)]
-fn input_lanes<const N: usize>(rows: &[[&[f32]; TILE]; TILE], c: usize, dst: &mut [&mut [f32]; POINTS]) {
-    let d: [[[f32; N]; TILE]; TILE] =
-        rows.map(|row| row.map(|src| if src.is_empty() { [0.0; N] } else { src[c..c + N].try_into().unwrap() }));
+fn input_lanes<L: Lane>(rows: &[[&[f32]; TILE]; TILE], dst: &mut [&mut [f32]; POINTS], c: usize) {
+    let d: [[L; TILE]; TILE] =
+        rows.map(|row| row.map(|src| if src.is_empty() { L::zero() } else { L::load(&src[c..]) }));
     for (r, row) in input_1d(d).iter().enumerate() {
         for (s, value) in input_1d(*row).iter().enumerate() {
-            dst[r * TILE + s][c..c + N].copy_from_slice(value);
+            value.store(&mut dst[r * TILE + s][c..]);
         }
     }
 }
@@ -207,43 +327,139 @@ fn output_1d<T: Lanes>(m: [T; TILE]) -> [T; OUT] {
     [m[0].add(s12).add(s34), d12.add(d34.scale(2.0)), s12.add(s34.scale(4.0)), d12.add(d34.scale(8.0)).add(m[5])]
 }
 
-/// Element-wise arithmetic on a value, a lane `[f32; N]` or a row of lanes.
+/// `A` (the transpose of the output transform) for the output gradient: 4 values to 6.
+#[inline(always)]
+fn grad_1d<T: Lanes>(y: [T; OUT]) -> [T; TILE] {
+    // A = [[1, 0, 0, 0], [1, 1, 1, 1], [1, -1, 1, -1], [1, 2, 4, 8], [1, -2, 4, -8], [0, 0, 0, 1]]
+    let (even, odd) = (y[0].add(y[2]), y[1].add(y[3]));
+    let (even4, odd8) = (y[0].add(y[2].scale(4.0)), y[1].scale(2.0).add(y[3].scale(8.0)));
+    [y[0], even.add(odd), even.sub(odd), even4.add(odd8), even4.sub(odd8), y[3]]
+}
+
+/// `Gᵀ` (the transpose of the filter transform) for the filter gradient: 6 values to 3.
+#[inline(always)]
+fn filter_grad_1d<T: Lanes>(u: [T; TILE]) -> [T; 3] {
+    // Gᵀ = [[1/4, -1/6, -1/6, 1/24, 1/24, 0], [0, -1/6, 1/6, 1/12, -1/12, 0],
+    //       [0, -1/6, -1/6, 1/6, 1/6, 1]]
+    let (s12, d12, s34, d34) = (u[1].add(u[2]), u[2].sub(u[1]), u[3].add(u[4]), u[3].sub(u[4]));
+    [
+        u[0].scale(0.25).sub(s12.scale(1.0 / 6.0)).add(s34.scale(1.0 / 24.0)),
+        d12.scale(1.0 / 6.0).add(d34.scale(1.0 / 12.0)),
+        s34.sub(s12).scale(1.0 / 6.0).add(u[5]),
+    ]
+}
+
+/// Element-wise arithmetic on a value, a lane of channels or a row of lanes.
 trait Lanes: Copy {
-    fn zip(self, other: Self, f: impl Fn(f32, f32) -> f32 + Copy) -> Self;
-    fn map(self, f: impl Fn(f32) -> f32 + Copy) -> Self;
-    #[inline(always)]
-    fn add(self, other: Self) -> Self {
-        self.zip(other, |x, y| x + y)
-    }
-    #[inline(always)]
-    fn sub(self, other: Self) -> Self {
-        self.zip(other, |x, y| x - y)
-    }
-    #[inline(always)]
-    fn scale(self, k: f32) -> Self {
-        self.map(|x| x * k)
-    }
+    fn add(self, other: Self) -> Self;
+    fn sub(self, other: Self) -> Self;
+    fn scale(self, k: f32) -> Self;
 }
 
 impl Lanes for f32 {
     #[inline(always)]
-    fn zip(self, other: Self, f: impl Fn(f32, f32) -> f32 + Copy) -> Self {
-        f(self, other)
+    fn add(self, other: Self) -> Self {
+        self + other
     }
     #[inline(always)]
-    fn map(self, f: impl Fn(f32) -> f32 + Copy) -> Self {
-        f(self)
+    fn sub(self, other: Self) -> Self {
+        self - other
+    }
+    #[inline(always)]
+    fn scale(self, k: f32) -> Self {
+        self * k
     }
 }
 
 impl<T: Lanes, const N: usize> Lanes for [T; N] {
     #[inline(always)]
-    fn zip(self, other: Self, f: impl Fn(f32, f32) -> f32 + Copy) -> Self {
-        std::array::from_fn(|i| self[i].zip(other[i], f))
+    fn add(self, other: Self) -> Self {
+        std::array::from_fn(|i| self[i].add(other[i]))
     }
     #[inline(always)]
-    fn map(self, f: impl Fn(f32) -> f32 + Copy) -> Self {
-        std::array::from_fn(|i| self[i].map(f))
+    fn sub(self, other: Self) -> Self {
+        std::array::from_fn(|i| self[i].sub(other[i]))
+    }
+    #[inline(always)]
+    fn scale(self, k: f32) -> Self {
+        self.map(|x| x.scale(k))
+    }
+}
+
+/// The channels the transforms handle at once: `[f32; N]` on the scalar path, an f32x4 on
+/// the SIMD128 one (same operations in the same order, so the two agree bitwise).
+trait Lane: Lanes {
+    fn zero() -> Self;
+    /// The first WIDTH floats of `src`.
+    fn load(src: &[f32]) -> Self;
+    fn store(self, dst: &mut [f32]);
+    /// `v < 0 ? 0 : v`: NaN stays NaN, so a diverged network is not hidden.
+    fn relu(self) -> Self;
+}
+
+impl<const N: usize> Lane for [f32; N] {
+    #[inline(always)]
+    fn zero() -> Self {
+        [0.0; N]
+    }
+    #[inline(always)]
+    fn load(src: &[f32]) -> Self {
+        src[..N].try_into().unwrap()
+    }
+    #[inline(always)]
+    fn store(self, dst: &mut [f32]) {
+        dst[..N].copy_from_slice(&self);
+    }
+    #[inline(always)]
+    fn relu(self) -> Self {
+        self.map(|v| if v < 0.0 { 0.0 } else { v })
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use core::arch::wasm32::*;
+
+    #[derive(Clone, Copy)]
+    pub(super) struct F32x4(v128);
+
+    impl super::Lanes for F32x4 {
+        #[inline(always)]
+        fn add(self, other: Self) -> Self {
+            F32x4(f32x4_add(self.0, other.0))
+        }
+        #[inline(always)]
+        fn sub(self, other: Self) -> Self {
+            F32x4(f32x4_sub(self.0, other.0))
+        }
+        #[inline(always)]
+        fn scale(self, k: f32) -> Self {
+            F32x4(f32x4_mul(self.0, f32x4_splat(k)))
+        }
+    }
+
+    impl super::Lane for F32x4 {
+        #[inline(always)]
+        fn zero() -> Self {
+            F32x4(f32x4_splat(0.0))
+        }
+        #[inline(always)]
+        fn load(src: &[f32]) -> Self {
+            let src = &src[..4];
+            // SAFETY: `src` holds four floats; v128_load allows unaligned addresses.
+            F32x4(unsafe { v128_load(src.as_ptr() as *const v128) })
+        }
+        #[inline(always)]
+        fn store(self, dst: &mut [f32]) {
+            let dst = &mut dst[..4];
+            // SAFETY: `dst` holds four floats.
+            unsafe { v128_store(dst.as_mut_ptr() as *mut v128, self.0) }
+        }
+        #[inline(always)]
+        fn relu(self) -> Self {
+            // pmax(v, 0) is `v < 0 ? 0 : v`: NaN stays NaN.
+            F32x4(f32x4_pmax(self.0, f32x4_splat(0.0)))
+        }
     }
 }
 
@@ -303,12 +519,14 @@ fn multiply(
 /// Stores `act(init + Aᵀ M A)` for output tile `(ty, tx)` into `out` (one image), cropping a
 /// tile that overhangs the image; `m` holds the tile's 36 rows of `width` floats, and `ys`
 /// (16 rows of `width`) takes the 4×4 outputs before they are stored.
+#[allow(clippy::too_many_arguments)]
 fn transform_output(
     g: &Conv2dGeometry,
     m: &[f32],
     init: &[f32],
     relu: bool,
     (ty, tx): (usize, usize),
+    simd: bool,
     ys: &mut [f32],
     out: &mut [f32],
 ) {
@@ -317,13 +535,7 @@ fn transform_output(
     let p: [&[f32]; POINTS] = std::array::from_fn(|_| &points.next().unwrap()[..oc]);
     let mut rows = ys.chunks_exact_mut(width);
     let mut y: [&mut [f32]; OUT * OUT] = std::array::from_fn(|_| &mut rows.next().unwrap()[..oc]);
-    let whole = oc / 4 * 4;
-    for o in (0..whole).step_by(4) {
-        output_lanes::<4>(&p, init, relu, o, &mut y);
-    }
-    for o in whole..oc {
-        output_lanes::<1>(&p, init, relu, o, &mut y);
-    }
+    each_lane!(simd, oc, output_lanes(&p, init, relu, &mut y));
     for r in 0..OUT.min(g.out_h - OUT * ty) {
         let at = ((OUT * ty + r) * g.out_w + OUT * tx) * oc;
         for s in 0..OUT.min(g.out_w - OUT * tx) {
@@ -332,23 +544,16 @@ fn transform_output(
     }
 }
 
-/// `act(init + Aᵀ M A)` for filters `o..o + N`, into the tile's 16 outputs `y`.
+/// `act(init + Aᵀ M A)` for the lane of filters at `o`, into the tile's 16 outputs `y`.
 #[inline(always)]
-fn output_lanes<const N: usize>(
-    p: &[&[f32]; POINTS],
-    init: &[f32],
-    relu: bool,
-    o: usize,
-    y: &mut [&mut [f32]; OUT * OUT],
-) {
-    let m: [[[f32; N]; TILE]; TILE] =
-        std::array::from_fn(|r| std::array::from_fn(|s| p[r * TILE + s][o..o + N].try_into().unwrap()));
-    let init: [f32; N] = init[o..o + N].try_into().unwrap();
+fn output_lanes<L: Lane>(p: &[&[f32]; POINTS], init: &[f32], relu: bool, y: &mut [&mut [f32]; OUT * OUT], o: usize) {
+    let m: [[L; TILE]; TILE] = std::array::from_fn(|r| std::array::from_fn(|s| L::load(&p[r * TILE + s][o..])));
+    let init = L::load(&init[o..]);
     for (r, row) in output_1d(m).iter().enumerate() {
         for (s, value) in output_1d(*row).iter().enumerate() {
-            // Not `max(0.0)`: NaN stays NaN, so a diverged network is not hidden.
-            let value = value.add(init).map(|v| if relu && v < 0.0 { 0.0 } else { v });
-            y[r * OUT + s][o..o + N].copy_from_slice(&value);
+            let value = value.add(init);
+            let value = if relu { value.relu() } else { value };
+            value.store(&mut y[r * OUT + s][o..]);
         }
     }
 }
