@@ -91,7 +91,9 @@ fn residual_block(
 #[test]
 fn residual_blocks_forward_and_backward_match_pytorch() {
     let cases = load("golden_graph.json");
-    for (name, projection) in [("residual_identity", false), ("residual_projection", true)] {
+    for (name, projection) in
+        [("residual_identity", false), ("residual_projection", true), ("residual_identity_winograd", false)]
+    {
         let c = &cases[name];
         assert_eq!(c.config["block"].as_str().unwrap(), if projection { "projection" } else { "identity" });
         let eps = c.f("bn_epsilon") as f32;

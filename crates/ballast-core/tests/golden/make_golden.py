@@ -874,6 +874,10 @@ def golden_graph_cases():
     c["add_3"] = merge_case("add_3", [(2, 4, 4, 3)] * 3)
     c["residual_identity"] = residual_case("residual_identity", (4, 8, 8, 8), 8, False)
     c["residual_projection"] = residual_case("residual_projection", (4, 8, 8, 8), 16, True)
+    # 8 images of 16 channels: the shapes Ballast's Winograd convolutions take (forward,
+    # input and filter gradients); the blocks above run the direct kernels.
+    c["residual_identity_winograd"] = residual_case("residual_identity_winograd", (8, 10, 9, 16),
+                                                    16, False)
     return c
 
 
