@@ -605,7 +605,9 @@ mod tests {
             // padded to a panel; "same" also sends the input gradient through it.
             geometry(&[9, 7, 8, 8], (3, 3), 12, (1, 1), Same),
             geometry(&[8, 10, 9, 16], (3, 3), 16, (1, 1), Valid),
-            geometry(&[8, 6, 6, 72], (3, 3), 9, (1, 1), Same),
+            geometry(&[8, 6, 6, 72], (3, 3), 18, (1, 1), Same),
+            // 17 = 16 + 1 channels: the transforms' one-channel lanes.
+            geometry(&[8, 5, 7, 17], (3, 3), 16, (1, 1), Same),
         ]
     }
 

@@ -255,7 +255,7 @@ pub fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32
     if g.groups > 1 {
         return super::grouped_backward_filter(g, input, grad_out, grad_filter);
     }
-    if super::winograd::applies(g) {
+    if super::winograd::applies_to_filter_gradient(g) {
         return super::winograd::conv2d_backward_filter(g, input, grad_out, grad_filter);
     }
     if super::filter_gradient::applies(g) {

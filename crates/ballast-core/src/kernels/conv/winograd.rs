@@ -42,9 +42,12 @@ const BLOCK_FLOATS: usize = 1 << 14;
 /// (256 KiB with it), and at least this many tiles.
 const GRAD_BLOCK_FLOATS: usize = 1 << 16;
 const MIN_GRAD_BLOCK: usize = 16;
-/// Channels below which the transforms cost more than the multiplies they save (measured:
-/// see `benches/README.md`, Winograd).
+/// Channels below which the transforms cost more than the multiplies they save, for the
+/// forward pass (and the input gradient, a forward pass) and for the filter gradient, which
+/// transforms the output gradient too (measured with `bench/winograd.mjs`: at 8 channels the
+/// forward pass gains 1.4x and the filter gradient loses).
 const MIN_CHANNELS: usize = 8;
+const MIN_FILTER_GRADIENT_CHANNELS: usize = 16;
 /// Images below which the batch gives too few tasks to share out (the direct path splits
 /// single images).
 const MIN_IMAGES: usize = 8;
@@ -63,6 +66,11 @@ pub(super) fn applies(g: &Conv2dGeometry) -> bool {
     }
     let plain = g.groups == 1 && !g.is_dilated() && (g.kh, g.kw) == (3, 3) && (g.stride_h, g.stride_w) == (1, 1);
     plain && g.in_c >= MIN_CHANNELS && g.out_c >= MIN_CHANNELS && g.batch >= MIN_IMAGES
+}
+
+/// Whether the filter gradient of `g` takes the Winograd path.
+pub(super) fn applies_to_filter_gradient(g: &Conv2dGeometry) -> bool {
+    applies(g) && g.in_c.min(g.out_c) >= MIN_FILTER_GRADIENT_CHANNELS
 }
 
 /// Runs `f::<L>(args.., c)` over channels `0..len`: four at a time (as an f32x4 when `simd`),
@@ -124,12 +132,13 @@ pub(super) fn conv2d_forward(
     });
 }
 
-/// grad_filter = dL/dfilter (overwrites) for a geometry [`applies`] accepts: the forward
+/// grad_filter = dL/dfilter (overwrites) for a geometry [`applies_to_filter_gradient`]
+/// accepts: the forward
 /// pass's transposes, `Gᵀ [Σ_tiles (Bᵀ d B) ⊙ (A dY Aᵀ)] G`. Per point ξ the sum over tiles
 /// is a GEMM with a long reduction, `ΔU_ξ [in_c, out_c] = V_ξᵀ · W_ξ`, run by the filter
 /// gradient's register tile; each task (a range of images) sums into its own partial.
 pub(super) fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32], grad_filter: &mut [f32]) {
-    debug_assert!(applies(g));
+    debug_assert!(applies_to_filter_gradient(g));
     let (ic, oc) = (g.in_c, g.out_c);
     let width = oc.next_multiple_of(TILE_FILTERS);
     let part_len = POINTS * ic * width;
