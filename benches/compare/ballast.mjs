@@ -41,7 +41,8 @@ try {
   // The step fit() runs for each batch (gather, forward, backward, Adam), without fit's
   // callbacks and event-loop yields, so the time is the step's alone.
   const handle = model._handleForBenchmarks();
-  const t = await timeRepeated((i) => handle.trainStep(x.handle, y.handle, rows[i % batches]), {
+  const noWeights = new Float32Array(0); // no sample weights
+  const t = await timeRepeated((i) => handle.trainStep(x.handle, y.handle, rows[i % batches], noWeights), {
     warmup: opts.warmup, minReps: opts.minSteps, minSeconds: opts.minSeconds, maxSeconds: opts.maxSeconds,
   });
   result.train = { ...t, imagesPerSecond: (opts.batch / t.medianMs) * 1000 };

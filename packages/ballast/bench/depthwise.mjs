@@ -28,17 +28,18 @@ const out = layers.dense({ units: 10, activation: 'softmax' }).apply(layers.glob
 const model = new Model({ inputs: inp, outputs: out, seed: 1 });
 model.compile({ optimizer: optimizers.sgd({ learningRate: 1e-3 }), loss: 'categoricalCrossentropy' });
 const handle = model._handleForBenchmarks();
+const noWeights = new Float32Array(0); // no sample weights
 
 const mb = (n * 4) / 1e6;
 // One thread with the scalar kernels (the SIMD128 path's baseline), then SIMD on 1 thread and the pool.
 for (const [simd, limit] of [[false, 1], [true, 1], [true, 0]]) {
   diagnostics.setSimd(simd);
   diagnostics.setThreadLimit(limit);
-  for (let i = 0; i < 2; i++) handle.trainStep(x.handle, y.handle, rows); // warm-up
+  for (let i = 0; i < 2; i++) handle.trainStep(x.handle, y.handle, rows, noWeights); // warm-up
   const fwd = [];
   const bwd = [];
   for (let i = 0; i < steps; i++) {
-    handle.trainStep(x.handle, y.handle, rows);
+    handle.trainStep(x.handle, y.handle, rows, noWeights);
     const p = model.lastStepProfile().find((r) => r.name === 'measured');
     fwd.push(p.forwardMs);
     bwd.push(p.backwardMs);

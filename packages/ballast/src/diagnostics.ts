@@ -12,8 +12,9 @@ export function setSimd(enabled: boolean): void {
   wasm().setSimdEnabled(enabled);
 }
 
-/** Use Winograd's F(2×2, 3×3) for 3×3 stride-1 convolutions with 8 channels or more (true, the
- * default) or the direct kernels everywhere. */
+/** Use Winograd's F(4×4, 3×3) for 3×3 stride-1 convolutions where it is faster (true, the
+ * default: 8 channels or more and 8 images or more; the filter gradient from 16 channels) or
+ * the direct kernels everywhere. */
 export function setWinograd(enabled: boolean): void {
   wasm().setWinogradEnabled(enabled);
 }

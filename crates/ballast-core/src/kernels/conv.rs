@@ -10,6 +10,10 @@
 //! - backward filter: `grad_filter [K, out_c] = colsᵀ · grad_out` (an implicit GEMM over
 //!   each tap's input rows, in [`filter_gradient`], when there are 4 input channels or more)
 //!
+//! 3×3 stride-1 convolutions with enough channels and images take Winograd's F(4×4, 3×3)
+//! instead ([`winograd`]): the forward pass, the input gradient of "same" layers (through
+//! the forward pass of the transposed convolution) and the filter gradient.
+//!
 //! The forward pass lives in [`forward`], the backward passes in [`backward`]; this module
 //! holds the geometry, the window walk shared by im2col and col2im, and the direct
 //! seven-loop references the kernels are tested against.
@@ -601,13 +605,16 @@ mod tests {
             // padded to a whole tile (10 of 16), strided rows; and 7 = 4 + 3 channels.
             geometry(&[3, 9, 7, 6], (3, 3), 10, (2, 1), Same),
             geometry(&[2, 6, 9, 7], (3, 2), 5, (1, 2), Valid),
-            // Winograd F(2x2, 3x3): odd output sizes (tiles cropped at the edges), filters
+            // Winograd F(4x4, 3x3): odd output sizes (tiles cropped at the edges), filters
             // padded to a panel; "same" also sends the input gradient through it.
             geometry(&[9, 7, 8, 8], (3, 3), 12, (1, 1), Same),
             geometry(&[8, 10, 9, 16], (3, 3), 16, (1, 1), Valid),
             geometry(&[8, 6, 6, 72], (3, 3), 18, (1, 1), Same),
             // 17 = 16 + 1 channels: the transforms' one-channel lanes.
             geometry(&[8, 5, 7, 17], (3, 3), 16, (1, 1), Same),
+            // Two forward blocks per image; filter-gradient tasks of two images whose blocks
+            // cross images; filters padded (68 of 72).
+            geometry(&[20, 12, 12, 72], (3, 3), 68, (1, 1), Same),
         ]
     }
 
@@ -703,10 +710,14 @@ mod tests {
     #[test]
     fn single_thread_and_pool_agree_bitwise() {
         let _guard = crate::parallel::tests::LIMIT_LOCK.lock().unwrap();
-        // K = 72 (gemm) and K = 9 (gemm_strided), both split into 13 tasks.
+        // Winograd (forward, input gradient) with the implicit filter gradient; K = 9
+        // (gemm_strided); Winograd's filter gradient with tasks of two images; the direct
+        // kernels (batch 7) with K = 72.
         for g in [
             geometry(&[37, 12, 11, 8], (3, 3), 16, (1, 1), Padding::Same),
             geometry(&[37, 10, 9, 1], (3, 3), 8, (1, 1), Padding::Valid),
+            geometry(&[20, 12, 12, 72], (3, 3), 68, (1, 1), Padding::Same),
+            geometry(&[7, 12, 11, 8], (3, 3), 16, (1, 1), Padding::Same),
             general(&[9, 12, 11, 8], (3, 3), 16, (1, 1), Padding::Same, (2, 2), 1),
             // Depthwise: many forward/input-gradient tasks, FILTER_TASKS partial sums.
             general(&[37, 12, 11, 24], (3, 3), 24, (1, 1), Padding::Same, (1, 1), 24),
@@ -866,8 +877,11 @@ mod tests {
                 ];
                 crate::kernels::set_winograd_enabled(true);
                 // The input gradient of a "same" convolution is a forward pass of the same shape.
-                let served =
-                    [winograd::applies(&g), winograd::applies(&g) && padding == Padding::Same, winograd::applies(&g)];
+                let served = [
+                    winograd::applies(&g),
+                    backward::transposed(&g).is_some_and(|t| winograd::applies(&t)),
+                    winograd::applies_to_filter_gradient(&g),
+                ];
                 let vs = |pass: usize, ms: f64| match served[pass] {
                     true => format!(" [direct {:.2} ms: Winograd {:.2}x]", direct[pass], direct[pass] / ms),
                     false => String::new(),

@@ -156,15 +156,15 @@ pub unsafe fn filter_gradient_micro<const TR: usize>(
 ) {
     let mut acc = [[f32x4_splat(0.0); 2]; TR];
     for y in 0..rows {
-        let (mut pa, mut pb) = (a.as_ptr().add(y * a_step.1), b.as_ptr().add(y * b_step.1));
-        for _ in 0..cols {
+        for x in 0..cols {
+            // Offsets from the operands' starts, so no pointer steps past the last pixel.
+            let (pa, pb) = (a.as_ptr().add(y * a_step.1 + x * a_step.0), b.as_ptr().add(y * b_step.1 + x * b_step.0));
             let (b0, b1) = (v128_load(pb as *const v128), v128_load(pb.add(4) as *const v128));
             for (i, row) in acc.iter_mut().enumerate() {
                 let av = v128_load32_splat(pa.add(i) as *const u32);
                 row[0] = f32x4_add(row[0], f32x4_mul(av, b0));
                 row[1] = f32x4_add(row[1], f32x4_mul(av, b1));
             }
-            (pa, pb) = (pa.add(a_step.0), pb.add(b_step.0));
         }
     }
     let d = dst.as_mut_ptr();

@@ -49,8 +49,6 @@ thread_local! {
     /// Column buffer reused between calls on the same thread; taken out while in use, so a
     /// task started on this thread while another waits in a nested join gets its own.
     static COLS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
-    /// Per-task partial sums of the filter gradient, reused on the calling thread.
-    static PARTIALS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Calls `f(output pixels, column buffer)` for each step of task `t`, in order; the buffer
@@ -182,7 +180,7 @@ fn tile_step<const TR: usize>(acc: &mut [[f32; TC]; TR], av: [f32; TR], bp: &[f3
 /// symmetric): the output gradient convolved with the filter turned by 180° and its channel
 /// axes swapped, with the same dilation. The residual networks' 3×3 convolutions are all
 /// like this.
-fn transposed(g: &Conv2dGeometry) -> Option<Conv2dGeometry> {
+pub(super) fn transposed(g: &Conv2dGeometry) -> Option<Conv2dGeometry> {
     let (eh, ew) = ((g.kh - 1) * g.dil_h + 1, (g.kw - 1) * g.dil_w + 1);
     let same = g.out_h == g.in_h && g.out_w == g.in_w && g.pad_top == eh / 2 && g.pad_left == ew / 2;
     let odd = eh % 2 == 1 && ew % 2 == 1;
@@ -262,16 +260,12 @@ pub fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32
         return super::filter_gradient::conv2d_backward_filter(g, input, grad_out, grad_filter);
     }
     let (k, oc, plan, flen) = (g.patch_len(), g.out_c, plan(g), g.filter_len());
-    // Each task sums its images into its own slot; the slots are then added in task order,
-    // so the result does not depend on which thread ran what.
-    let mut partials = PARTIALS.with(Cell::take);
-    partials.clear();
-    partials.resize(g.batch.div_ceil(plan.images) * flen, 0.0);
     // gemm_strided keeps a tile of grad_filter in registers over all rows. gemm computes
     // grad_filterᵀ [out_c, K] = grad_outᵀ · cols instead: its packing then copies whole rows
-    // of cols rather than gathering a few floats from each (measured 10% faster at K = 288).
+    // of cols rather than gathering a few floats from each (measured 10% faster at K = 288,
+    // when this path still served every layer).
     let small = k <= SMALL_K_FILTER;
-    parallel::for_each_chunk_mut(&mut partials, flen, |t, part| {
+    let sum = super::filter_gradient::sum_of_partials(g.batch.div_ceil(plan.images), flen, |t, part| {
         for_each_step(g, plan, t, |rows, buf| {
             let (m, go) = (rows.len(), &grad_out[rows.start * oc..rows.end * oc]);
             let cols = columns(g, input, rows, buf);
@@ -285,20 +279,13 @@ pub fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32
             }
         });
     });
-    let (sum, rest) = partials.split_at_mut(flen);
-    parallel::for_each_chunk_mut(sum, 4096, |c, dst| {
-        for part in rest.chunks_exact(flen) {
-            dst.iter_mut().zip(&part[c * 4096..]).for_each(|(d, s)| *d += s);
-        }
-    });
     if small {
-        grad_filter.copy_from_slice(sum);
+        grad_filter.copy_from_slice(&sum);
     } else {
         for (j, row) in sum.chunks_exact(k).enumerate() {
             row.iter().enumerate().for_each(|(q, &v)| grad_filter[q * oc + j] = v);
         }
     }
-    PARTIALS.with(|c| c.set(partials));
 }
 
 /// grad_bias[c] = sum over n,h,w of grad_out (overwrites).

@@ -33,7 +33,8 @@ pub(super) const TILE_CHANNELS: usize = 4;
 const BLOCK_FLOATS: usize = 2048;
 /// Tasks to aim for, so a pool of several threads stays balanced.
 const MIN_TASKS: usize = 16;
-/// Bound on all partial gradients together (16 MiB), for layers with large filters.
+/// Bound on all partial gradients together (16 MiB), for layers with large filters; a
+/// layer whose filter alone is larger still gets two tasks.
 const PARTIAL_BUDGET: usize = 1 << 22;
 
 thread_local! {
@@ -96,6 +97,11 @@ pub(super) fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out
     for (dst, src) in grad_filter.chunks_exact_mut(oc).zip(sum.chunks_exact(width)) {
         dst.copy_from_slice(&src[..oc]);
     }
+}
+
+/// Whether `tasks` partial gradients of `part_len` floats fit the budget.
+pub(super) fn fits_budget(part_len: usize, tasks: usize) -> bool {
+    part_len.saturating_mul(tasks) <= PARTIAL_BUDGET
 }
 
 /// Splits `units` of work into tasks that each sum into a partial gradient of `part_len`

@@ -53,24 +53,33 @@ const MIN_FILTER_GRADIENT_CHANNELS: usize = 16;
 const MIN_IMAGES: usize = 8;
 
 thread_local! {
-    /// The transformed input `V`, the products `M` of one block and a tile's outputs, reused
-    /// between calls.
+    /// Per block of tiles, reused between calls: the transformed input `V`; the products `M`
+    /// (forward) or the transformed output gradient `W` (filter gradient); a tile's outputs.
     static BUFFERS: Cell<[Vec<f32>; 3]> = const { Cell::new([Vec::new(), Vec::new(), Vec::new()]) };
 }
 
-/// Whether `g` takes the Winograd path: a plain 3×3 stride-1 convolution with enough
-/// channels and images, while the path is enabled.
+/// Whether `g` takes the Winograd path while the path is enabled: a plain 3×3 stride-1
+/// convolution with enough channels and images.
 pub(super) fn applies(g: &Conv2dGeometry) -> bool {
-    if !crate::kernels::winograd_enabled() {
-        return false;
-    }
+    crate::kernels::winograd_enabled() && fits(g)
+}
+
+/// Whether the filter gradient of `g` takes the Winograd path: from 16 channels, and while a
+/// quarter of the filter gradient's tasks fit their partial sums in the budget (36 points per
+/// filter value where the implicit GEMM holds 9).
+pub(super) fn applies_to_filter_gradient(g: &Conv2dGeometry) -> bool {
+    applies(g) && fits_filter_gradient(g)
+}
+
+/// The shape conditions of [`applies`], without the switch.
+fn fits(g: &Conv2dGeometry) -> bool {
     let plain = g.groups == 1 && !g.is_dilated() && (g.kh, g.kw) == (3, 3) && (g.stride_h, g.stride_w) == (1, 1);
     plain && g.in_c >= MIN_CHANNELS && g.out_c >= MIN_CHANNELS && g.batch >= MIN_IMAGES
 }
 
-/// Whether the filter gradient of `g` takes the Winograd path.
-pub(super) fn applies_to_filter_gradient(g: &Conv2dGeometry) -> bool {
-    applies(g) && g.in_c.min(g.out_c) >= MIN_FILTER_GRADIENT_CHANNELS
+fn fits_filter_gradient(g: &Conv2dGeometry) -> bool {
+    let part_len = POINTS * g.in_c * g.out_c.next_multiple_of(TILE_FILTERS);
+    fits(g) && g.in_c.min(g.out_c) >= MIN_FILTER_GRADIENT_CHANNELS && filter_gradient::fits_budget(part_len, 4)
 }
 
 /// Runs `f::<L>(args.., c)` over channels `0..len`: four at a time (as an f32x4 when `simd`),
@@ -102,7 +111,7 @@ pub(super) fn conv2d_forward(
     relu: bool,
     out: &mut [f32],
 ) {
-    debug_assert!(applies(g));
+    debug_assert!(fits(g));
     let width = g.out_c.next_multiple_of(NR);
     let u = transform_filter(g, filter, width);
     let mut init = vec![0.0; width];
@@ -138,7 +147,7 @@ pub(super) fn conv2d_forward(
 /// is a GEMM with a long reduction, `ΔU_ξ [in_c, out_c] = V_ξᵀ · W_ξ`, run by the filter
 /// gradient's register tile; each task (a range of images) sums into its own partial.
 pub(super) fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32], grad_filter: &mut [f32]) {
-    debug_assert!(applies_to_filter_gradient(g));
+    debug_assert!(fits_filter_gradient(g));
     let (ic, oc) = (g.in_c, g.out_c);
     let width = oc.next_multiple_of(TILE_FILTERS);
     let part_len = POINTS * ic * width;
@@ -157,9 +166,9 @@ pub(super) fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out
         for t0 in tiles.clone().step_by(block) {
             let count = block.min(tiles.end - t0);
             for i in 0..count {
-                let (n, t) = ((t0 + i) / (th * tw), (t0 + i) % (th * tw));
-                transform_input(g, input, n, (t / tw, t % tw), (i, block), simd, &mut v);
-                transform_grad(g, grad_out, n, (t / tw, t % tw), (i, block), width, simd, &mut w);
+                let (n, tile) = ((t0 + i) / (th * tw), (t0 + i) % (th * tw));
+                transform_input(g, input, n, (tile / tw, tile % tw), (i, block), simd, &mut v);
+                transform_grad(g, grad_out, n, (tile / tw, tile % tw), (i, block), width, simd, &mut w);
             }
             for xi in 0..POINTS {
                 for c0 in (0..ic).step_by(TILE_CHANNELS) {
@@ -399,7 +408,7 @@ impl<T: Lanes, const N: usize> Lanes for [T; N] {
 /// the SIMD128 one (same operations in the same order, so the two agree bitwise).
 trait Lane: Lanes {
     fn zero() -> Self;
-    /// The first WIDTH floats of `src`.
+    /// The lane's first floats of `src` (N, or 4 for an f32x4).
     fn load(src: &[f32]) -> Self;
     fn store(self, dst: &mut [f32]);
     /// `v < 0 ? 0 : v`: NaN stays NaN, so a diverged network is not hidden.
@@ -489,6 +498,8 @@ fn multiply(
     let ic = g.in_c;
     let zero = [0.0f32; NR];
     assert!(v.len() >= POINTS * block * ic && u.len() >= POINTS * ic * width && m.len() >= block * POINTS * width);
+    // Whole groups of MR tiles stay inside the block (the SAFETY argument below).
+    assert!(tiles <= block && block.is_multiple_of(MR));
     for xi in 0..POINTS {
         for j in 0..width / NR {
             let panel = &u[(xi * width / NR + j) * ic * NR..][..ic * NR];
