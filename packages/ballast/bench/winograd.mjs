@@ -1,11 +1,12 @@
 // Winograd F(4x4, 3x3) against the direct convolution kernels, in WebAssembly, side by side
 // in one run: a 3x3 stride-1 Conv2D layer's forward and backward milliseconds (the core's
-// per-layer profile of a training step) at batch 128, on 1 thread and the pool; best of --reps.
-// Usage: node packages/ballast/bench/winograd.mjs [--reps 7]
+// per-layer profile of a training step) at batch 128 (--batch), on 1 thread and the pool; best
+// of --reps.
+// Usage: node packages/ballast/bench/winograd.mjs [--reps 7] [--batch 128]
 import { parseArgs } from 'node:util';
 import { ready, tensor, diagnostics, Sequential, layers, optimizers } from 'ballast';
 
-const { values } = parseArgs({ options: { reps: { type: 'string', default: '7' } } });
+const { values } = parseArgs({ options: { reps: { type: 'string', default: '7' }, batch: { type: 'string', default: '128' } } });
 const reps = Number(values.reps);
 const env = await ready();
 console.log(`build=${env.build} threads=${env.threads} simd=${env.simd} node=${process.version}`);
@@ -20,7 +21,7 @@ const shapes = [
   ['ResNet-20 stage 3: 7x7, 64 -> 64, same', 7, 7, 64, 64, 'same'],
   ['seed CNN conv2: 13x13, 32 -> 64, valid', 13, 13, 32, 64, 'valid'],
 ];
-const batch = 128;
+const batch = Number(values.batch);
 
 // Each convolution as a layer between a BN (so its input gradient is needed) and the loss;
 // the core's per-layer profile gives its forward and backward (input and filter gradients) ms.

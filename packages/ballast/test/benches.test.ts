@@ -1,0 +1,24 @@
+// The benchmark scripts drive internal entry points (`_handleForBenchmarks().trainStep`, the
+// per-layer profile) that no public test reaches, so a change there can break them silently:
+// each runs here once, with the smallest settings, and must exit cleanly.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const bench = (name: string) => fileURLToPath(new URL(`../bench/${name}`, import.meta.url));
+
+describe('benchmark scripts run', () => {
+  it.each([
+    ['train-step.mjs', ['--steps', '1', '--batch', '8', '--direct'], /Winograd steps are [\d.]+x/],
+    ['resnet-step.mjs', ['--steps', '1', '--batch', '8', '--rounds', '1', '--direct'], /direct: [\d.]+ ms\/step/],
+    ['winograd.mjs', ['--reps', '1', '--batch', '8'], /\| seed CNN conv2.*x \|$/m],
+    ['predict.mjs', ['--rounds', '1', '--batch', '16', '--direct'], /Winograd is [\d.]+x as fast/],
+    ['depthwise.mjs', ['--steps', '1', '--batch', '2', '--size', '8', '--channels', '8'], /threads=2: forward [\d.]+ ms/],
+  ] as const)('%s %j', async (name, args, done) => {
+    const { stdout, stderr } = await run(process.execPath, [bench(name), ...args], { timeout: 120_000 });
+    expect(stderr).not.toMatch(/Error/);
+    expect(stdout).toMatch(done); // the script's last figures: it ran to the end
+  }, 150_000);
+});
