@@ -142,8 +142,7 @@ pub(super) fn conv2d_forward(
 }
 
 /// grad_filter = dL/dfilter (overwrites) for a geometry [`applies_to_filter_gradient`]
-/// accepts: the forward
-/// pass's transposes, `Gᵀ [Σ_tiles (Bᵀ d B) ⊙ (A dY Aᵀ)] G`. Per point ξ the sum over tiles
+/// accepts: the forward pass's transposes, `Gᵀ [Σ_tiles (Bᵀ d B) ⊙ (A dY Aᵀ)] G`. Per point ξ the sum over tiles
 /// is a GEMM with a long reduction, `ΔU_ξ [in_c, out_c] = V_ξᵀ · W_ξ`, run by the filter
 /// gradient's register tile; each task (a range of images) sums into its own partial.
 pub(super) fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32], grad_filter: &mut [f32]) {
@@ -216,17 +215,8 @@ fn transform_grad(
     w: &mut [f32],
 ) {
     let oc = g.out_c;
-    let mut rows: [[&[f32]; OUT]; OUT] = [[&[]; OUT]; OUT];
-    for (r, row) in rows.iter_mut().enumerate() {
-        for (s, src) in row.iter_mut().enumerate() {
-            let (y, x) = (OUT * ty + r, OUT * tx + s);
-            if y < g.out_h && x < g.out_w {
-                *src = &grad_out[((n * g.out_h + y) * g.out_w + x) * oc..][..oc];
-            }
-        }
-    }
-    let mut points = w.chunks_exact_mut(block * width);
-    let mut dst: [&mut [f32]; POINTS] = std::array::from_fn(|_| &mut points.next().unwrap()[slot * width..][..oc]);
+    let rows = patch::<OUT>(grad_out, (g.out_h, g.out_w, oc), n, (OUT * ty, OUT * tx), (0, 0));
+    let mut dst = point_slices(w, block * width, slot * width, oc);
     each_lane!(simd, oc, grad_lanes(&rows, &mut dst));
 }
 
@@ -264,8 +254,7 @@ fn transform_filter(g: &Conv2dGeometry, filter: &[f32], width: usize) -> Vec<f32
 }
 
 /// Writes `V_ξ[slot] = (Bᵀ d B)_ξ` for the input tile under output tile `(ty, tx)` of image
-/// `n`, for every channel (`v` is `[ξ][block][in_c]`); positions outside the image are zero
-/// (an empty slice here).
+/// `n`, for every channel (`v` is `[ξ][block][in_c]`); positions outside the image are zero.
 fn transform_input(
     g: &Conv2dGeometry,
     input: &[f32],
@@ -276,20 +265,39 @@ fn transform_input(
     v: &mut [f32],
 ) {
     let ic = g.in_c;
-    let mut rows: [[&[f32]; TILE]; TILE] = [[&[]; TILE]; TILE];
+    let rows = patch::<TILE>(input, (g.in_h, g.in_w, ic), n, (OUT * ty, OUT * tx), (g.pad_top, g.pad_left));
+    let mut dst = point_slices(v, block * ic, slot * ic, ic);
+    each_lane!(simd, ic, input_lanes(&rows, &mut dst));
+}
+
+/// The `S×S` pixels of image `n` of an NHWC tensor `[_, h, w, c]` whose padded position
+/// starts at `(y0, x0)`, each as its slice of `c` values; pixels over the padding `pad` or
+/// past the edge are empty slices (read as zeros).
+fn patch<const S: usize>(
+    data: &[f32],
+    (h, w, c): (usize, usize, usize),
+    n: usize,
+    (y0, x0): (usize, usize),
+    pad: (usize, usize),
+) -> [[&[f32]; S]; S] {
+    let mut rows: [[&[f32]; S]; S] = [[&[]; S]; S];
     for (r, row) in rows.iter_mut().enumerate() {
         for (s, src) in row.iter_mut().enumerate() {
-            let (y, x) = ((OUT * ty + r).checked_sub(g.pad_top), (OUT * tx + s).checked_sub(g.pad_left));
-            if let (Some(y), Some(x)) = (y, x) {
-                if y < g.in_h && x < g.in_w {
-                    *src = &input[((n * g.in_h + y) * g.in_w + x) * ic..][..ic];
+            if let (Some(y), Some(x)) = ((y0 + r).checked_sub(pad.0), (x0 + s).checked_sub(pad.1)) {
+                if y < h && x < w {
+                    *src = &data[((n * h + y) * w + x) * c..][..c];
                 }
             }
         }
     }
-    let mut points = v.chunks_exact_mut(block * ic);
-    let mut dst: [&mut [f32]; POINTS] = std::array::from_fn(|_| &mut points.next().unwrap()[slot * ic..][..ic]);
-    each_lane!(simd, ic, input_lanes(&rows, &mut dst));
+    rows
+}
+
+/// Where one tile's 36 transformed values go, for `len` channels or filters: slot `at` of
+/// each point's matrix, the points `stride` floats apart in `buf`.
+fn point_slices(buf: &mut [f32], stride: usize, at: usize, len: usize) -> [&mut [f32]; POINTS] {
+    let mut points = buf.chunks_exact_mut(stride);
+    std::array::from_fn(|_| &mut points.next().unwrap()[at..][..len])
 }
 
 /// `Bᵀ d B` for the lane of channels at `c` of the tile whose 36 positions are `rows` (empty: zero).
