@@ -1,5 +1,13 @@
 /** Switches for benchmarks and cross-checks: kernel paths, thread use. */
+import { ArgumentError } from './errors.js';
+import { describeValue } from './options.js';
 import { memoryBytes, wasm } from './runtime.js';
+
+/** Refuses a switch that is not a boolean (the boundary would coerce 'no' or 5 silently). */
+function flag(what: string, enabled: unknown): boolean {
+  if (typeof enabled !== 'boolean') throw new ArgumentError(`diagnostics.${what}: enabled must be a boolean, got ${describeValue(enabled)}`);
+  return enabled;
+}
 
 /** Bytes of WASM linear memory: it grows when needed and never shrinks, so a value that stays
  * the same from one epoch to the next shows that training does not leak. */
@@ -9,18 +17,20 @@ export function wasmMemoryBytes(): number {
 
 /** Use the SIMD128 kernels (true, the default) or the scalar ones. */
 export function setSimd(enabled: boolean): void {
-  wasm().setSimdEnabled(enabled);
+  wasm().setSimdEnabled(flag('setSimd', enabled));
 }
 
-/** Use Winograd's F(4×4, 3×3) for 3×3 stride-1 convolutions where it is faster (true, the
- * default: 8 channels or more and 8 images or more; the filter gradient from 16 channels) or
- * the direct kernels everywhere. */
+/** Use Winograd's F(4×4, 3×3) for the 3×3 stride-1 convolutions whose shapes the core finds
+ * it faster for (true, the default) or the direct kernels everywhere. */
 export function setWinograd(enabled: boolean): void {
-  wasm().setWinogradEnabled(enabled);
+  wasm().setWinogradEnabled(flag('setWinograd', enabled));
 }
 
 /** Run kernels on one thread (1) or on the whole pool (0, the default). */
 export function setThreadLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 0 || limit > 0xffff_ffff) {
+    throw new ArgumentError(`diagnostics.setThreadLimit: limit must be a whole number of threads (0 for the pool), got ${describeValue(limit)}`);
+  }
   wasm().setThreadLimit(limit);
 }
 

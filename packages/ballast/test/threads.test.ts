@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { ready, matmul, tensor, diagnostics, Sequential, layers } from 'ballast';
+import { ready, matmul, tensor, diagnostics, Sequential, layers, ArgumentError } from 'ballast';
 import { goldenCases } from './golden-cases.js';
 import { matmulCases } from './matmul-cases.js';
 import { convCases, convGradCases, winogradCases } from './conv-cases.js';
@@ -10,6 +10,18 @@ import { randomArray, rng } from './reference.js';
 const env = await ready({ threads: 2 });
 
 describe('threaded build in Node', () => {
+  it('diagnostics switches refuse values the boundary would coerce', () => {
+    for (const bad of ['no', 1, undefined, null]) {
+      expect(() => diagnostics.setSimd(bad as never)).toThrow(ArgumentError);
+      expect(() => diagnostics.setWinograd(bad as never)).toThrow(/setWinograd: enabled must be a boolean/);
+    }
+    for (const bad of [-1, 1.5, NaN, '2', 2 ** 32]) {
+      expect(() => diagnostics.setThreadLimit(bad as never)).toThrow(/setThreadLimit: limit must be a whole number/);
+    }
+    diagnostics.setWinograd(true);
+    diagnostics.setThreadLimit(0);
+  });
+
   it('loads the threads + SIMD build with the requested pool', () => {
     expect(env).toEqual({ build: 'threads', threads: 2, simd: true });
   });
