@@ -28,6 +28,7 @@
 use std::ops::Range;
 
 use crate::error::{Error, Result};
+use crate::parallel;
 
 mod backward;
 mod depthwise;
@@ -86,6 +87,41 @@ pub(crate) fn valid_taps(x0: usize, pad: usize, k: usize, size: usize) -> Range<
 pub(crate) fn dilated_taps(x0: usize, pad: usize, k: usize, d: usize, size: usize) -> Range<usize> {
     let lo = pad.saturating_sub(x0).div_ceil(d).min(k);
     lo..(size + pad).saturating_sub(x0).div_ceil(d).clamp(lo, k)
+}
+
+/// The output positions along one axis whose tap at `offset` (`k * dilation`) lands inside
+/// the input: `0 <= o*stride + offset - pad < size`.
+fn tap_outputs(offset: usize, pad: usize, stride: usize, size: usize, out: usize) -> Range<usize> {
+    let lo = pad.saturating_sub(offset).div_ceil(stride).min(out);
+    let hi = match (size - 1 + pad).checked_sub(offset) {
+        Some(last) => (last / stride + 1).min(out),
+        None => 0,
+    };
+    lo..hi.max(lo)
+}
+
+/// Runs `task(t, partial)` for each task on the pool, each summing into its own zeroed
+/// partial of `part_len` floats, and returns their sum, added in task order (so the result
+/// does not depend on which thread ran what).
+fn sum_of_partials(tasks: usize, part_len: usize, task: impl Fn(usize, &mut [f32]) + Sync + Send) -> Vec<f32> {
+    let mut partials = PARTIALS.with(std::cell::Cell::take);
+    partials.clear();
+    partials.resize(tasks * part_len, 0.0);
+    parallel::for_each_chunk_mut(&mut partials, part_len, task);
+    let (sum, rest) = partials.split_at_mut(part_len);
+    parallel::for_each_chunk_mut(sum, 4096, |c, dst| {
+        for part in rest.chunks_exact(part_len) {
+            dst.iter_mut().zip(&part[c * 4096..]).for_each(|(d, s)| *d += s);
+        }
+    });
+    let sum = sum.to_vec();
+    PARTIALS.with(|c| c.set(partials));
+    sum
+}
+
+thread_local! {
+    /// Per-task partial sums of [`sum_of_partials`], reused on the calling thread.
+    static PARTIALS: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Strides, padding, dilation and channel groups of a convolution: what the geometry needs
@@ -729,6 +765,20 @@ mod tests {
             let one = c.blocked(true);
             parallel::set_thread_limit(None);
             assert_eq!(one, c.blocked(true), "{g:?}");
+        }
+    }
+
+    #[test]
+    fn tap_outputs_are_the_positions_inside_the_input() {
+        for (size, k, d, s, pad, out) in
+            [(7usize, 3, 1, 1, 1, 7), (9, 3, 2, 1, 2, 9), (8, 3, 1, 2, 0, 4), (5, 5, 1, 1, 2, 5)]
+        {
+            for t in 0..k {
+                let want: Vec<usize> =
+                    (0..out).filter(|&o: &usize| (o * s + t * d).checked_sub(pad).is_some_and(|i| i < size)).collect();
+                let got: Vec<usize> = tap_outputs(t * d, pad, s, size, out).collect();
+                assert_eq!(got, want, "size {size} k {k} d {d} s {s} pad {pad} tap {t}");
+            }
         }
     }
 

@@ -22,7 +22,7 @@
 
 use std::ops::Range;
 
-use super::{dilated_taps, Conv2dGeometry};
+use super::{dilated_taps, sum_of_partials, tap_outputs, Conv2dGeometry};
 use crate::parallel;
 
 /// Channels per register block.
@@ -243,15 +243,10 @@ pub(super) fn backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32
     let rows = all_rows.div_ceil(FILTER_TASKS);
     let tasks = all_rows.div_ceil(rows);
     // For each kx, the output columns whose tap kx is inside the image: x = ox*s + kx*d - pad.
-    let cols: Vec<Range<usize>> = (0..g.kw)
-        .map(|kx| {
-            let ox = |x: usize| (x + g.pad_left).saturating_sub(kx * g.dil_w).div_ceil(g.stride_w).min(g.out_w);
-            ox(0)..ox(g.in_w).max(ox(0))
-        })
-        .collect();
+    let cols: Vec<Range<usize>> =
+        (0..g.kw).map(|kx| tap_outputs(kx * g.dil_w, g.pad_left, g.stride_w, g.in_w, g.out_w)).collect();
     let ys = window_taps(g.out_h, g.stride_h, g.pad_top, g.kh, g.dil_h, g.in_h);
-    let mut partials = vec![0.0; tasks * flen];
-    parallel::for_each_chunk_mut(&mut partials, flen, |t, part| {
+    let sum = sum_of_partials(tasks, flen, |t, part| {
         // Per output row, the (input, output gradient) pixel pairs of each tap; then channel
         // block by channel block, so one block's pixels (a few KiB) stay in L1 for every tap.
         let mut terms = Vec::with_capacity(g.kh * g.kw * g.out_w);
@@ -280,9 +275,5 @@ pub(super) fn backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out: &[f32
             }
         }
     });
-    let (sum, rest) = partials.split_at_mut(flen);
-    for part in rest.chunks_exact(flen) {
-        sum.iter_mut().zip(part).for_each(|(d, s)| *d += s);
-    }
-    grad_filter.copy_from_slice(sum);
+    grad_filter.copy_from_slice(&sum);
 }

@@ -20,8 +20,7 @@
 use std::cell::Cell;
 use std::ops::Range;
 
-use super::Conv2dGeometry;
-use crate::parallel;
+use super::{sum_of_partials, tap_outputs, Conv2dGeometry};
 
 /// Filters per register tile (two f32x4).
 pub(super) const TILE_FILTERS: usize = 8;
@@ -38,8 +37,6 @@ const MIN_TASKS: usize = 16;
 const PARTIAL_BUDGET: usize = 1 << 22;
 
 thread_local! {
-    /// Per-task partial gradients, reused on the calling thread.
-    static PARTIALS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
     /// The output gradient padded to whole tiles of filters, when `out_c` is not a multiple.
     static PADDED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
@@ -49,17 +46,6 @@ thread_local! {
 /// im2col path, whose columns are then short.
 pub(super) fn applies(g: &Conv2dGeometry) -> bool {
     g.groups == 1 && g.in_c >= TILE_CHANNELS
-}
-
-/// The output positions along one axis whose tap at `offset` (`k * dilation`) lands inside
-/// the input: `0 <= o*stride + offset - pad < size`.
-fn tap_outputs(offset: usize, pad: usize, stride: usize, size: usize, out: usize) -> Range<usize> {
-    let lo = pad.saturating_sub(offset).div_ceil(stride).min(out);
-    let hi = match (size - 1 + pad).checked_sub(offset) {
-        Some(last) => (last / stride + 1).min(out),
-        None => 0,
-    };
-    lo..hi.max(lo)
 }
 
 /// grad_filter = dL/dfilter (overwrites), for a geometry [`applies`] accepts.
@@ -110,29 +96,6 @@ pub(super) fn split(units: usize, part_len: usize) -> (usize, usize) {
     let tasks = units.min(MIN_TASKS).min((PARTIAL_BUDGET / part_len).max(2)).max(1);
     let per_task = units.div_ceil(tasks);
     (per_task, units.div_ceil(per_task))
-}
-
-/// Runs `task(t, partial)` for each task on the pool, each summing into its own zeroed
-/// partial of `part_len` floats, and returns their sum, added in task order (so the result
-/// does not depend on which thread ran what).
-pub(super) fn sum_of_partials(
-    tasks: usize,
-    part_len: usize,
-    task: impl Fn(usize, &mut [f32]) + Sync + Send,
-) -> Vec<f32> {
-    let mut partials = PARTIALS.with(Cell::take);
-    partials.clear();
-    partials.resize(tasks * part_len, 0.0);
-    parallel::for_each_chunk_mut(&mut partials, part_len, task);
-    let (sum, rest) = partials.split_at_mut(part_len);
-    parallel::for_each_chunk_mut(sum, 4096, |c, dst| {
-        for part in rest.chunks_exact(part_len) {
-            dst.iter_mut().zip(&part[c * 4096..]).for_each(|(d, s)| *d += s);
-        }
-    });
-    let sum = sum.to_vec();
-    PARTIALS.with(|c| c.set(partials));
-    sum
 }
 
 /// Adds the gradient contributions of output rows `oys` of image `n` into `part`
@@ -246,24 +209,5 @@ fn filter_gradient_micro_scalar<const TR: usize>(o: &Operands, dst: &mut [f32]) 
     }
     for (i, row) in acc.iter().enumerate() {
         dst[i * o.dst_row..][..TILE_FILTERS].iter_mut().zip(row).for_each(|(d, v)| *d += v);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tap_outputs_are_the_positions_inside_the_input() {
-        for (size, k, d, s, pad, out) in
-            [(7usize, 3, 1, 1, 1, 7), (9, 3, 2, 1, 2, 9), (8, 3, 1, 2, 0, 4), (5, 5, 1, 1, 2, 5)]
-        {
-            for t in 0..k {
-                let want: Vec<usize> =
-                    (0..out).filter(|&o: &usize| (o * s + t * d).checked_sub(pad).is_some_and(|i| i < size)).collect();
-                let got: Vec<usize> = tap_outputs(t * d, pad, s, size, out).collect();
-                assert_eq!(got, want, "size {size} k {k} d {d} s {s} pad {pad} tap {t}");
-            }
-        }
     }
 }

@@ -156,7 +156,7 @@ pub(super) fn conv2d_backward_filter(g: &Conv2dGeometry, input: &[f32], grad_out
     let block = (GRAD_BLOCK_FLOATS / (POINTS * (ic + width))).max(MIN_GRAD_BLOCK);
     let (th, tw) = (g.out_h.div_ceil(OUT), g.out_w.div_ceil(OUT));
     let simd = crate::kernels::simd_enabled();
-    let sum = filter_gradient::sum_of_partials(tasks, part_len, |t, part| {
+    let sum = super::sum_of_partials(tasks, part_len, |t, part| {
         let [mut v, mut w, ys] = BUFFERS.with(Cell::take);
         v.resize(POINTS * block * ic, 0.0);
         w.resize(POINTS * block * width, 0.0);
