@@ -80,23 +80,50 @@ pub fn take_task_counts() -> Vec<u64> {
     TASKS_BY_THREAD[..used].iter().map(|c| c.swap(0, Ordering::Relaxed)).collect()
 }
 
-/// Runs `task(i)` for every `i` in `0..n`, on the pool when threads are allowed.
-pub fn for_each_task<F>(n: usize, task: F)
-where
-    F: Fn(usize) + Sync + Send,
-{
+/// Runs `task(i)` for every `i` in `0..n`, on the pool when threads are allowed: every
+/// function below comes here.
+fn run_tasks<F: Fn(usize) + Sync>(n: usize, task: F) {
     #[cfg(feature = "threads")]
     if n > 1 && threads() > 1 {
-        use rayon::prelude::*;
-        (0..n).into_par_iter().for_each(|i| {
-            record_task();
-            task(i)
-        });
+        on_pool(n, &task);
         return;
     }
     for i in 0..n {
         record_task();
         task(i);
+    }
+}
+
+/// The one call into rayon. It takes the task as a trait object so that rayon's splitting
+/// machinery is compiled once, not once per kernel closure (it was 780 functions, a quarter
+/// of the threaded .wasm); tasks are coarse (a tile, a chunk of rows), so the indirect call
+/// costs nothing measurable. The serial loop above keeps the task inlined.
+#[cfg(feature = "threads")]
+fn on_pool(n: usize, task: &(dyn Fn(usize) + Sync)) {
+    use rayon::prelude::*;
+    (0..n).into_par_iter().for_each(|i| {
+        record_task();
+        task(i)
+    });
+}
+
+/// Runs `task(i)` for every `i` in `0..n`, on the pool when threads are allowed.
+pub fn for_each_task<F>(n: usize, task: F)
+where
+    F: Fn(usize) + Sync + Send,
+{
+    run_tasks(n, task);
+}
+
+/// `n` slots that tasks fill concurrently, each its own: task `i` writes slot `i` only.
+struct Slots<T>(*mut T);
+// SAFETY: each slot is written by one task, and read only after every task has finished.
+unsafe impl<T: Send> Sync for Slots<T> {}
+
+impl<T> Slots<T> {
+    /// Slot `i`'s address (a method, so closures capture the `Sync` wrapper, not its pointer).
+    fn at(&self, i: usize) -> *mut T {
+        self.0.wrapping_add(i)
     }
 }
 
@@ -107,52 +134,44 @@ where
     T: Send,
     F: Fn(usize) -> T + Sync + Send,
 {
-    #[cfg(feature = "threads")]
-    if n > 1 && threads() > 1 {
-        use rayon::prelude::*;
-        return (0..n)
-            .into_par_iter()
-            .map(|i| {
-                record_task();
-                task(i)
-            })
-            .collect();
-    }
-    (0..n)
-        .map(|i| {
-            record_task();
-            task(i)
-        })
-        .collect()
+    let mut out: Vec<T> = Vec::with_capacity(n);
+    let slots = Slots(out.as_mut_ptr());
+    run_tasks(n, |i| {
+        let value = task(i);
+        // SAFETY: i < n = capacity, and only this task writes slot i.
+        unsafe { slots.at(i).write(value) };
+    });
+    // SAFETY: run_tasks returned, so every task ran and wrote its slot. (Had one panicked,
+    // the panic would have passed through here: the written values leak, nothing is read.)
+    unsafe { out.set_len(n) };
+    out
 }
 
-/// Like [`map_tasks`], with per-worker state: `init` makes a state for each share of the
-/// tasks a worker takes on (rayon calls it once per split it runs, a few times per thread),
-/// and `task` borrows it mutably.
+/// Like [`map_tasks`], with scratch state: the tasks are cut into one contiguous share per
+/// thread, and `init` makes one state per share, which `task` borrows mutably for each of
+/// its tasks in turn. The state must not change results, only save allocations.
 pub fn map_tasks_with<S, T, I, F>(n: usize, init: I, task: F) -> Vec<T>
 where
     T: Send,
     I: Fn() -> S + Sync + Send,
     F: Fn(&mut S, usize) -> T + Sync + Send,
 {
-    #[cfg(feature = "threads")]
-    if n > 1 && threads() > 1 {
-        use rayon::prelude::*;
-        return (0..n)
-            .into_par_iter()
-            .map_init(&init, |state, i| {
-                record_task();
-                task(state, i)
-            })
-            .collect();
-    }
-    let mut state = init();
-    (0..n)
-        .map(|i| {
-            record_task();
-            task(&mut state, i)
-        })
-        .collect()
+    // One share per thread: a state per share is a copy of something big (predict's copy of
+    // the network), and the tasks it serves are of equal size (predict's chunks of rows).
+    let shares = threads().min(n);
+    let mut out: Vec<T> = Vec::with_capacity(n);
+    let slots = Slots(out.as_mut_ptr());
+    run_tasks(shares, |share| {
+        let mut state = init();
+        for i in share * n / shares..(share + 1) * n / shares {
+            let value = task(&mut state, i);
+            // SAFETY: i < n = capacity, and the shares are disjoint: only this task writes slot i.
+            unsafe { slots.at(i).write(value) };
+        }
+    });
+    // SAFETY: as in map_tasks; the shares cover 0..n.
+    unsafe { out.set_len(n) };
+    out
 }
 
 /// Mutable chunks of `data`, each of length `chunk` (the last may be shorter), processed as tasks.
@@ -161,19 +180,15 @@ where
     F: Fn(usize, &mut [f32]) + Sync + Send,
 {
     let chunk = chunk.max(1);
-    #[cfg(feature = "threads")]
-    if data.len() > chunk && threads() > 1 {
-        use rayon::prelude::*;
-        data.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| {
-            record_task();
-            task(i, c)
-        });
-        return;
-    }
-    for (i, c) in data.chunks_mut(chunk).enumerate() {
-        record_task();
+    let len = data.len();
+    let base = Slots(data.as_mut_ptr());
+    run_tasks(len.div_ceil(chunk), |i| {
+        let start = i * chunk;
+        // SAFETY: the chunks [start, start + chunk) ∩ [0, len) are disjoint and inside
+        // `data`, which stays mutably borrowed until every task has finished.
+        let c = unsafe { std::slice::from_raw_parts_mut(base.at(start), chunk.min(len - start)) };
         task(i, c);
-    }
+    });
 }
 
 #[cfg(test)]
