@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Builds ballast-wasm twice, each with its wasm-bindgen glue, into packages/ballast/wasm/:
+# Builds ballast-wasm three times into packages/ballast/wasm/:
+#   relaxed/  threads/ plus relaxed-simd (fused multiply-add in the micro-kernels), where the
+#             runtime validates it (Node 22+, Chromium); its .wasm only: it has the same
+#             exports and imports as threads/, whose glue it uses (checked below)
 #   threads/  atomics + bulk-memory + simd128, shared memory, rayon pool  (Node, isolated pages)
 #   simd/     simd128 only, no atomics                                    (pages without isolation)
 #   scalar/   no SIMD128, single-threaded: only with --scalar, as a benchmark baseline
@@ -9,7 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$BALLAST_ROOT"
 
 out="packages/ballast/wasm"
-if [[ " $* " == *" --if-stale "* && -f "$out/threads/ballast_wasm_bg.wasm" && -f "$out/simd/ballast_wasm_bg.wasm" ]]; then
+if [[ " $* " == *" --if-stale "* && -f "$out/relaxed/ballast_wasm_bg.wasm" && -f "$out/threads/ballast_wasm_bg.wasm" && -f "$out/simd/ballast_wasm_bg.wasm" ]]; then
   newest_src=$(find crates Cargo.toml Cargo.lock scripts/build-wasm.sh -newer "$out/simd/ballast_wasm_bg.wasm" -type f | head -1)
   if [[ -z "$newest_src" ]]; then
     echo "wasm builds are up to date"
@@ -61,6 +64,14 @@ build() { # name, rustflags, cargo feature args...
 }
 
 build threads "$thread_flags" --features threads
+build relaxed "${thread_flags/+simd128/+simd128,+relaxed-simd}" --features threads
+# wasm-bindgen names each import shim after a hash of what it binds, so identical glue
+# means identical exports and imports: the threaded glue (and its pool worker) serves both.
+for glue in ballast_wasm.js ballast_wasm.d.ts; do
+  cmp -s "$out/threads/$glue" "$out/relaxed/$glue" ||
+    { echo "error: the relaxed build's $glue differs from the threaded build's" >&2; exit 1; }
+done
+find "$out/relaxed" -type f ! -name ballast_wasm_bg.wasm -delete
 build simd "$common_flags"
 if [[ " $* " == *" --scalar "* ]]; then
   build scalar "-C target-feature=+bulk-memory -C link-arg=--max-memory=2147483648"

@@ -2,7 +2,10 @@
 import { ready, Sequential, layers, optimizers, tensor, ShapeError } from 'ballast';
 
 const env = await ready();
-if (env.build !== 'threads' || !env.simd) throw new Error(`expected the threaded SIMD build in Node, got ${JSON.stringify(env)}`);
+// Relaxed SIMD is on from Node 22 (and in Bun and Deno); Node 20 keeps the threaded build and says why.
+const node20 = globalThis.process?.versions?.node?.startsWith('20.') && !globalThis.Bun && !globalThis.Deno;
+const threaded = node20 ? env.build === 'threads' && /relaxed SIMD/.test(env.fallbackReason ?? '') : env.build === 'relaxed' && !env.fallbackReason;
+if (!threaded || !env.simd) throw new Error(`expected the ${node20 ? 'threaded' : 'relaxed'} SIMD build here, got ${JSON.stringify(env)}`);
 
 // Two separable blobs: x in R^2, y one-hot.
 const n = 64;

@@ -46,6 +46,7 @@ pub fn build_info() -> js_sys::Object {
     let set = |k: &str, v: JsValue| js_sys::Reflect::set(&info, &k.into(), &v).expect("plain object");
     set("threads", cfg!(feature = "threads").into());
     set("simd", ballast_core::kernels::simd_available().into());
+    set("relaxedSimd", cfg!(target_feature = "relaxed-simd").into());
     set("poolSize", (ballast_core::parallel::pool_size() as u32).into());
     info
 }

@@ -115,10 +115,11 @@ function onReady({ env, crossOriginIsolated, hardwareConcurrency }) {
   state.env = env;
   state.workerCrossOriginIsolated = crossOriginIsolated;
   const chip = $('env');
-  if (env.build === 'threads') {
+  if (env.build !== 'simd') {
+    const relaxed = env.build === 'relaxed';
     chip.dataset.kind = 'threads';
-    chip.textContent = `WebAssembly threads ×${env.threads} · SIMD128`;
-    chip.title = `Threaded build: ${env.threads} pool threads on ${hardwareConcurrency} cores; the page is cross-origin isolated.`;
+    chip.textContent = `WebAssembly threads ×${env.threads} · SIMD128${relaxed ? ' + relaxed (FMA)' : ''}`;
+    chip.title = `Threaded ${relaxed ? 'relaxed-SIMD ' : ''}build: ${env.threads} pool threads on ${hardwareConcurrency} cores; the page is cross-origin isolated.`;
   } else {
     chip.dataset.kind = env.fallbackReason ? 'fallback' : 'simd';
     chip.textContent = `WebAssembly SIMD128 · 1 thread`;

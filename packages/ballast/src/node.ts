@@ -1,4 +1,4 @@
-/** Node entry point: the threaded build, its pool on `worker_threads`. */
+/** Node entry point: a threaded build (relaxed SIMD where Node has it), its pool on `worker_threads`. */
 import { mkdir, readFile as fsReadFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -16,14 +16,16 @@ export { ImageFolderDataset, type ImageFolderOptions, type ImageBatch } from './
 export const datasets = { ...everywhere, imageFolder };
 
 const wasmFiles: Record<BuildName, URL> = {
+  relaxed: new URL('../wasm/relaxed/ballast_wasm_bg.wasm', import.meta.url),
   threads: new URL('../wasm/threads/ballast_wasm_bg.wasm', import.meta.url),
   simd: new URL('../wasm/simd/ballast_wasm_bg.wasm', import.meta.url),
 };
 
+/** The relaxed build has the threaded build's exports and imports, so it shares its glue. */
 async function importGlue(build: BuildName): Promise<WasmGlue> {
-  return build === 'threads'
-    ? await import('../wasm/threads/ballast_wasm.js')
-    : ((await import('../wasm/simd/ballast_wasm.js')) as unknown as WasmGlue);
+  return build === 'simd'
+    ? ((await import('../wasm/simd/ballast_wasm.js')) as unknown as WasmGlue)
+    : await import('../wasm/threads/ballast_wasm.js');
 }
 
 /** The file's bytes, or null when there is no such path; other failures name the path. */
@@ -56,6 +58,10 @@ async function readFile(path: string): Promise<Uint8Array> {
 const node: Platform = {
   cores: () => availableParallelism(),
   threadsUnavailable: () => null,
+  // Node 20's V8 has relaxed SIMD only behind --experimental-wasm-relaxed-simd, and with it
+  // the relaxed build's pool hangs; from Node 22 it is on and works.
+  relaxedSimdUnusable: () =>
+    Number(process.versions.node.split('.')[0]) < 22 ? "Node 20's relaxed SIMD is experimental (it hangs the threaded pool)" : null,
   async load(build) {
     const [glue, bytes] = await Promise.all([importGlue(build), fsReadFile(wasmFiles[build])]);
     return { glue, module: await WebAssembly.compile(bytes) };
@@ -64,9 +70,11 @@ const node: Platform = {
     const url = new URL('./pool-worker-node.js', import.meta.url);
     await Promise.all(
       Array.from({ length: count }, () => {
-        // Workers inherit the process's flags; `--input-type` (node --input-type=module -e ...)
-        // is refused for a worker started from a file, so it is left out.
-        const execArgv = process.execArgv.filter((flag) => !flag.startsWith('--input-type'));
+        // Workers inherit the process's flags, less those a worker refuses: `--input-type`
+        // (node --input-type=module -e ...) for a worker started from a file, and V8's
+        // WebAssembly flags (such as Node 20's --experimental-wasm-relaxed-simd), which hold
+        // for the whole process already.
+        const execArgv = process.execArgv.filter((flag) => !/^--(input-type|experimental-wasm-|wasm-)/.test(flag));
         const worker = new Worker(url, { workerData: { build, module, memory }, execArgv });
         // Pool threads block in WASM forever; they must not keep the process alive.
         worker.unref();
@@ -104,8 +112,9 @@ const node: Platform = {
 };
 
 /**
- * Loads the WASM core. In Node this is the threaded build with one pool thread per core
- * unless `threads` says otherwise; resolves to what was loaded.
+ * Loads the WASM core. In Node this is a threaded build with one pool thread per core
+ * unless `threads` says otherwise: the relaxed-SIMD one where Node has relaxed SIMD (22 and
+ * later) unless `relaxedSimd: false`; resolves to what was loaded.
  */
 export function ready(options?: ReadyOptions): Promise<Env> {
   return readyWith(node, options);

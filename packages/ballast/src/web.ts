@@ -36,9 +36,11 @@ function bundlerHint(url: URL): string {
 async function compile(build: BuildName): Promise<WebAssembly.Module> {
   // Literal URLs so that bundlers see and copy both files.
   const url =
-    build === 'threads'
-      ? packageFile(new URL('../wasm/threads/ballast_wasm_bg.wasm', import.meta.url), 'wasm/threads/ballast_wasm_bg.wasm')
-      : packageFile(new URL('../wasm/simd/ballast_wasm_bg.wasm', import.meta.url), 'wasm/simd/ballast_wasm_bg.wasm');
+    build === 'relaxed'
+      ? packageFile(new URL('../wasm/relaxed/ballast_wasm_bg.wasm', import.meta.url), 'wasm/relaxed/ballast_wasm_bg.wasm')
+      : build === 'threads'
+        ? packageFile(new URL('../wasm/threads/ballast_wasm_bg.wasm', import.meta.url), 'wasm/threads/ballast_wasm_bg.wasm')
+        : packageFile(new URL('../wasm/simd/ballast_wasm_bg.wasm', import.meta.url), 'wasm/simd/ballast_wasm_bg.wasm');
   let response: Response;
   try {
     response = await fetch(url);
@@ -68,8 +70,10 @@ const web: Platform = {
     }
     return null;
   },
+  relaxedSimdUnusable: () => null,
   async load(build) {
-    const glue = build === 'threads' ? threadsGlue : (simdGlue as unknown as WasmGlue);
+    // The relaxed build has the threaded build's exports and imports, so it shares its glue.
+    const glue = build === 'simd' ? (simdGlue as unknown as WasmGlue) : threadsGlue;
     return { glue, module: await compile(build) };
   },
   async startWorkers(build, module, memory, count) {

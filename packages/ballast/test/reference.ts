@@ -1,6 +1,7 @@
 /** Plain-JS references and helpers for the tests. */
 import pngjs from 'pngjs';
 import jpeg from 'jpeg-js';
+import { expect } from 'vitest';
 
 const { PNG } = pngjs;
 
@@ -69,4 +70,23 @@ export function rgbaOf(width: number, height: number, fn: (y: number, x: number,
   const out = new Uint8Array(width * height * 4);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 4; c++) out[(y * width + x) * 4 + c] = fn(y, x, c);
   return out;
+}
+
+/**
+ * The scalar kernels' results against the SIMD kernels': the same operations in the same
+ * order, so bitwise equal, except in the relaxed build, whose SIMD multiply-adds are fused
+ * (rounded once): there every number within 1e-4 of the other, relative to its magnitude.
+ */
+export function expectScalarMatchesSimd(scalar: unknown, simd: unknown, fused: boolean): void {
+  if (!fused) {
+    expect(scalar).toEqual(simd);
+    return;
+  }
+  const numbers = (v: unknown): number[] =>
+    typeof v === 'number' ? [v] : Array.isArray(v) || ArrayBuffer.isView(v) ? Array.from(v as ArrayLike<unknown>).flatMap(numbers)
+      : v !== null && typeof v === 'object' ? Object.values(v).flatMap(numbers) : [];
+  const [a, b] = [numbers(scalar), numbers(simd)];
+  expect(a.length).toBe(b.length);
+  const worst = a.reduce((w, x, i) => Math.max(w, Math.abs(x - b[i]!) / (1 + Math.abs(b[i]!))), 0);
+  expect(worst).toBeLessThan(1e-4);
 }

@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
 import { ready, matmul, tensor, diagnostics, Sequential, layers, ArgumentError } from 'ballast';
+import { build, env, fused, options } from './build.js';
 import { goldenCases } from './golden-cases.js';
 import { matmulCases } from './matmul-cases.js';
 import { convCases, convGradCases, winogradCases } from './conv-cases.js';
 import { trainingCases } from './training-cases.js';
 import { randomArray, rng } from './reference.js';
 
-const env = await ready({ threads: 2 });
-
-describe('threaded build in Node', () => {
+describe(`threaded build in Node (${build})`, () => {
   it('diagnostics switches refuse values the boundary would coerce', () => {
     for (const bad of ['no', 1, undefined, null]) {
       expect(() => diagnostics.setSimd(bad as never)).toThrow(ArgumentError);
@@ -23,12 +22,12 @@ describe('threaded build in Node', () => {
   });
 
   it('loads the threads + SIMD build with the requested pool', () => {
-    expect(env).toEqual({ build: 'threads', threads: 2, simd: true });
+    expect(env).toEqual({ build, threads: 2, simd: true });
   });
 
   matmulCases();
   convCases();
-  convGradCases();
+  convGradCases(fused);
   winogradCases();
   goldenCases();
   trainingCases();
@@ -82,7 +81,10 @@ describe('threaded build in Node', () => {
 
   it('asking again for another thread count is refused', async () => {
     await expect(ready({ threads: 1 })).rejects.toThrow(/already called with 2/);
-    expect(await ready({ threads: 2 })).toEqual(env);
+    await expect(ready({ threads: 2, relaxedSimd: !options.relaxedSimd })).rejects.toThrow(/already called with 2 thread/);
+    await expect(ready({ threads: 2, relaxedSimd: 1 as never })).rejects.toThrow(/ready\(\{ relaxedSimd \}\) needs a boolean, got number 1/);
+    await expect(ready({ thread: 2 } as never)).rejects.toThrow(/ready: unknown option 'thread' \(options: threads, relaxedSimd\)/);
+    expect(await ready(options)).toEqual(env);
     expect(availableParallelism()).toBeGreaterThan(0);
   });
 });

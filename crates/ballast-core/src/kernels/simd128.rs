@@ -5,6 +5,18 @@ use core::arch::wasm32::*;
 
 use super::gemm::{MR, NR};
 
+/// `c + a·b`. In the relaxed-SIMD build (`target_feature = "relaxed-simd"`) this is
+/// `f32x4.relaxed_madd`, one fused multiply-add where the CPU has FMA (x86 FMA3, ARM), rounded
+/// once, so that build's results differ from the others' in the last bits; elsewhere a multiply
+/// then an add, rounded twice, as the scalar kernels compute it.
+#[inline(always)]
+pub fn madd(a: v128, b: v128, c: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    return f32x4_relaxed_madd(a, b, c);
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    return f32x4_add(c, f32x4_mul(a, b));
+}
+
 /// `acc (MR×NR) = Σ_p a[p] ⊗ b[p]` over `kc` steps of packed panels: `a` holds MR values per
 /// step, `b` NR values per step (see `gemm::pack_a` / `gemm::pack_b`).
 ///
@@ -25,17 +37,17 @@ pub fn gemm_micro(kc: usize, a: &[f32], b: &[f32], acc: &mut [f32; MR * NR]) {
             let b1 = v128_load(bp.add(p * NR + 4) as *const v128);
             let a = ap.add(p * MR);
             let a0 = f32x4_splat(*a);
-            c00 = f32x4_add(c00, f32x4_mul(a0, b0));
-            c01 = f32x4_add(c01, f32x4_mul(a0, b1));
+            c00 = madd(a0, b0, c00);
+            c01 = madd(a0, b1, c01);
             let a1 = f32x4_splat(*a.add(1));
-            c10 = f32x4_add(c10, f32x4_mul(a1, b0));
-            c11 = f32x4_add(c11, f32x4_mul(a1, b1));
+            c10 = madd(a1, b0, c10);
+            c11 = madd(a1, b1, c11);
             let a2 = f32x4_splat(*a.add(2));
-            c20 = f32x4_add(c20, f32x4_mul(a2, b0));
-            c21 = f32x4_add(c21, f32x4_mul(a2, b1));
+            c20 = madd(a2, b0, c20);
+            c21 = madd(a2, b1, c21);
             let a3 = f32x4_splat(*a.add(3));
-            c30 = f32x4_add(c30, f32x4_mul(a3, b0));
-            c31 = f32x4_add(c31, f32x4_mul(a3, b1));
+            c30 = madd(a3, b0, c30);
+            c31 = madd(a3, b1, c31);
         }
     }
     let out = acc.as_mut_ptr() as *mut v128;
@@ -81,17 +93,17 @@ pub unsafe fn conv_micro(
             let b1 = v128_load(bp.add(4) as *const v128);
             bp = bp.add(NR);
             let a = v128_load32_splat(a0.add(r) as *const u32);
-            c00 = f32x4_add(c00, f32x4_mul(a, b0));
-            c01 = f32x4_add(c01, f32x4_mul(a, b1));
+            c00 = madd(a, b0, c00);
+            c01 = madd(a, b1, c01);
             let a = v128_load32_splat(a1.add(r) as *const u32);
-            c10 = f32x4_add(c10, f32x4_mul(a, b0));
-            c11 = f32x4_add(c11, f32x4_mul(a, b1));
+            c10 = madd(a, b0, c10);
+            c11 = madd(a, b1, c11);
             let a = v128_load32_splat(a2.add(r) as *const u32);
-            c20 = f32x4_add(c20, f32x4_mul(a, b0));
-            c21 = f32x4_add(c21, f32x4_mul(a, b1));
+            c20 = madd(a, b0, c20);
+            c21 = madd(a, b1, c21);
             let a = v128_load32_splat(a3.add(r) as *const u32);
-            c30 = f32x4_add(c30, f32x4_mul(a, b0));
-            c31 = f32x4_add(c31, f32x4_mul(a, b1));
+            c30 = madd(a, b0, c30);
+            c31 = madd(a, b1, c31);
         }
     }
     let zero = f32x4_splat(0.0);
@@ -129,8 +141,7 @@ pub unsafe fn channel_block<const V: usize>(
     for &(s, w) in terms {
         let (pa, pb) = (a.add(s), b.add(w));
         for (v, x) in acc.iter_mut().enumerate() {
-            let p = f32x4_mul(v128_load(pa.add(4 * v) as *const v128), v128_load(pb.add(4 * v) as *const v128));
-            *x = f32x4_add(*x, p);
+            *x = madd(v128_load(pa.add(4 * v) as *const v128), v128_load(pb.add(4 * v) as *const v128), *x);
         }
     }
     let zero = f32x4_splat(0.0);
@@ -162,8 +173,8 @@ pub unsafe fn filter_gradient_micro<const TR: usize>(
             let (b0, b1) = (v128_load(pb as *const v128), v128_load(pb.add(4) as *const v128));
             for (i, row) in acc.iter_mut().enumerate() {
                 let av = v128_load32_splat(pa.add(i) as *const u32);
-                row[0] = f32x4_add(row[0], f32x4_mul(av, b0));
-                row[1] = f32x4_add(row[1], f32x4_mul(av, b1));
+                row[0] = madd(av, b0, row[0]);
+                row[1] = madd(av, b1, row[1]);
             }
         }
     }
