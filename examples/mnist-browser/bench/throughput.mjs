@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Training throughput of the seed CNN, side by side: the app in Chromium (threaded build on an
-// isolated page, SIMD-only build without isolation) and `model.fit` in Node (threaded, and one
-// thread), on the same MNIST images, batch size and step count. Every figure counts training
+// Training throughput of the seed CNN, side by side: the app in Chromium (on an isolated page
+// the relaxed-SIMD threaded build, and the threaded build without relaxed SIMD; the SIMD-only
+// build without isolation) and `model.fit` in Node (threaded, and one thread), on the same MNIST images, batch size and step count. Every figure counts training
 // steps only, after five warm-up steps. Settings alternate round by round so that a busy
 // machine slows them alike; each figure is the median over rounds.
 // Usage: node bench/throughput.mjs [--steps 60] [--rounds 1] [--batch 128] [--train 12800] [--no-build]
@@ -24,8 +24,8 @@ const { values } = parseArgs({
 const { steps, batch, train } = values;
 const rounds = Number(values.rounds);
 
-async function inChromium(browser, origin) {
-  const query = new URLSearchParams({ model: 'seed', train, test: '100', steps, batch, autostart: '1' });
+async function inChromium(browser, origin, extra = {}) {
+  const query = new URLSearchParams({ model: 'seed', train, test: '100', steps, batch, autostart: '1', ...extra });
   const { page, context, log } = await openPage(browser, `${origin}/?${query}`);
   try {
     const s = await waitForPhase(page, ['done'], 600_000);
@@ -48,6 +48,7 @@ const isolated = await serveDist({ isolated: true });
 const notIsolated = await serveDist({ isolated: false });
 const settings = [
   { name: 'Chromium, isolated page', run: () => inChromium(browser, isolated.origin) },
+  { name: 'Chromium, isolated page, relaxed=0', run: () => inChromium(browser, isolated.origin, { relaxed: '0' }) },
   { name: 'Chromium, not isolated', run: () => inChromium(browser, notIsolated.origin) },
   { name: 'Node, one thread per core', run: () => inNode('auto') },
   { name: 'Node, 1 thread', run: () => inNode('1') },

@@ -61,6 +61,8 @@ function startWorker(threads) {
   worker.postMessage({
     type: 'init',
     threads,
+    // ?relaxed=0 keeps the threaded build without relaxed SIMD (for side-by-side benchmarks).
+    relaxedSimd: params.get('relaxed') !== '0',
     dataUrl: new URL(`${import.meta.env.BASE_URL}mnist/`, location.href).href,
     trainLimit: intParam('train'),
     testLimit: intParam('test'),

@@ -92,8 +92,8 @@ function loadData(baseUrl, trainLimit, testLimit) {
 }
 
 const handlers = {
-  async init({ threads, dataUrl, trainLimit, testLimit }) {
-    const env = await ready(threads === 'auto' ? {} : { threads });
+  async init({ threads, relaxedSimd, dataUrl, trainLimit, testLimit }) {
+    const env = await ready(threads === 'auto' ? { relaxedSimd } : { threads, relaxedSimd });
     post({
       type: 'ready',
       env,

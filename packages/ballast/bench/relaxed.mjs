@@ -24,7 +24,10 @@ for (const [flag, v] of [['--rounds', rounds], ['--steps', steps]]) {
 
 if (values.child) {
   const env = await ready({ relaxedSimd: values.child === 'relaxed' });
-  if (env.build !== values.child) throw new Error(`asked for the ${values.child} build, got ${env.build}: ${env.fallbackReason ?? ''}`);
+  if (env.build !== values.child) {
+    console.error(`the ${values.child} build does not load here: ${env.fallbackReason ?? `got ${env.build}`}`);
+    process.exit(1);
+  }
   const { buildModel } = await import('../../../examples/shared/mnist-models.mjs');
   const { resnet } = await import('../../../examples/shared/resnet-models.mjs');
   let s = 1;
@@ -73,7 +76,13 @@ const self = fileURLToPath(import.meta.url);
 console.log(`node=${process.version} rounds=${rounds} steps=${steps}`);
 for (let round = 0; round < rounds; round++) {
   for (const build of round % 2 ? [...builds].reverse() : builds) {
-    const out = execFileSync(process.execPath, [self, '--child', build, '--steps', String(steps)], { encoding: 'utf8' });
+    // The child's errors (such as a Node without relaxed SIMD) pass through to stderr.
+    let out;
+    try {
+      out = execFileSync(process.execPath, [self, '--child', build, '--steps', String(steps)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    } catch {
+      process.exit(1); // the child said why
+    }
     runs[build].push(JSON.parse(out.trim().split('\n').pop()));
   }
 }

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { nodeHasRelaxedSimd } from './runtime-features.js';
 
 const run = promisify(execFile);
 const bench = (name: string) => fileURLToPath(new URL(`../bench/${name}`, import.meta.url));
@@ -16,9 +17,16 @@ describe('benchmark scripts run', () => {
     ['winograd.mjs', ['--reps', '1', '--batch', '8'], /\| seed CNN conv2.*x \|$/m],
     ['predict.mjs', ['--rounds', '1', '--batch', '16', '--direct'], /Winograd is [\d.]+x as fast/],
     ['depthwise.mjs', ['--steps', '1', '--batch', '2', '--size', '8', '--channels', '8'], /threads=2: forward [\d.]+ ms/],
+    ...(nodeHasRelaxedSimd ? [['relaxed.mjs', ['--rounds', '1', '--steps', '1'], /\| matmul 512, GFLOP\/s \|.*x \|$/m] as const] : []),
   ] as const)('%s %j', async (name, args, done) => {
     const { stdout, stderr } = await run(process.execPath, [bench(name), ...args], { timeout: 120_000 });
     expect(stderr).not.toMatch(/Error/);
     expect(stdout).toMatch(done); // the script's last figures: it ran to the end
+  }, 150_000);
+
+  // It compares the relaxed build with the threaded one, so it needs a Node with relaxed SIMD.
+  it.skipIf(nodeHasRelaxedSimd)('relaxed.mjs refuses a Node without relaxed SIMD, saying why', async () => {
+    const failed = await run(process.execPath, [bench('relaxed.mjs'), '--rounds', '1', '--steps', '1'], { timeout: 120_000 }).catch((e: { stderr: string }) => e);
+    expect((failed as { stderr?: string }).stderr).toMatch(/the relaxed build does not load here: .*relaxed SIMD/);
   }, 150_000);
 });
