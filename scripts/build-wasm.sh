@@ -32,11 +32,14 @@ wasm_bindgen=$(wasm_bindgen_bin)
 wasm_opt="$BALLAST_ROOT/node_modules/.bin/wasm-opt"
 [[ -x "$wasm_opt" ]] || { echo "error: $wasm_opt missing; run scripts/setup.sh (pnpm install)" >&2; exit 1; }
 
+# The most memory a module may grow to (2 GiB); the core reads it too (crates/ballast-wasm/src/alloc.rs)
+# to refuse requests that cannot fit with an OutOfMemoryError.
+export BALLAST_MAX_MEMORY=2147483648
 # Link arguments for threads follow wasm-bindgen's threading docs: memory is imported and
 # shared, and the TLS symbols are exported so each worker can set up its own TLS block.
-common_flags="-C target-feature=+simd128,+bulk-memory -C link-arg=--max-memory=2147483648"
+common_flags="-C target-feature=+simd128,+bulk-memory -C link-arg=--max-memory=$BALLAST_MAX_MEMORY"
 thread_flags="-C target-feature=+atomics,+bulk-memory,+simd128 -C link-arg=--shared-memory \
- -C link-arg=--import-memory -C link-arg=--max-memory=2147483648 -C link-arg=--export=__heap_base \
+ -C link-arg=--import-memory -C link-arg=--max-memory=$BALLAST_MAX_MEMORY -C link-arg=--export=__heap_base \
  -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size \
  -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base"
 
@@ -74,7 +77,7 @@ done
 find "$out/relaxed" -type f ! -name ballast_wasm_bg.wasm -delete
 build simd "$common_flags"
 if [[ " $* " == *" --scalar "* ]]; then
-  build scalar "-C target-feature=+bulk-memory -C link-arg=--max-memory=2147483648"
+  build scalar "-C target-feature=+bulk-memory -C link-arg=--max-memory=$BALLAST_MAX_MEMORY"
 fi
 echo "wasm builds written to $out/"
 

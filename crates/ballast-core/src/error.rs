@@ -19,6 +19,8 @@ pub enum ErrorKind {
     Numeric,
     /// An operation on a handle that no longer exists or is in the wrong state.
     State,
+    /// A request for more memory than the module can still have.
+    OutOfMemory,
 }
 
 impl ErrorKind {
@@ -29,6 +31,7 @@ impl ErrorKind {
             ErrorKind::Data => "DataError",
             ErrorKind::Numeric => "NumericError",
             ErrorKind::State => "StateError",
+            ErrorKind::OutOfMemory => "OutOfMemoryError",
         }
     }
 }
@@ -54,6 +57,9 @@ impl Error {
     }
     pub fn state(message: impl Into<String>) -> Self {
         Error { kind: ErrorKind::State, message: message.into() }
+    }
+    pub fn out_of_memory(message: impl Into<String>) -> Self {
+        Error { kind: ErrorKind::OutOfMemory, message: message.into() }
     }
 }
 

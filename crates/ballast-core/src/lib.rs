@@ -8,6 +8,7 @@ pub mod error;
 pub mod graph;
 pub mod health;
 pub mod kernels;
+pub mod memory;
 pub mod losses;
 pub mod metrics;
 pub mod model;

@@ -214,6 +214,8 @@ impl Model {
     fn try_step(&mut self, x: &Tensor, y: &Tensor, sample_weight: Option<&[f32]>, train: bool) -> Result<StepStats> {
         let started = now_ms();
         self.net.check_input(x)?;
+        let what = if train { "a training step" } else { "an evaluation step" };
+        self.net.check_batch_memory(x.shape()[0], if train { 2 } else { 1 }, what)?;
         let targets = self.targets(x, y)?;
         let weights = self.example_weights(&targets, sample_weight)?;
         let logits = self.loss.fuses_softmax() && self.net.ends_in_softmax();
@@ -459,6 +461,13 @@ pub fn predict(net: &mut Graph, x: &Tensor) -> Result<Tensor> {
     net.check_input(x)?;
     let n = x.shape()[0];
     let chunks = n.div_ceil(PREDICT_CHUNK);
+    // Each thread runs a chunk at a time; alone, the whole batch at once.
+    let at_once = if chunks < 2 || parallel::threads() < 2 { n } else { PREDICT_CHUNK * parallel::threads() };
+    net.check_batch_memory(at_once, 1, "predict")?;
+    let out_shape: Vec<usize> = std::iter::once(n).chain(net.output_shape()?.iter().copied()).collect();
+    crate::memory::check_f32(out_shape.iter().fold(1usize, |a, &d| a.saturating_mul(d)), || {
+        format!("predict: the output {}", crate::tensor::shape_str(&out_shape))
+    })?;
     if chunks < 2 || parallel::threads() < 2 {
         return predict_whole(net, x);
     }

@@ -77,6 +77,7 @@ impl Tensor {
                 t(b, trans_b)
             )));
         }
+        crate::memory::check_f32(m.saturating_mul(n), || format!("matmul: the output [{m}, {n}]"))?;
         let mut out = Tensor::zeros(&[m, n]);
         gemm(Gemm::new(m, n, ka).trans_a(trans_a).trans_b(trans_b), &self.data, &other.data, &mut out.data)?;
         Ok(out)

@@ -3,6 +3,7 @@
 //! error kind (`ShapeError`, ...), which the TypeScript package maps onto its error classes.
 //! No maths lives here.
 
+mod alloc;
 mod data;
 mod errors;
 mod json;
@@ -37,6 +38,27 @@ fn performance_now() -> f64 {
 #[wasm_bindgen(start)]
 pub fn start() {
     ballast_core::profile::set_clock(performance_now);
+    ballast_core::memory::set_limit(alloc::MAX_MEMORY);
+}
+
+/// After a trap: the size in bytes of the allocation that failed since the last call (its
+/// abort was the trap), or 0. Returns a number, not an array: the allocator must not be
+/// called after a trap, which may have struck inside it.
+#[wasm_bindgen(js_name = takeAllocationFailure)]
+pub fn take_allocation_failure() -> f64 {
+    ballast_core::memory::take_failure().unwrap_or(0) as f64
+}
+
+/// Bytes held by live allocations, and the most the module can have: `[held, limit]` are
+/// two calls so that neither allocates.
+#[wasm_bindgen(js_name = memoryHeld)]
+pub fn memory_held() -> f64 {
+    ballast_core::memory::held() as f64
+}
+
+#[wasm_bindgen(js_name = memoryLimit)]
+pub fn memory_limit() -> f64 {
+    alloc::MAX_MEMORY as f64
 }
 
 /// What this build can do: `{ threads, simd, poolSize }`.

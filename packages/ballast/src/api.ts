@@ -1,5 +1,5 @@
 /** The public API, the same from every entry point. */
-export { BallastError, ShapeError, ArgumentError, DataError, NumericError, StateError } from './errors.js';
+export { BallastError, ShapeError, ArgumentError, DataError, NumericError, StateError, OutOfMemoryError } from './errors.js';
 export { Tensor, matmul, tidy, type MatmulOptions, type Scaling, type Storage } from './tensor.js';
 export { tensor, byteTensor, oneHot, type TensorLike, type NestedNumbers, type TypedNumbers, type ShapedValues } from './inputs.js';
 export type { Env, ReadyOptions, BuildName } from './runtime.js';

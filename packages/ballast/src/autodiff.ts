@@ -10,7 +10,7 @@
  * ```
  */
 import type { Tape as WasmTape } from '../wasm/threads/ballast_wasm.js';
-import { ArgumentError, ShapeError, StateError, guard } from './errors.js';
+import { ArgumentError, ShapeError, StateError, guard, release } from './errors.js';
 import { describeValue, optionsObject } from './options.js';
 import { wasm } from './runtime.js';
 import { Tensor } from './tensor.js';
@@ -167,6 +167,6 @@ export function valueAndGrads(fn: (...params: Variable[]) => Variable, params: T
   } finally {
     current = null;
     finished.add(t);
-    t.free();
+    release(t);
   }
 }

@@ -8,7 +8,7 @@
  * one-hot per batch. The tensors stand for the same values as before (`x` the pixels divided
  * by 255, `y` the one-hot rows), so `data()`, `fit`, `evaluate` and `predict` see exactly them.
  */
-import { ArgumentError, DataError, guard } from './errors.js';
+import { ArgumentError, DataError, guard, release } from './errors.js';
 import { checkOptions, describeValue } from './options.js';
 import { platform, wasm } from './runtime.js';
 import { Tensor, type Scaling } from './tensor.js';
@@ -108,7 +108,7 @@ function fromBytes(images: Uint8Array, imagesName: string, labels: Uint8Array, l
       throw err;
     }
   } finally {
-    parsed.free();
+    release(parsed);
   }
 }
 

@@ -26,13 +26,56 @@ export class StateError extends BallastError {
   override name = 'StateError';
 }
 
+/**
+ * A request for more memory than the WASM module can still have (its maximum is 2 GiB): the
+ * message says how much was asked for and how much is free.
+ */
+export class OutOfMemoryError extends BallastError {
+  override name = 'OutOfMemoryError';
+}
+
 const byName: Record<string, new (message: string) => BallastError> = {
   ShapeError,
   ArgumentError,
   DataError,
   NumericError,
   StateError,
+  OutOfMemoryError,
 };
+
+/** @internal What the loaded core says after a trap: a failed allocation's size, memory held and its limit. */
+export interface TrapProbe {
+  takeAllocationFailure(): number;
+  memoryHeld(): number;
+  memoryLimit(): number;
+}
+let probe: TrapProbe | null = null;
+/** Set after a trap: the instance's state is unknown from then on, so every later call is refused. */
+let trappedWith: string | null = null;
+
+/** @internal Called by the loader with the loaded glue. */
+export function setTrapProbe(p: TrapProbe): void {
+  probe = p;
+}
+
+/** @internal Throws the StateError every call gets once the instance has trapped. */
+export function checkNotTrapped(): void {
+  if (trappedWith !== null) {
+    throw new StateError(
+      `Ballast's WebAssembly instance stopped at an earlier error (${trappedWith}) and cannot be used again: reload the page, or restart the process, to start a new one`,
+    );
+  }
+}
+
+/**
+ * @internal Frees a WASM object, unless the instance has trapped: its allocator may have
+ * stopped mid-call, and the error that says so must not be replaced by a failing `free()`.
+ */
+export function release(object: { free(): void } | null | undefined): void {
+  if (trappedWith === null) object?.free();
+}
+
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
 /** Maps an error coming out of WASM onto Ballast's classes; anything else passes through. */
 export function rethrow(err: unknown): never {
@@ -40,14 +83,26 @@ export function rethrow(err: unknown): never {
     throw new byName[err.name](err.message);
   }
   if (err instanceof WebAssembly.RuntimeError) {
-    // A trap means a check is missing in the core; say so rather than hiding it.
-    throw new BallastError(`internal error (please report): WebAssembly trap: ${err.message}`);
+    // The trap left the instance halfway through a call (locks and borrows held): refuse
+    // every later call. An aborted allocation is out of memory; any other trap means a
+    // check is missing in the core, and it says so rather than hiding it.
+    const failed = probe?.takeAllocationFailure() ?? 0;
+    if (failed > 0) {
+      trappedWith = `out of memory: an allocation of ${mib(failed)} failed`;
+      throw new OutOfMemoryError(
+        `out of memory: an allocation of ${mib(failed)} failed with ${mib(probe!.memoryHeld())} of the module's ${mib(probe!.memoryLimit())} in use; ` +
+          'the instance cannot be used again (reload the page or restart the process)',
+      );
+    }
+    trappedWith = `WebAssembly trap: ${err.message}`;
+    throw new BallastError(`internal error (please report): WebAssembly trap: ${err.message}; the instance cannot be used again`);
   }
   throw err;
 }
 
 /** Runs `fn`, mapping WASM errors onto Ballast's classes. */
 export function guard<T>(fn: () => T): T {
+  checkNotTrapped();
   try {
     return fn();
   } catch (err) {

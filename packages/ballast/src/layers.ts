@@ -6,7 +6,7 @@
  * once its model is built it knows its name and weights.
  */
 import { describeValue, optionsObject } from './options.js';
-import { ArgumentError, DataError, StateError, guard } from './errors.js';
+import { ArgumentError, DataError, StateError, guard, release } from './errors.js';
 import { fieldsOf } from './dataset.js';
 import { wasm } from './runtime.js';
 import { Tensor } from './tensor.js';
@@ -637,7 +637,7 @@ export class Layer {
         this.#adapted = { mean, variance };
       }
     } finally {
-      (moments as { free(): void } | null)?.free();
+      release(moments as { free(): void } | null);
     }
   }
 

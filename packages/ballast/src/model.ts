@@ -5,7 +5,7 @@
  * memory, one batch per call.
  */
 import type { Model as WasmModel } from '../wasm/threads/ballast_wasm.js';
-import { ArgumentError, BallastError, DataError, ShapeError, StateError, guard } from './errors.js';
+import { ArgumentError, BallastError, DataError, ShapeError, StateError, guard, release } from './errors.js';
 import { planGraph, type GraphPlan } from './functional.js';
 import { Layer, SymbolicTensor } from './layers.js';
 import { Callback, ProgbarLogger, verbosity, type CallbackHooks, type Logs, type TrainParams } from './callbacks.js';
@@ -285,7 +285,7 @@ export class Model {
       });
       if (adapted.length) setWeightsOn(model, adapted);
     } catch (err) {
-      model.free();
+      release(model);
       throw err;
     }
     this.#model = model;
@@ -876,7 +876,7 @@ export class Model {
       const rows = order.subarray(i, Math.min(i + batchSize, n));
       const part = guard(() => this.#handle.predict(x.handle, rows));
       out.set(part.data(), i * perRow);
-      part.free();
+      release(part);
     }
     return tensor(out, [n, ...this.#outputShape]);
   }
@@ -899,7 +899,7 @@ export class Model {
       inputs.forEach((t) => list.push(t.handle));
       return new Tensor(guard(() => this.#handle.applyLayer(name, list, training)));
     } finally {
-      list.free();
+      release(list);
     }
   }
 
@@ -1009,7 +1009,7 @@ export class Model {
   }
 
   dispose(): void {
-    this.#model?.free();
+    release(this.#model);
     this.#model = null;
   }
 
@@ -1101,7 +1101,7 @@ export function modelFromFiles(modelJson: string, weights: Uint8Array, source = 
     return model;
   } catch (err) {
     if (model) model.dispose();
-    else handle?.free();
+    else release(handle);
     if (err instanceof DataError) throw new DataError(err.message.startsWith(source) ? err.message : `${source}/${MODEL_FILE}: ${err.message}`);
     if (err instanceof BallastError) throw new DataError(`${source}/${MODEL_FILE}: ${err.message}`);
     throw new DataError(`${source}: ${(err as Error).message}`);

@@ -8,7 +8,7 @@
  * and keeps the one instance.
  */
 import type * as Glue from '../wasm/threads/ballast_wasm.js';
-import { ArgumentError, StateError } from './errors.js';
+import { ArgumentError, StateError, checkNotTrapped, setTrapProbe } from './errors.js';
 import { checkOptions, describeValue } from './options.js';
 
 export type BuildName = 'relaxed' | 'threads' | 'simd';
@@ -150,6 +150,7 @@ async function load(platform: Platform, wanted: number, relaxedSimd: boolean): P
   const { build, reason } = chooseBuild(platform, wanted, relaxedSimd);
   const { glue, module } = await platform.load(build);
   const exports = glue.initSync({ module });
+  setTrapProbe(glue);
   const threaded = build !== 'simd';
   if (threaded) {
     await platform.startWorkers(build, module, exports.memory, wanted);
@@ -184,6 +185,7 @@ export async function readyWith(platform: Platform, options: ReadyOptions = {}):
 /** @internal The loaded glue; throws when {@link readyWith} has not finished. */
 export function wasm(): WasmGlue {
   if (!loaded) throw new StateError('Ballast is not loaded: `await ready()` first');
+  checkNotTrapped();
   return loaded.glue;
 }
 

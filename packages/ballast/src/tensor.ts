@@ -1,5 +1,5 @@
 import type { Tensor as WasmTensor } from '../wasm/threads/ballast_wasm.js';
-import { ArgumentError, StateError, guard } from './errors.js';
+import { ArgumentError, StateError, guard, release, checkNotTrapped } from './errors.js';
 import { checkOptions, describeValue } from './options.js';
 import { wasm } from './runtime.js';
 
@@ -35,6 +35,7 @@ export class Tensor {
 
   /** @internal */
   get handle(): WasmTensor {
+    checkNotTrapped();
     if (!this.#handle) throw new StateError('tensor used after dispose()');
     return this.#handle;
   }
@@ -64,7 +65,7 @@ export class Tensor {
 
   dispose(): void {
     // Freed memory is reused by later tensors; WASM memory itself never shrinks.
-    this.#handle?.free();
+    release(this.#handle);
     this.#handle = null;
   }
 

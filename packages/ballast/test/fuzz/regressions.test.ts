@@ -3,9 +3,9 @@
 // unusable; each is now a typed error before anything reaches the core.
 import { describe, expect, it } from 'vitest';
 import {
-  ArgumentError, BallastError, Sequential, StateError, callbacks, layers, loadModel, matmul, modelFromFiles, ops, tensor, tidy, valueAndGrads, type Tensor,
+  ArgumentError, BallastError, OutOfMemoryError, Sequential, StateError, callbacks, layers, loadModel, matmul, modelFromFiles, ops, tensor, tidy, valueAndGrads, type Tensor,
 } from 'ballast';
-import '../build.js';
+import { build } from '../build.js';
 import { UserThrow } from './harness.js';
 
 const model = () => {
@@ -125,6 +125,32 @@ describe('fuzz regressions (seeds 2 and 3, 50,000 cases each)', () => {
     dense.config.units = 1e9;
     expect(() => modelFromFiles(JSON.stringify(spec), files['weights.safetensors'] as Uint8Array, 'saved')).toThrow(/saved\/model.json: .*does not fit in memory/);
     expect(model().getWeights()).toHaveLength(2);
+  });
+
+  it('requests larger than the memory left are OutOfMemoryErrors before any kernel runs (was: "unreachable", a trap)', async () => {
+    // 30000 × 30000 float32 are 3433 MiB; the module can have 2048 MiB.
+    const a = tensor(new Float32Array(30000 * 10), [30000, 10]);
+    const b = tensor(new Float32Array(10 * 30000), [10, 30000]);
+    const big = () => matmul(a, b);
+    expect(big).toThrow(OutOfMemoryError);
+    expect(big).toThrow(/^matmul: the output \[30000, 30000\] needs 3433\.2 MiB, but only [\d.]+ MiB are free of the 2048\.0 MiB the module can have \([\d.]+ MiB in use\)$/);
+    // A model whose layer outputs (a 512×512 upsampling of 8×8 inputs) outgrow memory with
+    // the batch: fit and evaluate refuse the batch, and nothing changed. predict runs the
+    // batch in chunks of 32 rows per pool thread, which fit; one thread runs it whole.
+    const m = new Sequential([layers.input({ shape: [8, 8, 1] }), layers.upSampling2d({ size: 64 }), layers.flatten(), layers.dense({ units: 1 })], { seed: 1 });
+    m.compile({ optimizer: 'sgd', loss: 'mse' });
+    const xs = tensor(new Float32Array(1200 * 64), [1200, 8, 8, 1]);
+    const ys = tensor(new Float32Array(1200), [1200, 1]);
+    const before = m.getWeights();
+    await expect(m.fit(xs, ys, { batchSize: 1200, verbose: 0 })).rejects.toThrow(/^a training step on a batch of 1200 \(2× the layers' outputs, 524353 values per example\) needs [\d.]+ MiB, but only/);
+    await expect(m.evaluate(xs, ys, { batchSize: 1200 })).rejects.toThrow(OutOfMemoryError);
+    if (build === 'simd') await expect(m.predict(xs, { batchSize: 1200 })).rejects.toThrow(/^predict on a batch of 1200 \(1× the layers' outputs/);
+    else expect((await m.predict(xs, { batchSize: 1200 })).shape).toEqual([1200, 1]);
+    expect(m.getWeights()).toEqual(before);
+    // Small batches of the same data still train.
+    await m.fit(xs, ys, { batchSize: 8, epochs: 1, stepsPerEpoch: 1, verbose: 0 });
+    for (const t of [a, b, xs, ys]) t.dispose();
+    expect(Array.from(matmul(tensor([1, 2, 3, 4], [2, 2]), tensor([1, 0, 0, 1], [2, 2])).data())).toEqual([1, 2, 3, 4]);
   });
 
   it('fit checks shuffle and seed (was: TypeError, or a seed wrapped modulo 2^32)', async () => {
