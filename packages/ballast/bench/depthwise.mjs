@@ -5,13 +5,14 @@
 // and filter gradients) and the input, and writes the input gradient.
 // Usage: node packages/ballast/bench/depthwise.mjs [--steps 10] [--batch 16] [--size 28] [--channels 256]
 import { parseArgs } from 'node:util';
+import { positive } from './args.mjs';
 import { ready, tensor, layers, Model, optimizers, diagnostics } from 'ballast';
 
 const { values } = parseArgs({ options: {
   steps: { type: 'string', default: '10' }, batch: { type: 'string', default: '16' },
   size: { type: 'string', default: '28' }, channels: { type: 'string', default: '256' },
 } });
-const [steps, batch, size, channels] = ['steps', 'batch', 'size', 'channels'].map((k) => Number(values[k]));
+const [steps, batch, size, channels] = positive(values, ['steps', 'batch', 'size', 'channels']);
 const env = await ready();
 console.log(`build=${env.build} threads=${env.threads} simd=${env.simd} node=${process.version} input=${batch}x${size}x${size}x${channels} steps=${steps}`);
 

@@ -6,13 +6,15 @@
 // Usage: node packages/ballast/bench/gemm.mjs [--sizes 128,256,512,1024] [--seconds 0.5]
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { positive } from './args.mjs';
 import { ready, tensor, matmul, diagnostics } from 'ballast';
 
 const { values } = parseArgs({
   options: { sizes: { type: 'string', default: '128,256,512,1024' }, seconds: { type: 'string', default: '0.5' } },
 });
-const sizes = values.sizes.split(',').map(Number);
-const budget = Number(values.seconds) * 1000;
+// Each size of the list must be a positive whole number.
+const sizes = values.sizes.split(',').map((v) => positive({ sizes: v }, ['sizes'])[0]);
+const [budget] = positive(values, ['seconds'], { whole: false }).map((s) => s * 1000);
 
 const env = await ready();
 console.log(`build=${env.build} threads=${env.threads} simd=${env.simd} node=${process.version}`);

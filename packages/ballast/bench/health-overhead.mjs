@@ -3,11 +3,12 @@
 // alternate so that noise hits both alike.
 // Usage: node packages/ballast/bench/health-overhead.mjs [--steps 30] [--rounds 3]
 import { parseArgs } from 'node:util';
+import { positive } from './args.mjs';
 import { ready, datasets } from 'ballast';
 import { buildModel } from '../../../examples/shared/mnist-models.mjs';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '30' }, rounds: { type: 'string', default: '3' } } });
-const steps = Number(values.steps);
+const [steps, rounds] = positive(values, ['steps', 'rounds']);
 const env = await ready();
 const { train } = await datasets.mnist({ trainLimit: steps * 128, testLimit: 1 });
 console.log(`build=${env.build} threads=${env.threads}, ${steps} steps of batch 128 per measurement`);
@@ -25,7 +26,7 @@ async function imagesPerSecond(health) {
 }
 
 const on = [], off = [];
-for (let r = 0; r < Number(values.rounds); r++) {
+for (let r = 0; r < rounds; r++) {
   off.push(await imagesPerSecond(false));
   on.push(await imagesPerSecond(true));
 }

@@ -6,6 +6,7 @@
 // With --direct, each setting also runs with the Winograd convolutions switched off.
 // Usage: node packages/ballast/bench/predict.mjs [--batch 1000] [--rounds 7] [--variant seed] [--direct]
 import { parseArgs } from 'node:util';
+import { positive } from './args.mjs';
 import { ready, tensor, diagnostics } from 'ballast';
 import { buildModel } from '../../../examples/shared/mnist-models.mjs';
 
@@ -17,8 +18,7 @@ const { values } = parseArgs({
     direct: { type: 'boolean', default: false },
   },
 });
-const batch = Number(values.batch);
-const rounds = Number(values.rounds);
+const [batch, rounds] = positive(values, ['batch', 'rounds']);
 const env = await ready();
 console.log(`build=${env.build} threads=${env.threads} simd=${env.simd} node=${process.version} batch=${batch} rounds=${rounds}`);
 

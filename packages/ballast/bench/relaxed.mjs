@@ -6,6 +6,7 @@
 // Needs a Node with relaxed SIMD (22 or later).
 // Usage: node packages/ballast/bench/relaxed.mjs [--rounds 3] [--steps 5]
 import { parseArgs } from 'node:util';
+import { positive } from './args.mjs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ready, tensor, matmul } from 'ballast';
@@ -17,10 +18,7 @@ const { values } = parseArgs({
     child: { type: 'string' }, // internal: which build this child process measures
   },
 });
-const [rounds, steps] = [values.rounds, values.steps].map(Number);
-for (const [flag, v] of [['--rounds', rounds], ['--steps', steps]]) {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${flag} needs a positive whole number, got ${v}`);
-}
+const [rounds, steps] = positive(values, ['rounds', 'steps']);
 
 if (values.child) {
   const env = await ready({ relaxedSimd: values.child === 'relaxed' });

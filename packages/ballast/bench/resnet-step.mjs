@@ -4,6 +4,7 @@
 // with the Winograd convolutions switched off, alternated in the same rounds.
 // Usage: node packages/ballast/bench/resnet-step.mjs [--steps 10] [--batch 128] [--rounds 2] [--direct]
 import { parseArgs } from 'node:util';
+import { positive } from './args.mjs';
 import { ready, tensor, diagnostics } from 'ballast';
 import { resnet } from '../../../examples/shared/resnet-models.mjs';
 
@@ -15,7 +16,7 @@ const { values } = parseArgs({
     direct: { type: 'boolean', default: false },
   },
 });
-const [steps, batch, rounds] = [values.steps, values.batch, values.rounds].map(Number);
+const [steps, batch, rounds] = positive(values, ['steps', 'batch', 'rounds']);
 const env = await ready();
 console.log(`build=${env.build} threads=${env.threads} simd=${env.simd} node=${process.version} batch=${batch} steps=${steps}`);
 

@@ -8,6 +8,7 @@
 // reload predicted the same; it exits 1 when one did not.
 // Usage: node packages/ballast/bench/soak.mjs [--seconds 3600] [--every 300] [--train 60000] [--batch 128] [--max-slowdown 1.5]
 import { parseArgs } from 'node:util';
+import { positive } from './args.mjs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,10 +24,8 @@ const { values } = parseArgs({
     'max-slowdown': { type: 'string', default: '1.5' },
   },
 });
-const [seconds, every, trainLimit, batchSize, maxSlowdown] = [values.seconds, values.every, values.train, values.batch, values['max-slowdown']].map(Number);
-for (const [flag, v] of [['--seconds', seconds], ['--every', every], ['--train', trainLimit], ['--batch', batchSize], ['--max-slowdown', maxSlowdown]]) {
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${flag} needs a positive number, got ${v}`);
-}
+const [seconds, every, maxSlowdown] = positive(values, ['seconds', 'every', 'max-slowdown'], { whole: false });
+const [trainLimit, batchSize] = positive(values, ['train', 'batch']);
 
 const env = await ready();
 const { train, test } = await datasets.mnist({ trainLimit, testLimit: 10000 });

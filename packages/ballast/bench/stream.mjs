@@ -7,15 +7,14 @@
 // the time measured is Ballast's, not the making of random numbers.
 // Usage: node packages/ballast/bench/stream.mjs [--images 30000] [--batch 128] [--fit-images 5120]
 import { parseArgs } from 'node:util';
+import { positive } from './args.mjs';
 import { ready, tensor, datasets, diagnostics } from 'ballast';
 import { buildModel } from '../../../examples/shared/mnist-models.mjs';
 
 const { values } = parseArgs({
   options: { images: { type: 'string', default: '30000' }, batch: { type: 'string', default: '128' }, 'fit-images': { type: 'string', default: '5120' } },
 });
-const total = Number(values.images);
-const batch = Number(values.batch);
-const fitImages = Number(values['fit-images']);
+const [total, batch, fitImages] = positive(values, ['images', 'batch', 'fit-images']);
 const env = await ready();
 console.log(`build=${env.build} threads=${env.threads} node=${process.version} batch=${batch} streamed=${total} compared=${fitImages}`);
 

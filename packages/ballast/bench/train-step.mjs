@@ -4,14 +4,14 @@
 // With --direct, each setting also runs with the Winograd convolutions switched off.
 // Usage: node packages/ballast/bench/train-step.mjs [--steps 20] [--batch 128] [--direct]
 import { parseArgs } from 'node:util';
+import { positive } from './args.mjs';
 import { ready, tensor, diagnostics } from 'ballast';
 import { buildModel } from '../../../examples/shared/mnist-models.mjs';
 
 const { values } = parseArgs({
   options: { steps: { type: 'string', default: '20' }, batch: { type: 'string', default: '128' }, direct: { type: 'boolean', default: false } },
 });
-const steps = Number(values.steps);
-const batch = Number(values.batch);
+const [steps, batch] = positive(values, ['steps', 'batch']);
 const env = await ready();
 console.log(`build=${env.build} threads=${env.threads} simd=${env.simd} node=${process.version} batch=${batch} steps=${steps}`);
 

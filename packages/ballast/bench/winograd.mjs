@@ -4,10 +4,11 @@
 // of --reps.
 // Usage: node packages/ballast/bench/winograd.mjs [--reps 7] [--batch 128]
 import { parseArgs } from 'node:util';
+import { positive } from './args.mjs';
 import { ready, tensor, diagnostics, Sequential, layers, optimizers } from 'ballast';
 
 const { values } = parseArgs({ options: { reps: { type: 'string', default: '7' }, batch: { type: 'string', default: '128' } } });
-const reps = Number(values.reps);
+const [reps, batch] = positive(values, ['reps', 'batch']);
 const env = await ready();
 console.log(`build=${env.build} threads=${env.threads} simd=${env.simd} node=${process.version}`);
 
@@ -21,7 +22,6 @@ const shapes = [
   ['ResNet-20 stage 3: 7x7, 64 -> 64, same', 7, 7, 64, 64, 'same'],
   ['seed CNN conv2: 13x13, 32 -> 64, valid', 13, 13, 32, 64, 'valid'],
 ];
-const batch = Number(values.batch);
 
 // Each convolution as a layer between a BN (so its input gradient is needed) and the loss;
 // the core's per-layer profile gives its forward and backward (input and filter gradients) ms.

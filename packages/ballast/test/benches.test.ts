@@ -25,6 +25,18 @@ describe('benchmark scripts run', () => {
     expect(stdout).toMatch(done); // the script's last figures: it ran to the end
   }, 150_000);
 
+  it('a numeric flag that is not a positive number stops the script, naming it', async () => {
+    for (const [name, args, message] of [
+      ['train-step.mjs', ['--steps', 'ten'], /--steps needs a positive whole number, got "ten"/],
+      ['soak.mjs', ['--every=-5'], /--every needs a positive number, got "-5"/],
+      ['gemm.mjs', ['--sizes', '64,1.5'], /--sizes needs a positive whole number, got "1.5"/],
+    ] as const) {
+      const failed = (await run(process.execPath, [bench(name), ...args], { timeout: 60_000 }).catch((e: unknown) => e)) as { code?: number; stderr?: string };
+      expect(failed.code).toBe(2);
+      expect(failed.stderr).toMatch(message);
+    }
+  }, 150_000);
+
   // It compares the relaxed build with the threaded one, so it needs a Node with relaxed SIMD.
   it.skipIf(nodeHasRelaxedSimd)('relaxed.mjs refuses a Node without relaxed SIMD, saying why', async () => {
     const failed = await run(process.execPath, [bench('relaxed.mjs'), '--rounds', '1', '--steps', '1'], { timeout: 120_000 }).catch((e: { stderr: string }) => e);
