@@ -462,7 +462,7 @@ pub fn predict(net: &mut Graph, x: &Tensor) -> Result<Tensor> {
     let n = x.shape()[0];
     let chunks = n.div_ceil(PREDICT_CHUNK);
     // Each thread runs a chunk at a time; alone, the whole batch at once.
-    let at_once = if chunks < 2 || parallel::threads() < 2 { n } else { PREDICT_CHUNK * parallel::threads() };
+    let at_once = if chunks < 2 || parallel::threads() < 2 { n } else { n.min(PREDICT_CHUNK * parallel::threads()) };
     net.check_batch_memory(at_once, 1, "predict")?;
     let out_shape: Vec<usize> = std::iter::once(n).chain(net.output_shape()?.iter().copied()).collect();
     crate::memory::check_f32(out_shape.iter().fold(1usize, |a, &d| a.saturating_mul(d)), || {
@@ -484,7 +484,7 @@ pub fn predict(net: &mut Graph, x: &Tensor) -> Result<Tensor> {
             Ok((out, copy.forward_ms().to_vec()))
         },
     );
-    let mut data = Vec::new();
+    let mut data = Vec::with_capacity(out_shape.iter().product());
     let mut layer_ms = vec![0.0; net.nodes().len()];
     for part in parts {
         let (out, ms): (Tensor, Vec<f64>) = part?;
@@ -492,8 +492,7 @@ pub fn predict(net: &mut Graph, x: &Tensor) -> Result<Tensor> {
         layer_ms.iter_mut().zip(ms).for_each(|(total, t)| *total += t);
     }
     net.set_forward_ms(layer_ms);
-    let shape: Vec<usize> = std::iter::once(n).chain(net.output_shape()?.iter().copied()).collect();
-    Tensor::new(data, &shape)
+    Tensor::new(data, &out_shape)
 }
 
 /// [`predict`] on rows `rows` of `x` (all of them when `rows` is empty), gathered from its storage.

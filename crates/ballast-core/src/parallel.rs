@@ -199,6 +199,34 @@ pub(crate) mod tests {
     pub(crate) static LIMIT_LOCK: Mutex<()> = Mutex::new(());
 
     #[test]
+    fn task_runners_cover_every_index_once_in_order_for_any_count() {
+        let _guard = LIMIT_LOCK.lock().unwrap();
+        for limit in [Some(1), None] {
+            super::set_thread_limit(limit);
+            for n in [0, 1, 2, 3, 7, 64, 1000] {
+                assert_eq!(super::map_tasks(n, |i| i * 3), (0..n).map(|i| i * 3).collect::<Vec<_>>(), "map_tasks({n})");
+                let states = std::sync::atomic::AtomicUsize::new(0);
+                let with = super::map_tasks_with(
+                    n,
+                    || states.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                    |_, i| vec![i; 2],
+                );
+                assert_eq!(with, (0..n).map(|i| vec![i; 2]).collect::<Vec<_>>(), "map_tasks_with({n})");
+                assert!(states.into_inner() <= super::threads().min(n), "one state per share");
+                for chunk in [1, 3, 64, 2000] {
+                    let mut data = vec![0.0f32; n];
+                    super::for_each_chunk_mut(&mut data, chunk, |c, part| {
+                        assert!(part.len() == chunk || (part.len() < chunk && (c + 1) * chunk >= n));
+                        part.iter_mut().enumerate().for_each(|(j, v)| *v += (c * chunk + j) as f32 + 1.0);
+                    });
+                    assert_eq!(data, (0..n).map(|i| i as f32 + 1.0).collect::<Vec<_>>(), "chunks of {chunk} over {n}");
+                }
+            }
+        }
+        super::set_thread_limit(None);
+    }
+
+    #[test]
     fn serially_keeps_kernels_on_the_calling_thread_and_then_restores() {
         let _guard = LIMIT_LOCK.lock().unwrap();
         let before = super::threads();

@@ -3,6 +3,8 @@
 //! error kind (`ShapeError`, ...), which the TypeScript package maps onto its error classes.
 //! No maths lives here.
 
+#![feature(alloc_error_hook)] // the build sets RUSTC_BOOTSTRAP (scripts/build-wasm.sh)
+
 mod alloc;
 mod data;
 mod errors;
@@ -38,7 +40,7 @@ fn performance_now() -> f64 {
 #[wasm_bindgen(start)]
 pub fn start() {
     ballast_core::profile::set_clock(performance_now);
-    ballast_core::memory::set_limit(alloc::MAX_MEMORY);
+    alloc::install();
 }
 
 /// After a trap: the size in bytes of the allocation that failed since the last call (its
@@ -58,7 +60,7 @@ pub fn memory_held() -> f64 {
 
 #[wasm_bindgen(js_name = memoryLimit)]
 pub fn memory_limit() -> f64 {
-    alloc::MAX_MEMORY as f64
+    alloc::heap_limit() as f64
 }
 
 /// What this build can do: `{ threads, simd, poolSize }`.

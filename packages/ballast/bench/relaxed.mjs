@@ -3,8 +3,8 @@
 // alternated so noise hits both alike. Each child times the seed CNN's training step (batch
 // 128) and predict (batch 1,000), ResNet-20's training step (batch 128) and a 512×512 matmul,
 // on the whole pool; the parent prints medians over rounds and relaxed/threads ratios.
-// Needs a Node with relaxed SIMD (22 or later).
-// Usage: node packages/ballast/bench/relaxed.mjs [--rounds 3] [--steps 5]
+// Needs a Node with relaxed SIMD (22 or later, or 20 with --experimental-wasm-relaxed-simd).
+// Usage: node [--experimental-wasm-relaxed-simd] packages/ballast/bench/relaxed.mjs [--rounds 3] [--steps 5]
 import { parseArgs } from 'node:util';
 import { positive } from './args.mjs';
 import { execFileSync } from 'node:child_process';
@@ -77,7 +77,8 @@ for (let round = 0; round < rounds; round++) {
     // The child's errors (such as a Node without relaxed SIMD) pass through to stderr.
     let out;
     try {
-      out = execFileSync(process.execPath, [self, '--child', build, '--steps', String(steps)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      // The children get this process's Node flags (Node 20: --experimental-wasm-relaxed-simd).
+      out = execFileSync(process.execPath, [...process.execArgv, self, '--child', build, '--steps', String(steps)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     } catch {
       process.exit(1); // the child said why
     }

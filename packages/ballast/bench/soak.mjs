@@ -67,7 +67,8 @@ while (true) {
   await model.save(dir);
   const loaded = await loadModel(dir);
   const [a, b] = [await model.predict(probe, { batchSize: 1000 }), await loaded.predict(probe, { batchSize: 1000 })];
-  const same = a.data().every((v, i) => Object.is(v, b.data()[i]));
+  const [live, reloaded] = [a.data(), b.data()];
+  const same = live.every((v, i) => Object.is(v, reloaded[i]));
   for (const t of [a, b]) t.dispose();
   loaded.dispose();
   const row = {

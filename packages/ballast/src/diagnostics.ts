@@ -1,5 +1,5 @@
 /** Switches for benchmarks and cross-checks: kernel paths, thread use. */
-import { ArgumentError } from './errors.js';
+import { ArgumentError, guard } from './errors.js';
 import { describeValue } from './options.js';
 import { memoryBytes, wasm } from './runtime.js';
 
@@ -17,13 +17,15 @@ export function wasmMemoryBytes(): number {
 
 /** Use the SIMD128 kernels (true, the default) or the scalar ones. */
 export function setSimd(enabled: boolean): void {
-  wasm().setSimdEnabled(flag('setSimd', enabled));
+  const on = flag('setSimd', enabled);
+  guard(() => wasm().setSimdEnabled(on));
 }
 
 /** Use Winograd's F(4×4, 3×3) for the 3×3 stride-1 convolutions whose shapes the core finds
  * it faster for (true, the default) or the direct kernels everywhere. */
 export function setWinograd(enabled: boolean): void {
-  wasm().setWinogradEnabled(flag('setWinograd', enabled));
+  const on = flag('setWinograd', enabled);
+  guard(() => wasm().setWinogradEnabled(on));
 }
 
 /** Run kernels on one thread (1) or on the whole pool (0, the default). */
@@ -31,7 +33,7 @@ export function setThreadLimit(limit: number): void {
   if (!Number.isInteger(limit) || limit < 0 || limit > 0xffff_ffff) {
     throw new ArgumentError(`diagnostics.setThreadLimit: limit must be a whole number of threads (0 for the pool), got ${describeValue(limit)}`);
   }
-  wasm().setThreadLimit(limit);
+  guard(() => wasm().setThreadLimit(limit));
 }
 
 /**
@@ -39,5 +41,5 @@ export function setThreadLimit(limit: number): void {
  * thread, index i+1 pool thread i.
  */
 export function takeTaskCounts(): number[] {
-  return Array.from(wasm().takeTaskCounts());
+  return guard(() => Array.from(wasm().takeTaskCounts()));
 }

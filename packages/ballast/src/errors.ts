@@ -27,8 +27,8 @@ export class StateError extends BallastError {
 }
 
 /**
- * A request for more memory than the WASM module can still have (its maximum is 2 GiB): the
- * message says how much was asked for and how much is free.
+ * A request for more memory than the WASM module can still have (it grows up to a fixed
+ * maximum): the message says how much was asked for and how much is free.
  */
 export class OutOfMemoryError extends BallastError {
   override name = 'OutOfMemoryError';
@@ -56,6 +56,11 @@ let trappedWith: string | null = null;
 /** @internal Called by the loader with the loaded glue. */
 export function setTrapProbe(p: TrapProbe): void {
   probe = p;
+}
+
+/** @internal Whether the instance has trapped (cleanup code then leaves it alone). */
+export function trapped(): boolean {
+  return trappedWith !== null;
 }
 
 /** @internal Throws the StateError every call gets once the instance has trapped. */

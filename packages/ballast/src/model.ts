@@ -5,7 +5,7 @@
  * memory, one batch per call.
  */
 import type { Model as WasmModel } from '../wasm/threads/ballast_wasm.js';
-import { ArgumentError, BallastError, DataError, ShapeError, StateError, guard, release } from './errors.js';
+import { ArgumentError, BallastError, DataError, ShapeError, StateError, guard, release, trapped } from './errors.js';
 import { planGraph, type GraphPlan } from './functional.js';
 import { Layer, SymbolicTensor } from './layers.js';
 import { Callback, ProgbarLogger, verbosity, type CallbackHooks, type Logs, type TrainParams } from './callbacks.js';
@@ -533,7 +533,7 @@ export class Model {
     // Last: binding the callbacks to this model changes them, so every check comes first.
     const hooks = this.#callbackList(options.callbacks, verbose, { epochs, steps, verbose });
     const epochSource = (epoch: number): EpochSource => {
-      const order = wasm().batchOrder(n, shuffle, seed, epoch);
+      const order = guard(() => wasm().batchOrder(n, shuffle, seed, epoch));
       let batches = batchesOf(order, batchSize);
       if (options.stepsPerEpoch !== undefined) batches = batches.slice(0, options.stepsPerEpoch);
       let b = 0;
@@ -668,7 +668,7 @@ export class Model {
       if (x.shape[0] === 0) throw new ShapeError(`${where}: an empty batch (xs has shape [${x.shape.join(', ')}])`);
       const y = inputs.tensor(f.ys, 'ys', this.#labelRows, x.shape[0]);
       this.#checkData(x, y, where);
-      return { x, y, rows: wasm().batchOrder(x.shape[0], false, 0, 0), weights: NO_WEIGHTS, step, release: () => inputs.dispose() };
+      return { x, y, rows: guard(() => wasm().batchOrder(x.shape[0], false, 0, 0)), weights: NO_WEIGHTS, step, release: () => inputs.dispose() };
     } catch (err) {
       inputs.dispose();
       throw err;
@@ -775,7 +775,8 @@ export class Model {
       guard(() => this.#handle.finalizeOptimizer());
       await hooks.call('onTrainEnd', last);
     } finally {
-      guard(() => this.#handle.setClassWeight(new Float64Array(0), new Float32Array(0)));
+      // Not after a trap: the StateError that cleanup would get must not replace its error.
+      if (!trapped()) guard(() => this.#handle.setClassWeight(new Float64Array(0), new Float32Array(0)));
     }
     return history;
   }
@@ -842,7 +843,7 @@ export class Model {
 
   /** Loss and metrics over `rows` of `x`, `y` (all rows when null), by name. */
   async #evaluateRows(x: Tensor, y: Tensor, rows: Uint32Array | null, batchSize: number, steps: number, weights: Float32Array | null): Promise<Record<string, number>> {
-    const order = rows ?? wasm().batchOrder(x.shape[0], false, 0, 0);
+    const order = rows ?? guard(() => wasm().batchOrder(x.shape[0], false, 0, 0));
     guard(() => this.#handle.resetMetrics());
     const batches = batchesOf(order, batchSize);
     for (let b = 0; b < Math.min(batches.length, steps); b++) {
@@ -871,7 +872,7 @@ export class Model {
     const n = steps === undefined ? total : Math.min(total, steps * batchSize);
     const perRow = this.#outputShape.reduce((a, b) => a * b, 1);
     const out = new Float32Array(n * perRow);
-    const order = wasm().batchOrder(total, false, 0, 0);
+    const order = guard(() => wasm().batchOrder(total, false, 0, 0));
     for (let i = 0; i < n; i += batchSize) {
       const rows = order.subarray(i, Math.min(i + batchSize, n));
       const part = guard(() => this.#handle.predict(x.handle, rows));
@@ -931,7 +932,7 @@ export class Model {
     positiveInteger('recalibrateBatchNorm', 'batches', batches);
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ArgumentError(`recalibrateBatchNorm: seed must be an integer in [0, 2^32), got ${describeValue(seed)}`);
     const count = Math.min(batches, Math.ceil(n / batchSize));
-    const order = wasm().batchOrder(n, true, seed, 0).subarray(0, count * batchSize);
+    const order = guard(() => wasm().batchOrder(n, true, seed, 0)).subarray(0, count * batchSize);
     return guard(() => this.#handle.recalibrateBatchNorm(x.handle, order, batchSize));
   }
 

@@ -58,10 +58,6 @@ async function readFile(path: string): Promise<Uint8Array> {
 const node: Platform = {
   cores: () => availableParallelism(),
   threadsUnavailable: () => null,
-  // Node 20's V8 has relaxed SIMD only behind --experimental-wasm-relaxed-simd, and with it
-  // the relaxed build's pool hangs; from Node 22 it is on and works.
-  relaxedSimdUnusable: () =>
-    Number(process.versions.node.split('.')[0]) < 22 ? "Node 20's relaxed SIMD is experimental (it hangs the threaded pool)" : null,
   async load(build) {
     const [glue, bytes] = await Promise.all([importGlue(build), fsReadFile(wasmFiles[build])]);
     return { glue, module: await WebAssembly.compile(bytes) };
@@ -114,7 +110,8 @@ const node: Platform = {
 /**
  * Loads the WASM core. In Node this is a threaded build with one pool thread per core
  * unless `threads` says otherwise: the relaxed-SIMD one where Node has relaxed SIMD (22 and
- * later) unless `relaxedSimd: false`; resolves to what was loaded.
+ * later; Node 20 with --experimental-wasm-relaxed-simd) unless `relaxedSimd: false`; resolves
+ * to what was loaded.
  */
 export function ready(options?: ReadyOptions): Promise<Env> {
   return readyWith(node, options);

@@ -54,8 +54,6 @@ export interface Platform {
   cores(): number;
   /** Why threads cannot run here, or null when they can. */
   threadsUnavailable(): string | null;
-  /** Why the relaxed build cannot run here although WebAssembly validates relaxed SIMD, or null. */
-  relaxedSimdUnusable(): string | null;
   /** Imports a build's JS glue and compiles its module. */
   load(build: BuildName): Promise<{ glue: WasmGlue; module: WebAssembly.Module }>;
   /** Starts `count` workers, each running one pool thread over `memory`. */
@@ -134,10 +132,14 @@ function chooseBuild(platform: Platform, wanted: number, relaxedSimd: boolean): 
   const noThreads = platform.threadsUnavailable() ?? sharedMemoryMissing();
   if (noThreads !== null) return { build: 'simd', reason: noThreads };
   if (!relaxedSimd) return { build: 'threads', reason: null };
-  const noRelaxed = WebAssembly.validate(RELAXED_SIMD_PROBE)
-    ? platform.relaxedSimdUnusable()
-    : "this runtime's WebAssembly has no relaxed SIMD (Node 22+, Chrome 114+, Deno and Bun have it)";
-  if (noRelaxed !== null) return { build: 'threads', reason: `${noRelaxed}, so the kernels run without fused multiply-adds` };
+  if (!WebAssembly.validate(RELAXED_SIMD_PROBE)) {
+    return {
+      build: 'threads',
+      reason:
+        "this runtime's WebAssembly has no relaxed SIMD (Node 22+, Node 20 with --experimental-wasm-relaxed-simd, " +
+        'Chrome 114+, Deno and Bun have it), so the kernels run without fused multiply-adds',
+    };
+  }
   return { build: 'relaxed', reason: null };
 }
 
@@ -173,7 +175,8 @@ export async function readyWith(platform: Platform, options: ReadyOptions = {}):
   if (typeof relaxedSimd !== 'boolean') {
     throw new ArgumentError(`ready({ relaxedSimd }) needs a boolean, got ${describeValue(relaxedSimd)}`);
   }
-  const key = `${wanted} thread(s)${relaxedSimd ? '' : ' and relaxedSimd: false'}`;
+  // relaxedSimd chooses between the threaded builds only: one thread loads the same build either way.
+  const key = `${wanted} thread(s)${relaxedSimd || wanted === 1 ? '' : ' and relaxedSimd: false'}`;
   if (requested !== null && requested !== key) {
     throw new StateError(`ready() was already called with ${requested}; a process has one WASM instance`);
   }

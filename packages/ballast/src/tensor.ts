@@ -41,7 +41,7 @@ export class Tensor {
   }
 
   get shape(): number[] {
-    return Array.from(this.handle.shape);
+    return guard(() => Array.from(this.handle.shape));
   }
 
   get size(): number {
@@ -50,17 +50,17 @@ export class Tensor {
 
   /** How the values are kept: `float32`, `uint8` (bytes and a scaling) or `classes` (indices). */
   get storage(): Storage {
-    return this.handle.storage as Storage;
+    return guard(() => this.handle.storage as Storage);
   }
 
   /** Bytes of WASM memory the values take. */
   get byteLength(): number {
-    return this.handle.byteLength;
+    return guard(() => this.handle.byteLength);
   }
 
   /** A copy of the values, as float32 (bytes scaled, class indices as one-hot rows). */
   data(): Float32Array {
-    return this.handle.data();
+    return guard(() => this.handle.data());
   }
 
   dispose(): void {

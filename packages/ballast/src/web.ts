@@ -70,7 +70,6 @@ const web: Platform = {
     }
     return null;
   },
-  relaxedSimdUnusable: () => null,
   async load(build) {
     // The relaxed build has the threaded build's exports and imports, so it shares its glue.
     const glue = build === 'simd' ? (simdGlue as unknown as WasmGlue) : threadsGlue;
