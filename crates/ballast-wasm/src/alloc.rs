@@ -10,8 +10,12 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use ballast_core::memory;
 
 /// The module's maximum memory: `--max-memory` in scripts/build-wasm.sh, which sets this too.
-pub const MAX_MEMORY: usize = {
-    let digits = env!("BALLAST_MAX_MEMORY").as_bytes();
+/// A build without it (`cargo check`, an editor) knows no maximum but the address space.
+pub const MAX_MEMORY: usize = parse_bytes(option_env!("BALLAST_MAX_MEMORY"));
+
+const fn parse_bytes(digits: Option<&str>) -> usize {
+    let Some(digits) = digits else { return usize::MAX };
+    let digits = digits.as_bytes();
     assert!(!digits.is_empty(), "BALLAST_MAX_MEMORY must be a number of bytes");
     let mut n = 0usize;
     let mut i = 0;
@@ -21,8 +25,9 @@ pub const MAX_MEMORY: usize = {
         i += 1;
     }
     n
-};
+}
 
+#[cfg(target_arch = "wasm32")]
 extern "C" {
     /// Where the heap starts, after the static data and the main thread's stack (wasm-ld).
     static __heap_base: u8;
@@ -31,17 +36,22 @@ extern "C" {
 /// The most the allocator can hand out: the module's maximum memory less what lies below
 /// the heap.
 pub fn heap_limit() -> usize {
+    #[cfg(target_arch = "wasm32")]
     // SAFETY: only the symbol's address is taken, never its value.
-    MAX_MEMORY.saturating_sub(unsafe { core::ptr::addr_of!(__heap_base) } as usize)
+    return MAX_MEMORY.saturating_sub(unsafe { core::ptr::addr_of!(__heap_base) } as usize);
+    #[cfg(not(target_arch = "wasm32"))]
+    MAX_MEMORY
 }
 
 /// Records the size of an allocation that failed and is about to abort (a trap).
+#[cfg(target_arch = "wasm32")]
 fn on_alloc_error(layout: Layout) {
     memory::failed(layout.size());
 }
 
 /// Installs the allocation-error hook; the limit for `ballast_core::memory`'s checks.
 pub fn install() {
+    #[cfg(target_arch = "wasm32")]
     std::alloc::set_alloc_error_hook(on_alloc_error);
     memory::set_limit(heap_limit());
 }

@@ -3,7 +3,8 @@
 //! error kind (`ShapeError`, ...), which the TypeScript package maps onto its error classes.
 //! No maths lives here.
 
-#![feature(alloc_error_hook)] // the build sets RUSTC_BOOTSTRAP (scripts/build-wasm.sh)
+// The wasm build sets RUSTC_BOOTSTRAP (scripts/build-wasm.sh); a native `cargo check` needs no feature.
+#![cfg_attr(target_arch = "wasm32", feature(alloc_error_hook))]
 
 mod alloc;
 mod data;

@@ -4,6 +4,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::errors::IntoJs;
 use ballast_core::data::{Bytes, Classes, Scaling, Source};
+use ballast_core::kernels::upsample::Interpolation;
 
 /// A float32 tensor living in WASM memory; JavaScript holds it as a handle. Its values may be
 /// stored compactly (bytes read through a scaling, class indices read as one-hot rows): the
@@ -89,15 +90,23 @@ pub fn resize_images(
     images: &Tensor,
     height: u32,
     width: u32,
-    bilinear: bool,
+    interpolation: &str,
     crop_to_aspect_ratio: bool,
 ) -> Result<Tensor, JsValue> {
+    let bilinear = Interpolation::parse(interpolation).js()? == Interpolation::Bilinear;
     let mut tape = ballast_core::autograd::Tape::new();
     let x = tape.constant(images.f32()?.into_owned());
     let size = [height as usize, width as usize];
     // No gradient is wanted: the tape keeps no backward pass.
     let y = tape.no_grad(|t| ballast_core::ops::augment::resize(t, x, size, bilinear, crop_to_aspect_ratio)).js()?;
     Ok(tape.value(y).clone().into())
+}
+
+/// Refuses an interpolation the resizing kernels do not have, with the core's message: what
+/// image folders check before they list any file.
+#[wasm_bindgen(js_name = checkInterpolation)]
+pub fn check_interpolation(name: &str) -> Result<(), JsValue> {
+    Interpolation::parse(name).map(|_| ()).js()
 }
 
 /// Rows `rows` of `t` (along the first axis), as a new tensor stored as `t` is.

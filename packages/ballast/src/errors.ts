@@ -75,9 +75,13 @@ export function checkNotTrapped(): void {
 /**
  * @internal Frees a WASM object, unless the instance has trapped: its allocator may have
  * stopped mid-call, and the error that says so must not be replaced by a failing `free()`.
+ * Then the object is only detached (wasm-bindgen's `__destroy_into_raw`), so that the glue's
+ * FinalizationRegistry does not free it later either.
  */
 export function release(object: { free(): void } | null | undefined): void {
-  if (trappedWith === null) object?.free();
+  if (!object) return;
+  if (trappedWith === null) object.free();
+  else (object as { __destroy_into_raw?: () => number }).__destroy_into_raw?.();
 }
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;

@@ -14,7 +14,7 @@ import jpeg from 'jpeg-js';
 import { Dataset, random32, type Values } from './dataset.js';
 import { ArgumentError, DataError } from './errors.js';
 import { checkOptions, describeValue } from './options.js';
-import { resize } from './image.js';
+import { checkInterpolation, resize } from './image.js';
 import { tensor } from './inputs.js';
 
 type Interpolation = 'bilinear' | 'nearest';
@@ -111,7 +111,7 @@ function settings(options: unknown): Settings {
   if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1) throw new ArgumentError(`${WHAT}: batchSize must be a positive integer, got ${describeValue(batchSize)}`);
   const labelMode = oneOf('labelMode', o.labelMode, ['int', 'categorical', 'binary', null] as const, 'int', ' (null: no labels)');
   const colorMode = oneOf('colorMode', o.colorMode, ['rgb', 'rgba', 'grayscale'] as const, 'rgb');
-  const interpolation = oneOf('interpolation', o.interpolation, ['bilinear', 'nearest'] as const, 'bilinear', " (Keras' other methods are not supported)");
+  const interpolation = checkInterpolation(WHAT, o.interpolation ?? 'bilinear');
   const onCorrupt = oneOf('onCorrupt', o.onCorrupt, ['error', 'skip'] as const, 'error');
   const cropToAspectRatio = o.cropToAspectRatio ?? false;
   if (typeof cropToAspectRatio !== 'boolean') throw new ArgumentError(`${WHAT}: cropToAspectRatio must be true or false, got ${describeValue(cropToAspectRatio)}`);

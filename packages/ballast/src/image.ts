@@ -189,6 +189,21 @@ export interface ResizeOptions {
  * `size` `[height, width]`, as Keras' `Resizing` layer does it (the same core op):
  * TensorFlow's `resize` with half-pixel centres, the border clamped, no antialiasing.
  */
+/**
+ * @internal `value` when the core's resizing kernels have that interpolation; otherwise the
+ * core's ArgumentError (it owns the names), prefixed with `what`.
+ */
+export function checkInterpolation(what: string, value: unknown): 'bilinear' | 'nearest' {
+  // Only a string may cross into the core as one.
+  if (typeof value !== 'string') throw new ArgumentError(`${what}: interpolation must be a string, got ${describeValue(value)}`);
+  try {
+    guard(() => wasm().checkInterpolation(value));
+  } catch (e) {
+    throw e instanceof ArgumentError ? new ArgumentError(`${what}: ${e.message}`) : e;
+  }
+  return value as 'bilinear' | 'nearest';
+}
+
 export function resize(images: Tensor, size: [number, number], options: ResizeOptions = {}): Tensor {
   const what = 'image.resize';
   if (!(images instanceof Tensor)) throw new ArgumentError(`${what}: images must be a Tensor, got ${describeValue(images)}`);
@@ -198,14 +213,13 @@ export function resize(images: Tensor, size: [number, number], options: ResizeOp
   if (!Array.isArray(size) || size.length !== 2 || size.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 1 || d > 0xffffffff)) {
     throw new ArgumentError(`${what}: size must be [height, width], two positive integers, got ${describeValue(size)}`);
   }
-  const interpolation = options.interpolation ?? 'bilinear';
-  if (interpolation !== 'bilinear' && interpolation !== 'nearest') throw new ArgumentError(`${what}: interpolation must be 'bilinear' or 'nearest', got ${describeValue(interpolation)}`);
+  const interpolation = checkInterpolation(what, options.interpolation ?? 'bilinear');
   const crop = options.cropToAspectRatio ?? false;
   if (typeof crop !== 'boolean') throw new ArgumentError(`${what}: cropToAspectRatio must be true or false, got ${describeValue(crop)}`);
   // One image goes through as a batch of one (a copy: tensors have no views).
   const batch = rank === 4 ? images : tensor(images.data(), [1, ...images.shape]);
   try {
-    const out = new Tensor(guard(() => wasm().resizeImages(batch.handle, size[0], size[1], interpolation === 'bilinear', crop)));
+    const out = new Tensor(guard(() => wasm().resizeImages(batch.handle, size[0], size[1], interpolation, crop)));
     if (rank === 4) return out;
     const single = tensor(out.data(), out.shape.slice(1));
     out.dispose();

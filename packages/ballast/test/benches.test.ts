@@ -16,7 +16,7 @@ describe('benchmark scripts run', () => {
     ['resnet-step.mjs', ['--steps', '1', '--batch', '8', '--rounds', '1', '--direct'], /direct: [\d.]+ ms\/step/],
     ['winograd.mjs', ['--reps', '1', '--batch', '8'], /\| seed CNN conv2.*x \|$/m],
     ['predict.mjs', ['--rounds', '1', '--batch', '16', '--direct'], /Winograd is [\d.]+x as fast/],
-    ['soak.mjs', ['--seconds', '4', '--every', '2', '--train', '512', '--batch', '64', '--max-slowdown', '100'], /^soak: stable over \d+ checkpoints/m],
+    ['soak.mjs', ['--seconds', '6', '--every', '2', '--train', '512', '--batch', '64', '--max-slowdown', '100'], /^soak: stable over \d+ checkpoints/m],
     ['depthwise.mjs', ['--steps', '1', '--batch', '2', '--size', '8', '--channels', '8'], /threads=2: forward [\d.]+ ms/],
     ['relaxed.mjs', ['--rounds', '1', '--steps', '1'], /\| matmul 512, GFLOP\/s \|.*x \|$/m, relaxedSimdFlags],
   ] as const)('%s %j', async (name, args, done, nodeFlags: readonly string[] = []) => {
