@@ -53,6 +53,11 @@ pub fn available() -> usize {
     LIMIT.load(Ordering::Relaxed).saturating_sub(held())
 }
 
+/// The number of values of `shape`, saturating (a size that overflows cannot fit anyway).
+pub fn values_in(shape: &[usize]) -> usize {
+    shape.iter().fold(1usize, |n, &d| n.saturating_mul(d))
+}
+
 fn mib(bytes: usize) -> String {
     format!("{:.1} MiB", bytes as f64 / 1_048_576.0)
 }

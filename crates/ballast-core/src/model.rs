@@ -461,14 +461,14 @@ pub fn predict(net: &mut Graph, x: &Tensor) -> Result<Tensor> {
     net.check_input(x)?;
     let n = x.shape()[0];
     let chunks = n.div_ceil(PREDICT_CHUNK);
+    let whole = chunks < 2 || parallel::threads() < 2;
     // Each thread runs a chunk at a time; alone, the whole batch at once.
-    let at_once = if chunks < 2 || parallel::threads() < 2 { n } else { n.min(PREDICT_CHUNK * parallel::threads()) };
+    let at_once = if whole { n } else { n.min(PREDICT_CHUNK * parallel::threads()) };
     net.check_batch_memory(at_once, 1, "predict")?;
     let out_shape: Vec<usize> = std::iter::once(n).chain(net.output_shape()?.iter().copied()).collect();
-    crate::memory::check_f32(out_shape.iter().fold(1usize, |a, &d| a.saturating_mul(d)), || {
-        format!("predict: the output {}", crate::tensor::shape_str(&out_shape))
-    })?;
-    if chunks < 2 || parallel::threads() < 2 {
+    let out_values = crate::memory::values_in(&out_shape);
+    crate::memory::check_f32(out_values, || format!("predict: the output {}", crate::tensor::shape_str(&out_shape)))?;
+    if whole {
         return predict_whole(net, x);
     }
     let per_image = x.len() / n;
@@ -484,7 +484,7 @@ pub fn predict(net: &mut Graph, x: &Tensor) -> Result<Tensor> {
             Ok((out, copy.forward_ms().to_vec()))
         },
     );
-    let mut data = Vec::with_capacity(out_shape.iter().product());
+    let mut data = Vec::with_capacity(out_values);
     let mut layer_ms = vec![0.0; net.nodes().len()];
     for part in parts {
         let (out, ms): (Tensor, Vec<f64>) = part?;

@@ -19,6 +19,7 @@ const { values } = parseArgs({
   },
 });
 const [rounds, steps] = positive(values, ['rounds', 'steps']);
+const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
 if (values.child) {
   const env = await ready({ relaxedSimd: values.child === 'relaxed' });
@@ -31,7 +32,6 @@ if (values.child) {
   let s = 1;
   const random = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
   const images = (n) => tensor(Float32Array.from({ length: n * 784 }, random), [n, 28, 28, 1]);
-  const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
   const timed = (f, reps) => {
     f(); // warm-up
     return median(Array.from({ length: reps }, () => {
@@ -85,7 +85,6 @@ for (let round = 0; round < rounds; round++) {
     runs[build].push(JSON.parse(out.trim().split('\n').pop()));
   }
 }
-const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 console.log('| measure | relaxed | threads | relaxed / threads |');
 console.log('|---|---:|---:|---:|');
 for (const key of Object.keys(runs.relaxed[0])) {

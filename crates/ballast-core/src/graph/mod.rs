@@ -256,9 +256,8 @@ impl Graph {
     /// inference; 2 for training, which keeps each output and its gradient) cannot fit in the
     /// memory left: a lower bound of what the pass takes, checked before any kernel runs.
     pub fn check_batch_memory(&self, batch: usize, copies: usize, what: &str) -> Result<()> {
-        let per_example = self.nodes.iter().fold(0usize, |sum, node| {
-            sum.saturating_add(node.shape.iter().fold(1usize, |n, &d| n.saturating_mul(d)))
-        });
+        let per_example =
+            self.nodes.iter().fold(0usize, |sum, node| sum.saturating_add(crate::memory::values_in(&node.shape)));
         let values = per_example.saturating_mul(batch).saturating_mul(copies);
         crate::memory::check_f32(values, || {
             format!("{what} on a batch of {batch} ({copies}× the layers' outputs, {per_example} values per example)")
