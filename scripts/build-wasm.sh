@@ -35,13 +35,39 @@ wasm_opt="$BALLAST_ROOT/node_modules/.bin/wasm-opt"
 # The most memory a module may grow to (2 GiB); the core reads it too (crates/ballast-wasm/src/alloc.rs)
 # to refuse requests that cannot fit with an OutOfMemoryError.
 export BALLAST_MAX_MEMORY=2147483648
+# Panic locations name source files: remap the machine's paths to the crates' own
+# (rust/library/core/src/..., rayon-core-1.13.0/src/...), so no build path or registry
+# directory ships in a .wasm.
+remap="--remap-path-prefix=$("$DEBIAN_RUSTC" --print sysroot)/lib/rustlib/src/rust/=rust/"
+for index in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+  if [[ -d "$index" ]]; then remap+=" --remap-path-prefix=$index="; fi
+done
+remap+=" --remap-path-prefix=$BALLAST_ROOT/="
 # Link arguments for threads follow wasm-bindgen's threading docs: memory is imported and
 # shared, and the TLS symbols are exported so each worker can set up its own TLS block.
-common_flags="-C target-feature=+simd128,+bulk-memory -C link-arg=--max-memory=$BALLAST_MAX_MEMORY"
-thread_flags="-C target-feature=+atomics,+bulk-memory,+simd128 -C link-arg=--shared-memory \
+common_flags="$remap -C target-feature=+simd128,+bulk-memory -C link-arg=--max-memory=$BALLAST_MAX_MEMORY"
+thread_flags="$remap -C target-feature=+atomics,+bulk-memory,+simd128 -C link-arg=--shared-memory \
  -C link-arg=--import-memory -C link-arg=--max-memory=$BALLAST_MAX_MEMORY -C link-arg=--export=__heap_base \
  -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size \
  -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base"
+
+# After a trap the instance's state is unknown (a borrow or a lock may be held), so a wrapper
+# the garbage collector finalizes later must not call into it: each of the glue's
+# FinalizationRegistry callbacks is gated on a flag that the package sets on a trap through
+# the added export stopFinalizers() (packages/ballast/src/errors.ts).
+stop_finalizers() { # dir
+  local js="$1/ballast_wasm.js" registries
+  registries=$(grep -c "new FinalizationRegistry(" "$js")
+  perl -0pi -e 's/new FinalizationRegistry\(ptr => (wasm\.__wbg_\w+_free\([^()]*\))\)/new FinalizationRegistry(ptr => { if (!finalizersStopped) $1; })/g' "$js"
+  if [[ $(grep -c "if (!finalizersStopped)" "$js") -ne $registries || $registries -eq 0 ]]; then
+    echo "error: $js: not every FinalizationRegistry could be gated (has the glue's form changed?)" >&2; exit 1
+  fi
+  printf '%s\n' '' 'let finalizersStopped = false;' \
+    '/** Frees nothing more from the FinalizationRegistry callbacks: called once the instance has trapped. */' \
+    'export function stopFinalizers() { finalizersStopped = true; }' >> "$js"
+  printf '%s\n' '/** Frees nothing more from the FinalizationRegistry callbacks: called once the instance has trapped. */' \
+    'export function stopFinalizers(): void;' >> "$1/ballast_wasm.d.ts"
+}
 
 build() { # name, rustflags, cargo feature args...
   local name=$1 flags=$2; shift 2
@@ -61,6 +87,10 @@ build() { # name, rustflags, cargo feature args...
   # (threads, relaxed) its output hangs in the pool (binaryen 132: graph.test.ts never
   # finishes), so they stay as LLVM wrote them. Features come from the target_features
   # section rustc writes.
+  stop_finalizers "$out/$name"
+  if grep -aqE "$BALLAST_ROOT|${CARGO_HOME:-$HOME/.cargo}|/rustlib/" "$out/$name/ballast_wasm_bg.wasm"; then
+    echo "error: the $name build names a path of this machine (see the remapping above)" >&2; exit 1
+  fi
   if [[ "$name" == simd || "$name" == scalar ]]; then
     echo "== wasm-opt -O3 ($name)"
     "$wasm_opt" -O3 "$out/$name/ballast_wasm_bg.wasm" -o "$out/$name/ballast_wasm_bg.wasm"
@@ -78,7 +108,7 @@ done
 find "$out/relaxed" -type f ! -name ballast_wasm_bg.wasm -delete
 build simd "$common_flags"
 if [[ " $* " == *" --scalar "* ]]; then
-  build scalar "-C target-feature=+bulk-memory -C link-arg=--max-memory=$BALLAST_MAX_MEMORY"
+  build scalar "$remap -C target-feature=+bulk-memory -C link-arg=--max-memory=$BALLAST_MAX_MEMORY"
 fi
 echo "wasm builds written to $out/"
 

@@ -1,5 +1,6 @@
 //! The reshaping, merge and embedding layers against PyTorch: zero padding and cropping
-//! (asymmetric), nearest and bilinear upsampling, reshape, permute, multiply, subtract,
+//! (asymmetric), nearest and bilinear upsampling, resizing to an aspect ratio (padded and
+//! cropped, as Keras 3 does), reshape, permute, multiply, subtract,
 //! maximum, average and the embedding lookup, forward and backward. Golden values in
 //! tests/golden/golden_shape.json, made by tests/golden/make_golden.py (see
 //! tests/golden/README.md for the conventions and the command that regenerates them).
@@ -10,6 +11,7 @@
 use ballast_core::autograd::{Tape, Var};
 use ballast_core::kernels::upsample::Interpolation;
 use ballast_core::nn::{registry, Ctx, Layer};
+use ballast_core::ops::augment::{self, Fit};
 use ballast_core::ops::{self, merge, shape, upsample};
 use ballast_core::rng::Rng;
 use ballast_core::Tensor;
@@ -28,6 +30,9 @@ const ONE_INPUT: &[&str] = &[
     "up_sampling2d_bilinear_3x2",
     "reshape",
     "permute",
+    "resizing_pad_to_aspect_ratio_tall",
+    "resizing_pad_to_aspect_ratio_wide",
+    "resizing_crop_to_aspect_ratio",
 ];
 
 const MERGES: &[&str] = &["multiply_2", "multiply_3", "subtract_2", "maximum_2", "maximum_3", "average_2", "average_3"];
@@ -64,6 +69,9 @@ fn one_input_op(name: &str, t: &mut Tape, x: Var) -> Var {
         "up_sampling2d_bilinear_3x2" => upsample::upsample2d(t, x, (3, 2), Interpolation::Bilinear),
         "reshape" => ops::reshape(t, x, &[2, 3, 8]),
         "permute" => ops::transpose(t, x, &[0, 3, 1, 2]),
+        "resizing_pad_to_aspect_ratio_tall" => augment::resize(t, x, [6, 6], true, Fit::Pad { fill_value: 0.5 }),
+        "resizing_pad_to_aspect_ratio_wide" => augment::resize(t, x, [5, 4], true, Fit::Pad { fill_value: -1.0 }),
+        "resizing_crop_to_aspect_ratio" => augment::resize(t, x, [4, 4], true, Fit::Crop),
         _ => unreachable!("{name}"),
     }
     .unwrap()

@@ -5,6 +5,7 @@ use wasm_bindgen::prelude::*;
 use crate::errors::IntoJs;
 use ballast_core::data::{Bytes, Classes, Scaling, Source};
 use ballast_core::kernels::upsample::Interpolation;
+use ballast_core::ops::augment::Fit;
 
 /// A float32 tensor living in WASM memory; JavaScript holds it as a handle. Its values may be
 /// stored compactly (bytes read through a scaling, class indices read as one-hot rows): the
@@ -84,7 +85,8 @@ pub fn matmul(a: &Tensor, b: &Tensor, transpose_a: bool, transpose_b: bool) -> R
 
 /// Images `[n, h, w, c]` resized to `height × width` as Keras' `Resizing` does (TensorFlow's
 /// half-pixel `resize`; with `cropToAspectRatio` the centred window of the output's aspect
-/// ratio first): what image folders of mixed sizes are read through.
+/// ratio first, with `padToAspectRatio` the image padded to it with `fillValue`): what
+/// image folders of mixed sizes are read through.
 #[wasm_bindgen(js_name = resizeImages)]
 pub fn resize_images(
     images: &Tensor,
@@ -92,14 +94,24 @@ pub fn resize_images(
     width: u32,
     interpolation: &str,
     crop_to_aspect_ratio: bool,
+    pad_to_aspect_ratio: bool,
+    fill_value: f32,
 ) -> Result<Tensor, JsValue> {
     let bilinear = Interpolation::parse(interpolation).js()? == Interpolation::Bilinear;
+    let fit = Fit::from_flags(crop_to_aspect_ratio, pad_to_aspect_ratio, fill_value).js()?;
     let mut tape = ballast_core::autograd::Tape::new();
     let x = tape.constant(images.f32()?.into_owned());
     let size = [height as usize, width as usize];
     // No gradient is wanted: the tape keeps no backward pass.
-    let y = tape.no_grad(|t| ballast_core::ops::augment::resize(t, x, size, bilinear, crop_to_aspect_ratio)).js()?;
+    let y = tape.no_grad(|t| ballast_core::ops::augment::resize(t, x, size, bilinear, fit)).js()?;
     Ok(tape.value(y).clone().into())
+}
+
+/// Refuses `cropToAspectRatio` and `padToAspectRatio` together, with the core's message: what
+/// image folders check before they list any file.
+#[wasm_bindgen(js_name = checkAspectRatioFlags)]
+pub fn check_aspect_ratio_flags(crop_to_aspect_ratio: bool, pad_to_aspect_ratio: bool) -> Result<(), JsValue> {
+    Fit::from_flags(crop_to_aspect_ratio, pad_to_aspect_ratio, 0.0).map(|_| ()).js()
 }
 
 /// Refuses an interpolation the resizing kernels do not have, with the core's message: what

@@ -43,11 +43,16 @@ const byName: Record<string, new (message: string) => BallastError> = {
   OutOfMemoryError,
 };
 
-/** @internal What the loaded core says after a trap: a failed allocation's size, memory held and its limit. */
+/**
+ * @internal What the loaded core says after a trap (a failed allocation's size, memory held
+ * and its limit), and the glue's switch that stops its FinalizationRegistry callbacks from
+ * freeing into the dead instance (added to the glue by scripts/build-wasm.sh).
+ */
 export interface TrapProbe {
   takeAllocationFailure(): number;
   memoryHeld(): number;
   memoryLimit(): number;
+  stopFinalizers(): void;
 }
 let probe: TrapProbe | null = null;
 /** Set after a trap: the instance's state is unknown from then on, so every later call is refused. */
@@ -96,6 +101,9 @@ export function rethrow(err: unknown): never {
     // every later call. An aborted allocation is out of memory; any other trap means a
     // check is missing in the core, and it says so rather than hiding it.
     const failed = probe?.takeAllocationFailure() ?? 0;
+    // A wrapper the garbage collector finalizes later would free into the dead instance,
+    // and a free that throws there (a borrow left held) would end the process.
+    probe?.stopFinalizers();
     if (failed > 0) {
       trappedWith = `out of memory: an allocation of ${mib(failed)} failed`;
       throw new OutOfMemoryError(

@@ -14,7 +14,7 @@ import jpeg from 'jpeg-js';
 import { Dataset, random32, type Values } from './dataset.js';
 import { ArgumentError, DataError } from './errors.js';
 import { checkOptions, describeValue } from './options.js';
-import { checkInterpolation, resize } from './image.js';
+import { checkAspectRatioFlags, checkInterpolation, resize } from './image.js';
 import { tensor } from './inputs.js';
 
 type Interpolation = 'bilinear' | 'nearest';
@@ -47,6 +47,8 @@ export interface ImageFolderOptions {
   interpolation?: Interpolation;
   /** Resize without stretching: cut out the largest centred window of `imageSize`'s aspect ratio first (default false, as Keras). */
   cropToAspectRatio?: boolean;
+  /** Resize without stretching or cutting: pad the short side evenly with zeros to `imageSize`'s aspect ratio first (default false; at most one of the two, as Keras). */
+  padToAspectRatio?: boolean;
   /** A file that cannot be decoded: `'error'` (default) a `DataError` naming it; `'skip'` leaves it out with a `console.warn` naming it. */
   onCorrupt?: 'error' | 'skip';
 }
@@ -72,7 +74,7 @@ export class ImageFolderDataset<T = ImageBatch> extends Dataset<T> {
 }
 
 const WHAT = 'datasets.imageFolder';
-const OPTIONS = ['imageSize', 'batchSize', 'labelMode', 'colorMode', 'classNames', 'shuffle', 'seed', 'validationSplit', 'subset', 'interpolation', 'cropToAspectRatio', 'onCorrupt'];
+const OPTIONS = ['imageSize', 'batchSize', 'labelMode', 'colorMode', 'classNames', 'shuffle', 'seed', 'validationSplit', 'subset', 'interpolation', 'cropToAspectRatio', 'padToAspectRatio', 'onCorrupt'];
 /** The extensions Keras lists (case aside); .bmp and .gif are listed but not decoded here. */
 const EXTENSIONS = ['.bmp', '.gif', '.jpeg', '.jpg', '.png'];
 const UNDECODED = ['.bmp', '.gif'];
@@ -96,6 +98,7 @@ interface Settings {
   subset: 'training' | 'validation' | 'both' | undefined;
   interpolation: Interpolation;
   cropToAspectRatio: boolean;
+  padToAspectRatio: boolean;
   skipCorrupt: boolean;
 }
 
@@ -113,8 +116,7 @@ function settings(options: unknown): Settings {
   const colorMode = oneOf('colorMode', o.colorMode, ['rgb', 'rgba', 'grayscale'] as const, 'rgb');
   const interpolation = checkInterpolation(WHAT, o.interpolation ?? 'bilinear');
   const onCorrupt = oneOf('onCorrupt', o.onCorrupt, ['error', 'skip'] as const, 'error');
-  const cropToAspectRatio = o.cropToAspectRatio ?? false;
-  if (typeof cropToAspectRatio !== 'boolean') throw new ArgumentError(`${WHAT}: cropToAspectRatio must be true or false, got ${describeValue(cropToAspectRatio)}`);
+  const [cropToAspectRatio, padToAspectRatio] = checkAspectRatioFlags(WHAT, o.cropToAspectRatio ?? false, o.padToAspectRatio ?? false);
   const shuffle = o.shuffle ?? true;
   if (typeof shuffle !== 'boolean') throw new ArgumentError(`${WHAT}: shuffle must be true or false, got ${describeValue(shuffle)}`);
   const seed = o.seed;
@@ -153,6 +155,7 @@ function settings(options: unknown): Settings {
     subset,
     interpolation,
     cropToAspectRatio,
+    padToAspectRatio,
     skipCorrupt: onCorrupt === 'skip',
   };
 }
@@ -290,7 +293,7 @@ function pixels(img: { width: number; height: number; rgba: Uint8Array }, s: Set
   // Through the core's resize (Keras' `Resizing`), one image at a time.
   const decoded = tensor(values, [height, width, c]);
   try {
-    const resized = resize(decoded, [h, w], { interpolation: s.interpolation, cropToAspectRatio: s.cropToAspectRatio });
+    const resized = resize(decoded, [h, w], { interpolation: s.interpolation, cropToAspectRatio: s.cropToAspectRatio, padToAspectRatio: s.padToAspectRatio });
     const out = resized.data();
     resized.dispose();
     return out;

@@ -182,6 +182,10 @@ export interface ResizeOptions {
   interpolation?: 'bilinear' | 'nearest';
   /** Cut out the largest centred window of the output's aspect ratio first, so nothing is stretched; default false. */
   cropToAspectRatio?: boolean;
+  /** Pad the short side evenly with `fillValue` to the output's aspect ratio first, so nothing is stretched or cut off; default false (at most one of the two). */
+  padToAspectRatio?: boolean;
+  /** What `padToAspectRatio` pads with; default 0. */
+  fillValue?: number;
 }
 
 /**
@@ -204,22 +208,39 @@ export function checkInterpolation(what: string, value: unknown): 'bilinear' | '
   return value as 'bilinear' | 'nearest';
 }
 
+/**
+ * @internal `[cropToAspectRatio, padToAspectRatio]` once both are booleans and the core accepts
+ * them together (it refuses both at once, as Keras does); errors are prefixed with `what`.
+ */
+export function checkAspectRatioFlags(what: string, crop: unknown, pad: unknown): [boolean, boolean] {
+  for (const [name, value] of [['cropToAspectRatio', crop], ['padToAspectRatio', pad]] as const) {
+    if (typeof value !== 'boolean') throw new ArgumentError(`${what}: ${name} must be true or false, got ${describeValue(value)}`);
+  }
+  try {
+    guard(() => wasm().checkAspectRatioFlags(crop as boolean, pad as boolean));
+  } catch (e) {
+    throw e instanceof ArgumentError ? new ArgumentError(`${what}: ${e.message}`) : e;
+  }
+  return [crop as boolean, pad as boolean];
+}
+
 export function resize(images: Tensor, size: [number, number], options: ResizeOptions = {}): Tensor {
   const what = 'image.resize';
   if (!(images instanceof Tensor)) throw new ArgumentError(`${what}: images must be a Tensor, got ${describeValue(images)}`);
-  checkOptions(what, options, ['interpolation', 'cropToAspectRatio']);
+  checkOptions(what, options, ['interpolation', 'cropToAspectRatio', 'padToAspectRatio', 'fillValue']);
   const rank = images.shape.length;
   if (rank !== 3 && rank !== 4) throw new ArgumentError(`${what}: images must be [height, width, channels] or [n, height, width, channels], got shape [${images.shape.join(', ')}]`);
   if (!Array.isArray(size) || size.length !== 2 || size.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 1 || d > 0xffffffff)) {
     throw new ArgumentError(`${what}: size must be [height, width], two positive integers, got ${describeValue(size)}`);
   }
   const interpolation = checkInterpolation(what, options.interpolation ?? 'bilinear');
-  const crop = options.cropToAspectRatio ?? false;
-  if (typeof crop !== 'boolean') throw new ArgumentError(`${what}: cropToAspectRatio must be true or false, got ${describeValue(crop)}`);
+  const [crop, pad] = checkAspectRatioFlags(what, options.cropToAspectRatio ?? false, options.padToAspectRatio ?? false);
+  const fillValue = options.fillValue ?? 0;
+  if (typeof fillValue !== 'number' || !Number.isFinite(fillValue)) throw new ArgumentError(`${what}: fillValue must be a finite number, got ${describeValue(fillValue)}`);
   // One image goes through as a batch of one (a copy: tensors have no views).
   const batch = rank === 4 ? images : tensor(images.data(), [1, ...images.shape]);
   try {
-    const out = new Tensor(guard(() => wasm().resizeImages(batch.handle, size[0], size[1], interpolation, crop)));
+    const out = new Tensor(guard(() => wasm().resizeImages(batch.handle, size[0], size[1], interpolation, crop, pad, fillValue)));
     if (rank === 4) return out;
     const single = tensor(out.data(), out.shape.slice(1));
     out.dispose();

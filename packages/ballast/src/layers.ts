@@ -383,6 +383,12 @@ export interface ResizingConfig extends CommonConfig {
   interpolation?: 'bilinear' | 'nearest';
   /** Cut out the largest centred window of the output's aspect ratio first, so nothing is stretched; default false. */
   cropToAspectRatio?: boolean;
+  /** Pad the short side evenly with `fillValue` to the output's aspect ratio first, so nothing is stretched or cut off; default false (at most one of the two, as Keras). */
+  padToAspectRatio?: boolean;
+  /** How the padding is filled: `'constant'` only (the default), as in Keras. */
+  fillMode?: 'constant';
+  /** What `padToAspectRatio` pads with; default 0. */
+  fillValue?: number;
 }
 /**
  * Keras `RandomCrop`: in training, a `height` × `width` window at a random place, the same for

@@ -44,7 +44,7 @@ describe('preprocessing layers', () => {
     const model = new Sequential([layers.input({ shape: [4, 4, 1] }), layers.resizing({ height: 2, width: 2 })]);
     expect(model.outputShape).toEqual([2, 2, 1]);
     expect(Array.from(await (await model.predict(x)).data())).toEqual([2.5, 4.5, 10.5, 12.5]);
-    expect(model.getLayer('resizing').config).toEqual({ height: 2, width: 2, interpolation: 'bilinear', cropToAspectRatio: false });
+    expect(model.getLayer('resizing').config).toEqual({ height: 2, width: 2, interpolation: 'bilinear', cropToAspectRatio: false, padToAspectRatio: false, fillMode: 'constant', fillValue: 0 });
     model.dispose();
     const crop = await applied(layers.randomCrop({ height: 2, width: 2, seed: 1 }), x, true);
     const [top, left] = [Math.floor(crop[0] / 4), crop[0] % 4];

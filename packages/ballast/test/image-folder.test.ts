@@ -149,6 +149,14 @@ describe('datasets.imageFolder: resizing', () => {
     expect(nearest[1].pixels).toEqual(channels(nearestR));
   });
 
+  it('pads a 2x2 image with zeros to a 2x4 imageSize with padToAspectRatio (a column each side), then resizes', async () => {
+    const dir = await folder({ 'a/small.png': pngFile(2, 2, small) });
+    const [b] = await all(await datasets.imageFolder(dir, { imageSize: [2, 4], shuffle: false, colorMode: 'grayscale', padToAspectRatio: true }));
+    expect(b.xs.shape).toEqual([1, 2, 4, 1]);
+    const g = [0, 1, 2, 3].map((p) => Math.round(0.299 * small[p * 4] + 0.587 * small[p * 4 + 1] + 0.114 * small[p * 4 + 2]));
+    expect(Array.from(b.xs.values)).toEqual([0, g[0], g[1], 0, 0, g[2], g[3], 0]);
+  });
+
   it('resizes to a height and width of their own ([height, width], as Keras)', async () => {
     const dir = await folder({ 'a/small.png': pngFile(2, 2, small) });
     const [b] = await all(await datasets.imageFolder(dir, { imageSize: [1, 4], shuffle: false, colorMode: 'grayscale' }));
@@ -349,6 +357,8 @@ describe('datasets.imageFolder: options', () => {
     [{ validationSplit: 0.2, seed: 1 }, /validationSplit needs subset/],
     [{ validationSplit: 0.2, subset: 'test', seed: 1 }, /subset must be 'training', 'validation', 'both', got "test"/],
     [{ validationSplit: 0.2, subset: 'training' }, /validationSplit with shuffle needs a seed/],
+    [{ cropToAspectRatio: true, padToAspectRatio: true }, /only one of 'cropToAspectRatio' and 'padToAspectRatio' can be true/],
+    [{ padToAspectRatio: 'yes' }, /padToAspectRatio must be true or false, got "yes"/],
     [{ classNames: [] }, /classNames must be a non-empty array of folder names/],
     [{ classNames: 'a_cat' }, /classNames must be a non-empty array/],
     [{ classNames: ['a_cat', 'a_cat'] }, /classNames names 'a_cat' twice/],

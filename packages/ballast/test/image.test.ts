@@ -170,4 +170,24 @@ describe('image.resize (half-pixel centres, as tf.image.resize without antialias
     expect(() => image.resize(tensor([1, 2], [2]), [2, 2])).toThrow(/got shape \[2\]/);
     batch.dispose();
   });
+
+  it('pads to the aspect ratio with the fill value when asked (Keras 3), and refuses both fits at once', () => {
+    // A 2x4 image to 4x4: padded first to 4x4 with a row of fill above and below (Keras pads
+    // trunc((4·4/4 − 2)/2) = 1 row on each side), so the resize is the identity after it.
+    const one = tensor(Float32Array.from({ length: 8 }, (_, i) => i), [2, 4, 1]);
+    const out = image.resize(one, [4, 4], { padToAspectRatio: true, fillValue: -1 });
+    expect(out.shape).toEqual([4, 4, 1]);
+    expect(Array.from(out.data())).toEqual([-1, -1, -1, -1, 0, 1, 2, 3, 4, 5, 6, 7, -1, -1, -1, -1]);
+    out.dispose();
+    // To 2x2: the padded 4x4 halved, each output the mean of a 2x2 block of it.
+    const half = image.resize(one, [2, 2], { padToAspectRatio: true });
+    expect(Array.from(half.data())).toEqual([0.25, 1.25, 2.25, 3.25]);
+    half.dispose();
+    expect(() => image.resize(one, [4, 4], { padToAspectRatio: true, cropToAspectRatio: true })).toThrow(
+      /^image.resize: only one of 'cropToAspectRatio' and 'padToAspectRatio' can be true$/,
+    );
+    expect(() => image.resize(one, [4, 4], { padToAspectRatio: 1 as never })).toThrow(/^image.resize: padToAspectRatio must be true or false, got number 1$/);
+    expect(() => image.resize(one, [4, 4], { padToAspectRatio: true, fillValue: NaN })).toThrow(/^image.resize: fillValue must be a finite number, got number NaN$/);
+    one.dispose();
+  });
 });

@@ -23,7 +23,33 @@ console.log(JSON.stringify([
   outcome(() => t.dispose()),
 ]));`;
 
+// Wrappers never disposed, finalized by the collector after the trap: the glue's
+// FinalizationRegistry must not free into the dead instance. Its memory counter (read from the
+// glue directly, past the package's refusal) shows whether the 763 MiB tensor was freed.
+const finalizers = `
+const b = await import(${JSON.stringify(entry)});
+const glue = await import(${JSON.stringify(new URL('../wasm/simd/ballast_wasm.js', import.meta.url).href)});
+await b.ready({ threads: false });
+function trap() {
+  b.tensor(new Float32Array(1_000_000), [1_000_000]);
+  const t = b.tensor(new Float32Array(200_000_000), [200_000_000]);
+  try { b.valueAndGrads((v) => b.ops.sum(b.ops.mul(v, v)), [t]); } catch (e) { return e.name; }
+}
+const name = trap();
+const before = glue.memoryHeld();
+for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 50)); }
+console.log(JSON.stringify({ name, before, after: glue.memoryHeld() }));`;
+
 describe('a trap in the core', () => {
+  it('stops the finalizers: a wrapper collected after it frees nothing in the dead instance', () => {
+    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', finalizers], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const { name, before, after } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { name: string; before: number; after: number };
+    expect(name).toBe('OutOfMemoryError');
+    expect(before).toBeGreaterThan(800_000_000);
+    expect(after).toBe(before);
+  });
+
   it('an allocation that fails is an OutOfMemoryError, and every later call a StateError', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
     const line = r.stdout.trim().split('\n').pop() ?? '';

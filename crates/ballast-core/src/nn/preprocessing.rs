@@ -19,7 +19,7 @@ use crate::autograd::Var;
 use crate::error::Error;
 use crate::kernels::augment::{Affine, FillMode, Resample, Sampling};
 use crate::kernels::upsample::Interpolation;
-use crate::ops::augment as ops;
+use crate::ops::augment::{self as ops, Fit};
 use crate::rng::Rng;
 use crate::Result;
 
@@ -230,6 +230,25 @@ layer_config! {
         /// Cut out the largest centred window of the output's aspect ratio before resizing,
         /// so that nothing is stretched.
         crop_to_aspect_ratio "cropToAspectRatio": bool = false,
+        /// Pad the short side evenly to the output's aspect ratio before resizing, so that
+        /// nothing is stretched or cut off (at most one of the two).
+        pad_to_aspect_ratio "padToAspectRatio": bool = false,
+        /// How the padding is filled: only `'constant'`, as in Keras.
+        fill_mode "fillMode": FillMode = FillMode::Constant,
+        fill_value "fillValue": f32 = 0.0,
+    }
+}
+
+impl ResizingConfig {
+    /// The crop or padding the flags ask for, refusing what Keras refuses.
+    fn fit(&self) -> Result<Fit> {
+        if self.fill_mode != FillMode::Constant {
+            return Err(Error::argument(format!(
+                "option 'fillMode': Resizing pads with 'constant' only, got '{}'",
+                self.fill_mode.name()
+            )));
+        }
+        Fit::from_flags(self.crop_to_aspect_ratio, self.pad_to_aspect_ratio, self.fill_value)
     }
 }
 
@@ -352,6 +371,7 @@ pub struct Resizing {
 impl Resizing {
     pub fn new(config: ResizingConfig) -> Result<Self> {
         check_size(config.height, config.width)?;
+        config.fit()?;
         Ok(Resizing { name: String::new(), trainable: true, config })
     }
 }
@@ -371,7 +391,7 @@ impl Layer for Resizing {
     fn forward(&mut self, ctx: &mut Ctx, inputs: &[Var], _: &[Var]) -> Result<Var> {
         let c = &self.config;
         let bilinear = c.interpolation == Interpolation::Bilinear;
-        ops::resize(ctx.tape, inputs[0], [c.height, c.width], bilinear, c.crop_to_aspect_ratio)
+        ops::resize(ctx.tape, inputs[0], [c.height, c.width], bilinear, c.fit()?)
     }
 }
 
@@ -520,7 +540,7 @@ impl Augmentation for RandomCropConfig {
         vec![self.height, self.width, input[2]]
     }
     fn infer(&self, ctx: &mut Ctx, x: Var, _shape: [usize; 4]) -> Result<Var> {
-        ops::resize(ctx.tape, x, [self.height, self.width], true, true)
+        ops::resize(ctx.tape, x, [self.height, self.width], true, Fit::Crop)
     }
 }
 
@@ -776,7 +796,10 @@ mod tests {
         let mut l = registry::create("Resizing", &json!({ "height": 4, "width": 2 })).unwrap();
         assert_eq!(
             l.config(),
-            json!({ "height": 4, "width": 2, "interpolation": "bilinear", "cropToAspectRatio": false })
+            json!({
+                "height": 4, "width": 2, "interpolation": "bilinear", "cropToAspectRatio": false,
+                "padToAspectRatio": false, "fillMode": "constant", "fillValue": 0.0
+            })
         );
         assert_eq!(l.output_shape(&[&[8, 8, 3]]).unwrap(), vec![4, 2, 3]);
         let x = images(2, 8, 8, 3);
@@ -793,6 +816,26 @@ mod tests {
                     + at(&x, 0, r + 1, c, ch)
                     + at(&x, 0, r + 1, c + 1, ch));
             assert!((at(&a, 0, row, col, ch) - want).abs() < 1e-3);
+        }
+    }
+
+    #[test]
+    fn resizing_refuses_both_aspect_ratio_flags_and_fill_modes_other_than_constant() {
+        let both = json!({ "height": 4, "width": 4, "cropToAspectRatio": true, "padToAspectRatio": true });
+        let e = registry::create("Resizing", &both).err().unwrap();
+        assert!(e.message.contains("only one of 'cropToAspectRatio' and 'padToAspectRatio'"), "{}", e.message);
+        let reflect = json!({ "height": 4, "width": 4, "padToAspectRatio": true, "fillMode": "reflect" });
+        let e = registry::create("Resizing", &reflect).err().unwrap();
+        assert!(e.message.contains("option 'fillMode': Resizing pads with 'constant' only, got 'reflect'"), "{}", e.message);
+        // Padded: 8x4 into 4x4 pads to 8x8, two columns of the fill value on each side, which
+        // the outer output columns read alone and the inner ones not at all (the image's
+        // values are all at least 0).
+        let options = json!({ "height": 4, "width": 4, "padToAspectRatio": true, "fillValue": -1.0 });
+        let mut l = registry::create("Resizing", &options).unwrap();
+        let y = run(l.as_mut(), &images(1, 8, 4, 1), false);
+        for row in 0..4 {
+            assert_eq!([at(&y, 0, row, 0, 0), at(&y, 0, row, 3, 0)], [-1.0, -1.0], "row {row}");
+            assert!(at(&y, 0, row, 1, 0) >= 0.0 && at(&y, 0, row, 2, 0) >= 0.0, "row {row}");
         }
     }
 

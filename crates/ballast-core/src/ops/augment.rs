@@ -84,19 +84,60 @@ pub fn aspect_window([h, w]: [usize; 2], [oh, ow]: [usize; 2]) -> ([usize; 2], [
     ([(h - ch) / 2, (w - cw) / 2], [ch, cw])
 }
 
+/// What [`resize`] does to an image whose aspect ratio is not the output's (Keras'
+/// `crop_to_aspect_ratio` and `pad_to_aspect_ratio`, at most one of which may be on).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fit {
+    /// Resize the whole image: its aspect ratio may change.
+    Stretch,
+    /// Cut out the largest centred window of the output's aspect ratio first.
+    Crop,
+    /// Pad the short side evenly with `fill_value` to the output's aspect ratio first.
+    Pad { fill_value: f32 },
+}
+
+impl Fit {
+    /// The fit of Keras' two flags, refusing both at once as Keras does.
+    pub fn from_flags(crop_to_aspect_ratio: bool, pad_to_aspect_ratio: bool, fill_value: f32) -> Result<Fit> {
+        match (crop_to_aspect_ratio, pad_to_aspect_ratio) {
+            (true, true) => Err(Error::argument(
+                "only one of 'cropToAspectRatio' and 'padToAspectRatio' can be true",
+            )),
+            (true, false) => Ok(Fit::Crop),
+            (false, true) => Ok(Fit::Pad { fill_value }),
+            (false, false) => Ok(Fit::Stretch),
+        }
+    }
+}
+
+/// The rows (top and bottom each) and columns (left and right each) that bring an `h × w`
+/// image to the aspect ratio of `oh × ow`, as Keras' `pad_to_aspect_ratio` computes them:
+/// the padded side `w·oh/ow` in f32, truncated, and half the difference, truncated, on
+/// either side. At most one of the two is non-zero.
+pub fn aspect_padding([h, w]: [usize; 2], [oh, ow]: [usize; 2]) -> [usize; 2] {
+    let padded_h = ((w as f32 * oh as f32 / ow as f32) as usize).max(h);
+    let padded_w = ((h as f32 * ow as f32 / oh as f32) as usize).max(w);
+    [((padded_h - h) as f32 / 2.0) as usize, ((padded_w - w) as f32 / 2.0) as usize]
+}
+
 /// Keras' `Resizing`: every image to `size`, bilinear or nearest with half-pixel centres and
-/// the border clamped (TensorFlow's `resize`, no antialiasing); with `crop_to_aspect_ratio`
-/// the largest centred window of the output's aspect ratio is cut out first.
-pub fn resize(tape: &mut Tape, x: Var, size: [usize; 2], bilinear: bool, crop_to_aspect_ratio: bool) -> Result<Var> {
+/// the border clamped (TensorFlow's `resize`, no antialiasing), after the crop or padding
+/// that `fit` asks for.
+pub fn resize(tape: &mut Tape, x: Var, size: [usize; 2], bilinear: bool, fit: Fit) -> Result<Var> {
     let [n, h, w, _] = image_shape("resize", tape.value(x))?;
-    let (x, window) = if crop_to_aspect_ratio {
-        let ([top, left], [ch, cw]) = aspect_window([h, w], size);
-        let cut = ((top, h - top - ch), (left, w - left - cw));
-        // The crop comes first so that the border clamps at the window's edge, as in Keras.
-        let x = if (ch, cw) == (h, w) { x } else { super::shape::crop2d(tape, x, cut)? };
-        (x, [ch, cw])
-    } else {
-        (x, [h, w])
+    // The crop or padding comes first so that the border clamps at the new edge, as in Keras.
+    let (x, window) = match fit {
+        Fit::Stretch => (x, [h, w]),
+        Fit::Crop => {
+            let ([top, left], [ch, cw]) = aspect_window([h, w], size);
+            let cut = ((top, h - top - ch), (left, w - left - cw));
+            (if (ch, cw) == (h, w) { x } else { super::shape::crop2d(tape, x, cut)? }, [ch, cw])
+        }
+        Fit::Pad { fill_value } => {
+            let [rows, cols] = aspect_padding([h, w], size);
+            let x = if rows + cols == 0 { x } else { super::shape::pad2d(tape, x, ((rows, rows), (cols, cols)), fill_value)? };
+            (x, [h + 2 * rows, w + 2 * cols])
+        }
     };
     if window == size {
         return Ok(x);
@@ -264,11 +305,18 @@ mod tests {
     #[test]
     fn resize_gradients_match_finite_differences() {
         let x = images([2, 5, 7, 2]);
-        for (size, bilinear, crop) in
-            [([3, 4], true, false), ([8, 6], true, false), ([4, 4], true, true), ([3, 9], false, true)]
-        {
-            Check::default().run(&format!("resize {size:?} {bilinear} {crop}"), &[x.clone()], move |t, v| {
-                resize(t, v[0], size, bilinear, crop)
+        let pad = Fit::Pad { fill_value: 0.5 };
+        for (size, bilinear, fit) in [
+            ([3, 4], true, Fit::Stretch),
+            ([8, 6], true, Fit::Stretch),
+            ([4, 4], true, Fit::Crop),
+            ([3, 9], false, Fit::Crop),
+            ([4, 4], true, pad),
+            ([3, 9], true, pad),
+            ([6, 5], false, pad),
+        ] {
+            Check::default().run(&format!("resize {size:?} {bilinear} {fit:?}"), &[x.clone()], move |t, v| {
+                resize(t, v[0], size, bilinear, fit)
             });
         }
     }
@@ -308,7 +356,7 @@ mod tests {
         for h in (1..=64).chain([100, 255]) {
             let x = t.leaf(Tensor::new((0..h).map(|v| v as f32).collect(), &[1, h, 1, 1]).unwrap(), false);
             for oh in (1..=64).chain([30, 77]) {
-                let y = resize(&mut t, x, [oh, 1], false, false).unwrap();
+                let y = resize(&mut t, x, [oh, 1], false, Fit::Stretch).unwrap();
                 let scale = h as f32 / oh as f32;
                 let want: Vec<f32> =
                     (0..oh).map(|y| (((y as f32 + 0.5) * scale).floor() as usize).min(h - 1) as f32).collect();
@@ -325,7 +373,7 @@ mod tests {
         let x = t.leaf(Tensor::new(data.clone(), &[1, h, w, 1]).unwrap(), false);
         for size in [[3, 4], [10, 14], [5, 3], [2, 2], [9, 7]] {
             for bilinear in [true, false] {
-                let y = resize(&mut t, x, size, bilinear, false).unwrap();
+                let y = resize(&mut t, x, size, bilinear, Fit::Stretch).unwrap();
                 let want = reference_resize(&data, [h, w], size, bilinear);
                 let got = t.value(y).data();
                 assert!(
@@ -337,11 +385,43 @@ mod tests {
         // 5x7 to a square: Keras keeps the centred 5x5 window (columns 1..6), then resizes it.
         assert_eq!(aspect_window([5, 7], [4, 4]), ([0, 1], [5, 5]));
         assert_eq!(aspect_window([5, 7], [2, 6]), ([1, 0], [2, 7]));
-        let y = resize(&mut t, x, [3, 3], true, true).unwrap();
+        let y = resize(&mut t, x, [3, 3], true, Fit::Crop).unwrap();
         let window: Vec<f32> = (0..5).flat_map(|r| data[r * 7 + 1..r * 7 + 6].to_vec()).collect();
         let want = reference_resize(&window, [5, 5], [3, 3], true);
         assert!(t.value(y).data().iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6));
-        assert_eq!(resize(&mut t, x, [5, 7], true, false).unwrap(), x, "a resize to the same size is the identity");
+        assert_eq!(resize(&mut t, x, [5, 7], true, Fit::Stretch).unwrap(), x, "a resize to the same size is the identity");
+    }
+
+    #[test]
+    fn resize_pads_to_the_aspect_ratio_as_keras() {
+        // Keras: the padded side is trunc(w·oh/ow), and trunc(half the difference) goes on each
+        // side, so an odd difference loses a row: 5x7 to a square pads 5 → 7 (1 row each side);
+        // 5x8 to a square pads 5 → 8, a difference of 3, so 1 row each side (7 rows in all).
+        assert_eq!(aspect_padding([5, 7], [4, 4]), [1, 0]);
+        assert_eq!(aspect_padding([5, 8], [4, 4]), [1, 0]);
+        assert_eq!(aspect_padding([5, 7], [2, 6]), [0, 4]);
+        assert_eq!(aspect_padding([5, 7], [5, 7]), [0, 0]);
+        // 4x2 into 4x4: trunc(4·4/4) = 4 columns, so one column of fill on either side.
+        assert_eq!(aspect_padding([4, 2], [4, 4]), [0, 1]);
+        let (h, w) = (5, 7);
+        let data: Vec<f32> = (0..h * w).map(|v| ((v * 37 % 101) as f32) / 101.0).collect();
+        let mut t = Tape::new();
+        let x = t.leaf(Tensor::new(data.clone(), &[1, h, w, 1]).unwrap(), false);
+        let fit = Fit::Pad { fill_value: -2.0 };
+        for (size, bilinear) in [([4, 4], true), ([3, 3], false), ([14, 14], true)] {
+            // The reference: the 7x7 image with a row of −2 above and below, resized.
+            let padded: Vec<f32> = [vec![-2.0; 7], data.clone(), vec![-2.0; 7]].concat();
+            let want = reference_resize(&padded, [7, 7], size, bilinear);
+            let got = resize(&mut t, x, size, bilinear, fit).unwrap();
+            let got = t.value(got).data();
+            assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6), "{size:?}: {got:?} vs {want:?}");
+        }
+        // Already at the ratio: only the resize.
+        let y = resize(&mut t, x, [10, 14], true, fit).unwrap();
+        let want = reference_resize(&data, [5, 7], [10, 14], true);
+        assert!(t.value(y).data().iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6));
+        let both = Fit::from_flags(true, true, 0.0).unwrap_err();
+        assert!(both.message.contains("only one of 'cropToAspectRatio' and 'padToAspectRatio'"), "{}", both.message);
     }
 
     #[test]

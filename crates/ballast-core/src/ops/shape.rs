@@ -137,16 +137,28 @@ fn copy_window(
 }
 
 /// Keras `ZeroPadding2D`: `[n, h, w, c]` → `[n, top + h + bottom, left + w + right, c]`,
-/// zeros around the image. The gradient is the inner window of the output gradient.
+/// zeros around the image.
 pub fn zero_pad2d(tape: &mut Tape, x: Var, pad: Sides2d) -> Result<Var> {
-    let [n, h, w, c] = nhwc("zero_pad2d", tape.value(x).shape())?;
-    let bad = |m: String| Error::shape(format!("zero_pad2d: {m} (input {})", shape_str(&[n, h, w, c])));
+    pad_with("zero_pad2d", tape, x, pad, 0.0)
+}
+
+/// [`zero_pad2d`] with `value` around the image instead of zeros (what `Resizing` pads to an
+/// aspect ratio with).
+pub fn pad2d(tape: &mut Tape, x: Var, pad: Sides2d, value: f32) -> Result<Var> {
+    pad_with("pad2d", tape, x, pad, value)
+}
+
+/// Padding with `value`, checked as `op`. The gradient is the inner window of the output
+/// gradient.
+fn pad_with(op: &str, tape: &mut Tape, x: Var, pad: Sides2d, value: f32) -> Result<Var> {
+    let [n, h, w, c] = nhwc(op, tape.value(x).shape())?;
+    let bad = |m: String| Error::shape(format!("{op}: {m} (input {})", shape_str(&[n, h, w, c])));
     let (oh, ow) = padded_size(h, w, pad).map_err(bad)?;
     if [n, oh, ow, c].iter().try_fold(1usize, |a, &d| a.checked_mul(d)).is_none() {
         return Err(bad(format!("the padded size {oh}x{ow} has more elements than memory can hold")));
     }
     let at = (pad.0 .0, pad.1 .0);
-    let mut out = Tensor::zeros(&[n, oh, ow, c]);
+    let mut out = Tensor::full(&[n, oh, ow, c], value);
     copy_window(tape.value(x).data(), (h, w), (0, 0), out.data_mut(), (oh, ow), at, (h, w), c);
     Ok(tape.push(
         out,

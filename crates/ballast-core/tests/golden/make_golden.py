@@ -984,8 +984,39 @@ def embedding_case(name, input_dim, output_dim, ishape):
                 indices=idx.astype(np.float64), embeddings=table, dy=dy, y=y, dembeddings=dtable)
 
 
+def keras_resize(x, size, crop=False, pad=False, fill_value=0.0):
+    """Keras 3's Resizing (bilinear), as its TensorFlow backend writes it: the centred window of
+    the output's aspect ratio (crop), or the short side padded evenly with fill_value to it
+    (pad: the padded side trunc(w*oh/ow) in float32, trunc of half the difference on each side),
+    then the half-pixel bilinear resize (F.interpolate with align_corners=False)."""
+    (h, w), (oh, ow) = x.shape[1:3], size
+    if crop:
+        ch = min(max(int(np.float32(w * oh) / np.float32(ow)), 1), h)
+        cw = min(max(int(np.float32(h * ow) / np.float32(oh)), 1), w)
+        top, left = (h - ch) // 2, (w - cw) // 2
+        x = x[:, top:top + ch, left:left + cw, :]
+    if pad:
+        rows = int(np.float32(max(h, int(np.float32(w * oh) / np.float32(ow))) - h) / 2)
+        cols = int(np.float32(max(w, int(np.float32(h * ow) / np.float32(oh))) - w) / 2)
+        x = nchw_to_nhwc(F.pad(nhwc_to_nchw(x), (cols, cols, rows, rows), value=fill_value))
+    y = F.interpolate(nhwc_to_nchw(x), size=tuple(size), mode="bilinear", align_corners=False)
+    return nchw_to_nhwc(y)
+
+
 def golden_shape_cases():
     c = {}
+    for case_name, xshape, size, options in [
+            ("resizing_pad_to_aspect_ratio_tall", (2, 7, 4, 2), [6, 6],
+             {"padToAspectRatio": True, "fillValue": 0.5}),
+            ("resizing_pad_to_aspect_ratio_wide", (2, 3, 8, 2), [5, 4],
+             {"padToAspectRatio": True, "fillValue": -1.0}),
+            ("resizing_crop_to_aspect_ratio", (2, 5, 8, 2), [4, 4], {"cropToAspectRatio": True})]:
+        opts = {"height": size[0], "width": size[1], **options}
+        c[case_name] = layer_case(
+            case_name, "Resizing", opts, xshape,
+            lambda x, s=size, o=options: keras_resize(
+                x, s, crop=o.get("cropToAspectRatio", False), pad=o.get("padToAspectRatio", False),
+                fill_value=o.get("fillValue", 0.0)))
     c["zero_padding2d_asymmetric"] = layer_case(
         "zero_padding2d_asymmetric", "ZeroPadding2D", {"padding": [[1, 2], [0, 3]]}, (2, 4, 5, 3),
         lambda x: nchw_to_nhwc(F.pad(nhwc_to_nchw(x), (0, 3, 1, 2))))
