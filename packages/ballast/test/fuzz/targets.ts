@@ -52,7 +52,7 @@ const layerCases: Array<[keyof typeof layers, Record<string, unknown>, number[] 
   ['spatialDropout2d', { rate: 0.5 }, [3, 3, 2]],
   ['embedding', { inputDim: 5, outputDim: 2 }, [3]],
   ['rescaling', { scale: 0.5 }, [3, 3, 1]],
-  ['resizing', { height: 2, width: 4 }, [3, 3, 1]],
+  ['resizing', { height: 2, width: 4, padToAspectRatio: true, fillValue: 0.5 }, [3, 3, 1]],
   ['randomCrop', { height: 2, width: 2 }, [3, 3, 1]],
   ['normalization', {}, [3, 2]],
   ['randomFlip', {}, [3, 3, 1]],
