@@ -20,10 +20,8 @@ pub const NR: usize = 8;
 const KC: usize = 256;
 /// Rows of C in one task: the packed MC×KC block of A (64 KiB) stays in L2.
 const MC: usize = 64;
-/// Columns of C in one task.
+/// Columns of C in one task: its packed KC×NC_TILE block of B (256 KiB) stays in L2.
 const NC_TILE: usize = 256;
-/// Columns of B packed at once, to bound the packing buffer for very wide B.
-const NC: usize = 4096;
 
 /// What to multiply: dimensions and how the operands are stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,41 +112,42 @@ thread_local! {
     static PACK_BUFFERS: Cell<(Vec<f32>, Vec<f32>)> = const { Cell::new((Vec::new(), Vec::new())) };
 }
 
+/// One parallel region per product: a task per band of rows × NC_TILE columns of C, which,
+/// for each depth block, packs its columns of B once and then, MC rows at a time, its rows
+/// of A, running the micro-kernel over them. Forking once, rather than three times per depth
+/// block (pack A, pack B, multiply), is what lets a small product, such as a dense layer's
+/// 128 rows by 1,600 deep, gain from a second thread. The bands are as tall as still gives
+/// each thread two of them, so a large product packs B a few times, not once per MC rows.
+/// Every element of C sums its depth blocks in order, so the bands change no result.
 fn blocked(g: Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
     let (m, n, k) = (g.m, g.n, g.k);
-    let (mut pa, mut pb) = PACK_BUFFERS.with(|cell| cell.take());
-    let m_panels = m.div_ceil(MR);
     let out = OutPtr(c.as_mut_ptr());
     let simd = super::simd_enabled();
-
-    for jc in (0..n).step_by(NC) {
-        let nc = NC.min(n - jc);
-        let n_panels = nc.div_ceil(NR);
+    let col_tiles = n.div_ceil(NC_TILE);
+    let bands_wanted = (2 * parallel::threads()).div_ceil(col_tiles);
+    let band = m.div_ceil(bands_wanted.max(1)).next_multiple_of(MC);
+    let bands = m.div_ceil(band);
+    parallel::for_each_task(bands * col_tiles, |t| {
+        let (bi, tj) = (t / col_tiles, t % col_tiles);
+        let cols = tj * NC_TILE..(tj * NC_TILE + NC_TILE).min(n);
+        let (mut pa, mut pb) = PACK_BUFFERS.with(|cell| cell.take());
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
-            pa.clear();
-            pa.resize(m_panels * MR * kc, 0.0);
             pb.clear();
-            pb.resize(n_panels * NR * kc, 0.0);
-            // Pack in parallel: A in chunks of MC rows, B in chunks of NC_TILE columns.
-            parallel::for_each_chunk_mut(&mut pa, MC * kc, |chunk, dst| pack_a(g, a, chunk * MC, pc, kc, dst));
-            parallel::for_each_chunk_mut(&mut pb, NC_TILE * kc, |chunk, dst| {
-                pack_b(g, b, pc, kc, jc + chunk * NC_TILE, jc + nc, dst)
-            });
+            pb.resize(cols.len().div_ceil(NR) * NR * kc, 0.0);
+            pack_b(g, b, pc, kc, cols.start, cols.end, &mut pb);
             // The first depth block overwrites C unless asked to accumulate.
             let overwrite = pc == 0 && !g.accumulate;
-            let row_tiles = m.div_ceil(MC);
-            let col_tiles = nc.div_ceil(NC_TILE);
-            let (pa, pb) = (&pa[..], &pb[..]);
-            parallel::for_each_task(row_tiles * col_tiles, |t| {
-                let (ti, tj) = (t / col_tiles, t % col_tiles);
-                let rows = ti * MC..(ti * MC + MC).min(m);
-                let cols = jc + tj * NC_TILE..(jc + tj * NC_TILE + NC_TILE).min(jc + nc);
-                macro_tile(g, kc, pa, pb, jc, rows, cols, out, overwrite, simd);
-            });
+            for r0 in (bi * band..((bi + 1) * band).min(m)).step_by(MC) {
+                let rows = r0..(r0 + MC).min(m);
+                pa.clear();
+                pa.resize(rows.len().div_ceil(MR) * MR * kc, 0.0);
+                pack_a(g, a, rows.start, pc, kc, &mut pa);
+                macro_tile(g, kc, &pa, &pb, rows, cols.clone(), out, overwrite, simd);
+            }
         }
-    }
-    PACK_BUFFERS.with(|cell| cell.set((pa, pb)));
+        PACK_BUFFERS.with(|cell| cell.set((pa, pb)));
+    });
 }
 
 /// Packs rows `row0..` (as many MR-panels as `dst` holds) of A's depth block `pc..pc+kc`:
@@ -196,14 +195,14 @@ fn pack_b(g: Gemm, b: &[f32], pc: usize, kc: usize, col0: usize, col_end: usize,
     }
 }
 
-/// Runs the micro-kernel over one tile of C (`rows` × `cols`) for one depth block.
+/// Runs the micro-kernel over one tile of C (`rows` × `cols`) for one depth block, from the
+/// tile's packed rows of A (`pa`) and columns of B (`pb`).
 #[allow(clippy::too_many_arguments)]
 fn macro_tile(
     g: Gemm,
     kc: usize,
     pa: &[f32],
     pb: &[f32],
-    jc: usize,
     rows: std::ops::Range<usize>,
     cols: std::ops::Range<usize>,
     out: OutPtr,
@@ -213,10 +212,10 @@ fn macro_tile(
     let mut acc = [0.0f32; MR * NR];
     for j0 in cols.clone().step_by(NR) {
         let nr = NR.min(cols.end - j0);
-        let b_panel = &pb[(j0 - jc) / NR * NR * kc..][..NR * kc];
+        let b_panel = &pb[(j0 - cols.start) / NR * NR * kc..][..NR * kc];
         for i0 in rows.clone().step_by(MR) {
             let mr = MR.min(rows.end - i0);
-            let a_panel = &pa[i0 / MR * MR * kc..][..MR * kc];
+            let a_panel = &pa[(i0 - rows.start) / MR * MR * kc..][..MR * kc];
             micro(kc, a_panel, b_panel, &mut acc, simd);
             for ii in 0..mr {
                 // SAFETY: (i0+ii, j0..j0+nr) lies inside this task's tile, which no other
