@@ -102,7 +102,7 @@ export function rethrow(err: unknown): never {
     // check is missing in the core, and it says so rather than hiding it.
     const failed = probe?.takeAllocationFailure() ?? 0;
     // A wrapper the garbage collector finalizes later would free into the dead instance,
-    // and a free that throws there (a borrow left held) would end the process.
+    // whose allocator and borrows the trap may have left halfway.
     probe?.stopFinalizers();
     if (failed > 0) {
       trappedWith = `out of memory: an allocation of ${mib(failed)} failed`;
