@@ -95,7 +95,7 @@ pub fn resize_images(
     interpolation: &str,
     crop_to_aspect_ratio: bool,
     pad_to_aspect_ratio: bool,
-    fill_value: f32,
+    fill_value: f64,
 ) -> Result<Tensor, JsValue> {
     let bilinear = Interpolation::parse(interpolation).js()? == Interpolation::Bilinear;
     let fit = Fit::from_flags(crop_to_aspect_ratio, pad_to_aspect_ratio, fill_value).js()?;

@@ -5,9 +5,8 @@
 // WASM memory and the process's resident memory. At the end it checks that WASM memory did
 // not grow over the second half of the run (it only ever grows, to the high-water mark of
 // what is live at once, so a leak shows as growth that goes on), that no interval after the
-// first (which warms up) had
-// a median step time more than `--max-slowdown` times the fastest interval's, and that every
-// reload predicted the same; it exits 1 when one did not.
+// first (which warms up) had a median step time more than `--max-slowdown` times the fastest
+// interval's, and that every reload predicted the same; it exits 1 when one did not.
 // Usage: node packages/ballast/bench/soak.mjs [--seconds 3600] [--every 300] [--train 60000] [--batch 128] [--max-slowdown 1.5]
 import { parseArgs } from 'node:util';
 import { positive } from './args.mjs';

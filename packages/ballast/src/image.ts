@@ -193,6 +193,15 @@ export interface ResizeOptions {
  * `size` `[height, width]`, as Keras' `Resizing` layer does it (the same core op):
  * TensorFlow's `resize` with half-pixel centres, the border clamped, no antialiasing.
  */
+/** `fn()` through `guard`, with the core's ArgumentErrors prefixed with `what`, the caller's name. */
+function prefixed<T>(what: string, fn: () => T): T {
+  try {
+    return guard(fn);
+  } catch (e) {
+    throw e instanceof ArgumentError ? new ArgumentError(`${what}: ${e.message}`) : e;
+  }
+}
+
 /**
  * @internal `value` when the core's resizing kernels have that interpolation; otherwise the
  * core's ArgumentError (it owns the names), prefixed with `what`.
@@ -200,11 +209,7 @@ export interface ResizeOptions {
 export function checkInterpolation(what: string, value: unknown): 'bilinear' | 'nearest' {
   // Only a string may cross into the core as one.
   if (typeof value !== 'string') throw new ArgumentError(`${what}: interpolation must be a string, got ${describeValue(value)}`);
-  try {
-    guard(() => wasm().checkInterpolation(value));
-  } catch (e) {
-    throw e instanceof ArgumentError ? new ArgumentError(`${what}: ${e.message}`) : e;
-  }
+  prefixed(what, () => wasm().checkInterpolation(value));
   return value as 'bilinear' | 'nearest';
 }
 
@@ -216,11 +221,7 @@ export function checkAspectRatioFlags(what: string, crop: unknown, pad: unknown)
   for (const [name, value] of [['cropToAspectRatio', crop], ['padToAspectRatio', pad]] as const) {
     if (typeof value !== 'boolean') throw new ArgumentError(`${what}: ${name} must be true or false, got ${describeValue(value)}`);
   }
-  try {
-    guard(() => wasm().checkAspectRatioFlags(crop as boolean, pad as boolean));
-  } catch (e) {
-    throw e instanceof ArgumentError ? new ArgumentError(`${what}: ${e.message}`) : e;
-  }
+  prefixed(what, () => wasm().checkAspectRatioFlags(crop as boolean, pad as boolean));
   return [crop as boolean, pad as boolean];
 }
 
@@ -236,11 +237,12 @@ export function resize(images: Tensor, size: [number, number], options: ResizeOp
   const interpolation = checkInterpolation(what, options.interpolation ?? 'bilinear');
   const [crop, pad] = checkAspectRatioFlags(what, options.cropToAspectRatio ?? false, options.padToAspectRatio ?? false);
   const fillValue = options.fillValue ?? 0;
-  if (typeof fillValue !== 'number' || !Number.isFinite(fillValue)) throw new ArgumentError(`${what}: fillValue must be a finite number, got ${describeValue(fillValue)}`);
+  // Only a number may cross as one; the core refuses one that is not finite as an f32.
+  if (typeof fillValue !== 'number') throw new ArgumentError(`${what}: fillValue must be a finite number, got ${describeValue(fillValue)}`);
   // One image goes through as a batch of one (a copy: tensors have no views).
   const batch = rank === 4 ? images : tensor(images.data(), [1, ...images.shape]);
   try {
-    const out = new Tensor(guard(() => wasm().resizeImages(batch.handle, size[0], size[1], interpolation, crop, pad, fillValue)));
+    const out = new Tensor(prefixed(what, () => wasm().resizeImages(batch.handle, size[0], size[1], interpolation, crop, pad, fillValue)));
     if (rank === 4) return out;
     const single = tensor(out.data(), out.shape.slice(1));
     out.dispose();

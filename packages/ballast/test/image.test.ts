@@ -187,7 +187,10 @@ describe('image.resize (half-pixel centres, as tf.image.resize without antialias
       /^image.resize: only one of 'cropToAspectRatio' and 'padToAspectRatio' can be true$/,
     );
     expect(() => image.resize(one, [4, 4], { padToAspectRatio: 1 as never })).toThrow(/^image.resize: padToAspectRatio must be true or false, got number 1$/);
-    expect(() => image.resize(one, [4, 4], { padToAspectRatio: true, fillValue: NaN })).toThrow(/^image.resize: fillValue must be a finite number, got number NaN$/);
+    expect(() => image.resize(one, [4, 4], { padToAspectRatio: true, fillValue: NaN })).toThrow(/^image.resize: fillValue must be a finite number, got NaN$/);
+    // Finite as a double, infinite as the f32 the core pads with.
+    expect(() => image.resize(one, [4, 4], { padToAspectRatio: true, fillValue: 1e300 })).toThrow(/^image.resize: fillValue must be a finite number, got inf$/);
+    expect(() => image.resize(one, [4, 4], { padToAspectRatio: true, fillValue: '1' as never })).toThrow(/^image.resize: fillValue must be a finite number, got "1"$/);
     one.dispose();
   });
 });

@@ -248,7 +248,7 @@ impl ResizingConfig {
                 self.fill_mode.name()
             )));
         }
-        Fit::from_flags(self.crop_to_aspect_ratio, self.pad_to_aspect_ratio, self.fill_value)
+        Fit::from_flags(self.crop_to_aspect_ratio, self.pad_to_aspect_ratio, self.fill_value.into())
     }
 }
 

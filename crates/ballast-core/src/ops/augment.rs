@@ -97,8 +97,13 @@ pub enum Fit {
 }
 
 impl Fit {
-    /// The fit of Keras' two flags, refusing both at once as Keras does.
-    pub fn from_flags(crop_to_aspect_ratio: bool, pad_to_aspect_ratio: bool, fill_value: f32) -> Result<Fit> {
+    /// The fit of Keras' two flags, refusing both at once as Keras does, and a fill value
+    /// that is not finite as an f32 (1e300 would pad with infinities).
+    pub fn from_flags(crop_to_aspect_ratio: bool, pad_to_aspect_ratio: bool, fill_value: f64) -> Result<Fit> {
+        let fill_value = fill_value as f32;
+        if !fill_value.is_finite() {
+            return Err(Error::argument(format!("fillValue must be a finite number, got {fill_value}")));
+        }
         match (crop_to_aspect_ratio, pad_to_aspect_ratio) {
             (true, true) => Err(Error::argument(
                 "only one of 'cropToAspectRatio' and 'padToAspectRatio' can be true",
